@@ -1,0 +1,220 @@
+//! Every fast path against the naive reference, on random shapes and on the edge cases that break
+//! convolution code: kernel larger than the input, pads larger than the kernel, an output of one pixel,
+//! stride and dilation together, groups, 1xN and Nx1 kernels, batch > 1, every activation, residuals.
+
+use alloc::vec::Vec;
+use std::format;
+
+use crate::activation::Activation;
+use crate::geometry::{ConvShape, Padding};
+use crate::plan::{ConvPlan, Method};
+use crate::reference;
+
+/// xorshift64*: deterministic, dependency-free randomness for test shapes and data.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.unit()).collect()
+    }
+}
+
+const ACTIVATIONS: [Activation; 8] = [
+    Activation::None,
+    Activation::Relu,
+    Activation::Clip { min: 0.0, max: 6.0 },
+    Activation::Clip { min: -0.5, max: 0.25 },
+    Activation::HardSigmoid { alpha: 0.2, beta: 0.5 },
+    Activation::HardSwish,
+    Activation::Sigmoid,
+    Activation::LeakyRelu { alpha: 0.1 },
+];
+
+struct Case {
+    shape: ConvShape,
+    batch: usize,
+    height: usize,
+    width: usize,
+    activation: Activation,
+    bias: bool,
+    residual: bool,
+}
+
+/// Runs `case` through every method that applies and compares with the reference (1e-4 of max |out|).
+fn check(case: &Case, rng: &mut Rng) {
+    let s = &case.shape;
+    let Ok(geom) = s.geometry(case.batch, case.height, case.width) else { return };
+    let input = rng.vec(geom.input_len());
+    let weights = rng.vec(s.weight_len());
+    let bias = case.bias.then(|| rng.vec(s.out_channels));
+    let residual = case.residual.then(|| rng.vec(geom.output_len()));
+    let want = reference::conv(&geom, &input, &weights, bias.as_deref(), case.activation, residual.as_deref());
+    let scale = want.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
+    let mut methods = Vec::from([Method::Gemm]);
+    if s.channels_per_group() == 1 {
+        methods.push(Method::Depthwise);
+    }
+    for method in methods {
+        let plan = ConvPlan::with_method(*s, &weights, bias.as_deref(), case.activation, method).unwrap();
+        assert_eq!(plan.method(), method);
+        let mut got = std::vec![f32::NAN; geom.output_len()];
+        plan.run(&input, case.batch, case.height, case.width, &mut got, residual.as_deref()).unwrap();
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let err = (g - w).abs() / scale;
+            assert!(
+                err <= 1e-4,
+                "{}",
+                format!("{method:?} {:?} in {}x{}x{}: out[{i}] = {g}, want {w}", s, case.batch, case.height, case.width)
+            );
+        }
+    }
+}
+
+fn random_case(rng: &mut Rng) -> Case {
+    let groups = [1, 1, 1, 2, 3, 0][rng.below(6)]; // 0: depthwise
+    let (groups, cin_g, mg) = if groups == 0 {
+        let c = rng.range(1, 9);
+        (c, 1, rng.range(1, 2))
+    } else {
+        (groups, rng.range(1, 9), rng.range(1, 11))
+    };
+    let kernel = [rng.range(1, 5), rng.range(1, 5)];
+    let padding = match rng.below(5) {
+        0 => Padding::SameUpper,
+        1 => Padding::SameLower,
+        2 => Padding::Valid,
+        _ => Padding::Explicit([rng.below(8), rng.below(8), rng.below(8), rng.below(8)]),
+    };
+    Case {
+        shape: ConvShape {
+            in_channels: groups * cin_g,
+            out_channels: groups * mg,
+            kernel,
+            strides: [rng.range(1, 3), rng.range(1, 3)],
+            dilations: [rng.range(1, 6), rng.range(1, 6)],
+            padding,
+            groups,
+        },
+        batch: rng.range(1, 2),
+        height: rng.range(1, 20),
+        width: rng.range(1, 20),
+        activation: ACTIVATIONS[rng.below(ACTIVATIONS.len())],
+        bias: rng.below(4) != 0,
+        residual: rng.below(4) == 0,
+    }
+}
+
+#[test]
+fn random_shapes_match_the_reference() {
+    let mut rng = Rng(0x5eed_a7a0);
+    let mut ran = 0;
+    while ran < 600 {
+        let case = random_case(&mut rng);
+        if case.shape.geometry(case.batch, case.height, case.width).is_ok() {
+            check(&case, &mut rng);
+            ran += 1;
+        }
+    }
+}
+
+fn shape(c: usize, m: usize, k: [usize; 2], s: [usize; 2], d: [usize; 2], p: Padding, g: usize) -> ConvShape {
+    ConvShape { in_channels: c, out_channels: m, kernel: k, strides: s, dilations: d, padding: p, groups: g }
+}
+
+fn check_shape(shape: ConvShape, batch: usize, h: usize, w: usize) {
+    let mut rng = Rng(h as u64 * 131 + w as u64 * 7 + 1);
+    for activation in ACTIVATIONS {
+        for residual in [false, true] {
+            check(&Case { shape, batch, height: h, width: w, activation, bias: true, residual }, &mut rng);
+        }
+    }
+}
+
+#[test]
+fn kernel_larger_than_input() {
+    check_shape(shape(3, 5, [3, 3], [1, 1], [4, 4], Padding::SameUpper, 1), 1, 5, 6);
+    check_shape(shape(3, 5, [7, 7], [1, 1], [1, 1], Padding::Explicit([3, 3, 3, 3]), 1), 1, 4, 4);
+}
+
+#[test]
+fn pads_larger_than_kernel() {
+    // Whole rows and columns of output read only padding: they must be bias + activation exactly.
+    check_shape(shape(4, 6, [3, 3], [1, 1], [1, 1], Padding::Explicit([9, 2, 5, 11]), 1), 2, 6, 7);
+    check_shape(shape(4, 4, [3, 3], [1, 1], [2, 2], Padding::Explicit([9, 2, 5, 11]), 4), 1, 6, 7);
+}
+
+#[test]
+fn output_of_one_pixel() {
+    check_shape(shape(5, 9, [3, 3], [1, 1], [3, 3], Padding::Valid, 1), 1, 7, 7);
+    check_shape(shape(5, 9, [3, 3], [4, 4], [1, 1], Padding::Valid, 1), 1, 3, 6);
+}
+
+#[test]
+fn stride_and_dilation_together() {
+    check_shape(shape(6, 7, [3, 3], [2, 2], [2, 2], Padding::Explicit([2, 2, 2, 2]), 1), 1, 17, 19);
+    check_shape(shape(6, 6, [3, 3], [2, 3], [3, 2], Padding::SameLower, 6), 1, 17, 19);
+}
+
+#[test]
+fn groups_between_one_and_depthwise() {
+    check_shape(shape(12, 18, [3, 3], [1, 1], [2, 2], Padding::SameUpper, 3), 1, 9, 11);
+    check_shape(shape(8, 16, [3, 3], [1, 1], [2, 2], Padding::SameUpper, 8), 1, 9, 11); // multiplier 2
+}
+
+#[test]
+fn one_by_n_and_n_by_one() {
+    check_shape(shape(4, 5, [1, 3], [1, 1], [1, 8], Padding::Explicit([0, 16, 0, 0]), 1), 1, 1, 40); // causal 1-D
+    check_shape(shape(4, 5, [5, 1], [1, 1], [3, 1], Padding::SameUpper, 1), 2, 13, 3);
+}
+
+#[test]
+fn depthwise_common_sizes_with_long_rows() {
+    // Rows long enough to use the vector runs, plus tails.
+    check_shape(shape(3, 3, [3, 3], [1, 1], [2, 2], Padding::Explicit([2, 2, 2, 2]), 3), 1, 5, 33);
+    check_shape(shape(3, 3, [5, 5], [1, 1], [2, 2], Padding::Explicit([4, 4, 4, 4]), 3), 1, 4, 65);
+    check_shape(shape(2, 2, [7, 2], [1, 1], [1, 3], Padding::SameUpper, 2), 1, 4, 30);
+}
+
+#[test]
+fn large_channel_counts_cover_full_tiles_and_blocks() {
+    let mut rng = Rng(99);
+    let case = Case {
+        shape: shape(40, 21, [3, 3], [1, 1], [6, 6], Padding::Explicit([6, 6, 6, 6]), 1),
+        batch: 1,
+        height: 19,
+        width: 23,
+        activation: Activation::Relu,
+        bias: true,
+        residual: false,
+    };
+    check(&case, &mut rng);
+}
+
+#[test]
+fn bad_arguments_are_errors_not_panics() {
+    use crate::geometry::ConvError;
+    let s = shape(4, 4, [3, 3], [1, 1], [1, 1], Padding::Valid, 1);
+    let w = std::vec![0.0; s.weight_len()];
+    assert_eq!(ConvPlan::new(s, &w[1..], None, Activation::None).err(), Some(ConvError::WeightLengthMismatch));
+    assert_eq!(ConvPlan::new(s, &w, Some(&[0.0; 3]), Activation::None).err(), Some(ConvError::BiasLengthMismatch));
+    let bad_groups = shape(4, 4, [3, 3], [1, 1], [1, 1], Padding::Valid, 3);
+    assert_eq!(ConvPlan::new(bad_groups, &w, None, Activation::None).err(), Some(ConvError::GroupsDoNotDivideChannels));
+    let plan = ConvPlan::new(s, &w, None, Activation::None).unwrap();
+    let mut out = std::vec![0.0; 4];
+    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, None).err(), Some(ConvError::OutputBelowOne));
+    assert_eq!(plan.run(&[0.0; 15], 1, 3, 3, &mut out, None).err(), Some(ConvError::InputLengthMismatch));
+}

@@ -1,0 +1,175 @@
+//! Direct kernels for convolutions with one input channel per group (depthwise, with any channel
+//! multiplier). Each input plane is copied once into a zero-bordered scratch plane, so the inner loops
+//! read with no bounds checks at all; output pixels are computed in runs of vectors along a row, with
+//! several independent accumulators so the adds do not wait on each other. 3x3 and 5x5 get their own
+//! instantiations (taps unrolled, weights broadcast once per channel); other sizes share a generic loop.
+
+use alloc::vec::Vec;
+
+use crate::activation::Activation;
+use crate::geometry::{ConvError, Geometry};
+use crate::isa::active as v;
+
+/// Vectors computed together along an output row: enough independent accumulators to hide add latency.
+const RUN: usize = 6;
+
+/// # Safety
+/// Slice lengths must match `geom` (checked by `ConvPlan::run`); `weights` is `[M, 1, kH, kW]`.
+pub unsafe fn run(
+    geom: &Geometry,
+    weights: &[f32],
+    bias: &[f32],
+    activation: Activation,
+    input: &[f32],
+    output: &mut [f32],
+    residual: Option<&[f32]>,
+) -> Result<(), ConvError> {
+    let [pt, pl, pb, pr] = geom.pads;
+    let (ph, pw) = (geom.height + pt + pb, geom.width + pl + pr);
+    let mut padded = Vec::new();
+    padded.try_reserve_exact(ph * pw).map_err(|_| ConvError::OutOfMemory)?;
+    padded.resize(ph * pw, 0.0f32);
+    let plane = geom.height * geom.width;
+    let pixels = geom.out_height * geom.out_width;
+    let multiplier = geom.out_channels / geom.in_channels;
+    let taps = geom.taps();
+    for n in 0..geom.batch {
+        for c in 0..geom.in_channels {
+            let src = &input[(n * geom.in_channels + c) * plane..][..plane];
+            for y in 0..geom.height {
+                padded[(y + pt) * pw + pl..][..geom.width].copy_from_slice(&src[y * geom.width..][..geom.width]);
+            }
+            for m in c * multiplier..(c + 1) * multiplier {
+                let at = (n * geom.out_channels + m) * pixels;
+                let channel = Channel {
+                    plane: padded.as_ptr(),
+                    plane_width: pw,
+                    weights: &weights[m * taps..][..taps],
+                    bias: bias[m],
+                    activation,
+                    out: output.as_mut_ptr().add(at),
+                    residual: residual.map(|r| r.as_ptr().add(at)),
+                };
+                match (geom.kernel, geom.strides[1]) {
+                    ([3, 3], 1) => channel.run_unit_stride(geom, 3, 3),
+                    ([5, 5], 1) => channel.run_unit_stride(geom, 5, 5),
+                    (_, 1) => channel.run_unit_stride(geom, geom.kernel[0], geom.kernel[1]),
+                    _ => channel.run_strided(geom),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One output channel's work: its zero-bordered input plane, its taps, its epilogue.
+struct Channel<'a> {
+    plane: *const f32,
+    plane_width: usize,
+    weights: &'a [f32],
+    bias: f32,
+    activation: Activation,
+    out: *mut f32,
+    residual: Option<*const f32>,
+}
+
+impl Channel<'_> {
+    #[inline(always)]
+    unsafe fn finish(&self, index: usize, sum: f32) {
+        let mut x = sum + self.bias;
+        if let Some(r) = self.residual {
+            x += *r.add(index);
+        }
+        *self.out.add(index) = self.activation.apply_scalar(x);
+    }
+
+    #[inline(always)]
+    unsafe fn finish_vector(&self, index: usize, sum: v::V) {
+        let mut x = v::add(sum, v::splat(self.bias));
+        if let Some(r) = self.residual {
+            x = v::add(x, v::load(r.add(index)));
+        }
+        v::store(self.out.add(index), self.activation.apply(x));
+    }
+
+    /// Stride 1 along the row: consecutive output pixels read consecutive input pixels at every tap.
+    /// Inlined with constant `kh`/`kw` for the common sizes, so the tap loops unroll.
+    #[inline(always)]
+    unsafe fn run_unit_stride(&self, geom: &Geometry, kh: usize, kw: usize) {
+        let (dh, dw, sh) = (geom.dilations[0], geom.dilations[1], geom.strides[0]);
+        let ow = geom.out_width;
+        let mut wv = [v::zero(); 25];
+        let splat_weights = kh * kw <= 25;
+        if splat_weights {
+            for (t, w) in self.weights.iter().enumerate() {
+                wv[t] = v::splat(*w);
+            }
+        }
+        for oy in 0..geom.out_height {
+            let row0 = self.plane.add(oy * sh * self.plane_width);
+            let out_row = oy * ow;
+            let mut ox = 0;
+            while ox + 4 * RUN <= ow {
+                let mut acc = [v::zero(); RUN];
+                for ky in 0..kh {
+                    let row = row0.add(ky * dh * self.plane_width + ox);
+                    for kx in 0..kw {
+                        let t = ky * kw + kx;
+                        let w = if splat_weights { wv[t] } else { v::splat(self.weights[t]) };
+                        let src = row.add(kx * dw);
+                        for (r, a) in acc.iter_mut().enumerate() {
+                            *a = v::madd(w, v::load(src.add(4 * r)), *a);
+                        }
+                    }
+                }
+                for (r, a) in acc.iter().enumerate() {
+                    self.finish_vector(out_row + ox + 4 * r, *a);
+                }
+                ox += 4 * RUN;
+            }
+            while ox + 4 <= ow {
+                let mut acc = v::zero();
+                for ky in 0..kh {
+                    let row = row0.add(ky * dh * self.plane_width + ox);
+                    for kx in 0..kw {
+                        let t = ky * kw + kx;
+                        let w = if splat_weights { wv[t] } else { v::splat(self.weights[t]) };
+                        acc = v::madd(w, v::load(row.add(kx * dw)), acc);
+                    }
+                }
+                self.finish_vector(out_row + ox, acc);
+                ox += 4;
+            }
+            while ox < ow {
+                let mut sum = 0.0;
+                for ky in 0..kh {
+                    let row = row0.add(ky * dh * self.plane_width + ox);
+                    for kx in 0..kw {
+                        sum += self.weights[ky * kw + kx] * *row.add(kx * dw);
+                    }
+                }
+                self.finish(out_row + ox, sum);
+                ox += 1;
+            }
+        }
+    }
+
+    /// Any stride: one pixel at a time.
+    unsafe fn run_strided(&self, geom: &Geometry) {
+        let (kh, kw) = (geom.kernel[0], geom.kernel[1]);
+        let (dh, dw, sh, sw) = (geom.dilations[0], geom.dilations[1], geom.strides[0], geom.strides[1]);
+        for oy in 0..geom.out_height {
+            let row0 = self.plane.add(oy * sh * self.plane_width);
+            for ox in 0..geom.out_width {
+                let mut sum = 0.0;
+                for ky in 0..kh {
+                    let row = row0.add(ky * dh * self.plane_width + ox * sw);
+                    for kx in 0..kw {
+                        sum += self.weights[ky * kw + kx] * *row.add(kx * dw);
+                    }
+                }
+                self.finish(oy * geom.out_width + ox, sum);
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Four-lane f32 vectors, one module per instruction set. The drivers and micro-kernels are written once
+//! against this small API; the build's target features pick the module:
+//! - `relaxed`: wasm simd128 + relaxed-simd, so multiply-add is one fused instruction where the engine has it;
+//! - `simd128`: wasm simd128, multiply-add as a multiply then an add;
+//! - `scalar`: plain f32 arithmetic for engines without SIMD (and for host tests).
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", target_feature = "relaxed-simd"))]
+pub mod relaxed;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128;
+pub mod scalar;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", target_feature = "relaxed-simd"))]
+pub use relaxed as active;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", not(target_feature = "relaxed-simd")))]
+pub use simd128 as active;
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub use scalar as active;
+
+/// Name of the instruction set this build was compiled for.
+pub const NAME: &str = active::NAME;

@@ -1,0 +1,17 @@
+//! wasm simd128 + relaxed-simd: as `simd128`, with multiply-add fused (`f32x4.relaxed_madd`). Engines may
+//! round once (FMA) or twice; both are within the tolerance atrous promises.
+#![allow(dead_code)]
+
+use core::arch::wasm32::*;
+
+pub use super::simd128::{
+    add, apply_lanes, from_lanes, lanes, load, load_splat, max, min, mul, select_positive, splat, store, zero, V,
+};
+
+pub const NAME: &str = "relaxed";
+
+/// `a * b + c`, fused where the engine supports it.
+#[inline(always)]
+pub fn madd(a: V, b: V, c: V) -> V {
+    f32x4_relaxed_madd(a, b, c)
+}

@@ -1,0 +1,74 @@
+//! wasm simd128: four f32 lanes in a v128. Multiply-add is two instructions here; `relaxed` fuses them.
+#![allow(dead_code)]
+
+use core::arch::wasm32::*;
+
+pub const NAME: &str = "simd128";
+
+pub type V = v128;
+
+#[inline(always)]
+pub fn splat(x: f32) -> V {
+    f32x4_splat(x)
+}
+#[inline(always)]
+pub fn zero() -> V {
+    f32x4_splat(0.0)
+}
+/// # Safety
+/// `p` must be valid for reading 4 floats (any alignment).
+#[inline(always)]
+pub unsafe fn load(p: *const f32) -> V {
+    v128_load(p as *const v128)
+}
+/// # Safety
+/// `p` must be valid for reading 1 float.
+#[inline(always)]
+pub unsafe fn load_splat(p: *const f32) -> V {
+    v128_load32_splat(p as *const u32)
+}
+/// # Safety
+/// `p` must be valid for writing 4 floats (any alignment).
+#[inline(always)]
+pub unsafe fn store(p: *mut f32, v: V) {
+    v128_store(p as *mut v128, v)
+}
+#[inline(always)]
+pub fn add(a: V, b: V) -> V {
+    f32x4_add(a, b)
+}
+#[inline(always)]
+pub fn mul(a: V, b: V) -> V {
+    f32x4_mul(a, b)
+}
+/// `a * b + c`
+#[inline(always)]
+pub fn madd(a: V, b: V, c: V) -> V {
+    f32x4_add(f32x4_mul(a, b), c)
+}
+#[inline(always)]
+pub fn max(a: V, b: V) -> V {
+    f32x4_pmax(a, b)
+}
+#[inline(always)]
+pub fn min(a: V, b: V) -> V {
+    f32x4_pmin(a, b)
+}
+/// Lanes of `a` where `a > 0`, else lanes of `b`.
+#[inline(always)]
+pub fn select_positive(a: V, b: V) -> V {
+    v128_bitselect(a, b, f32x4_gt(a, zero()))
+}
+#[inline(always)]
+pub fn lanes(a: V) -> [f32; 4] {
+    [f32x4_extract_lane::<0>(a), f32x4_extract_lane::<1>(a), f32x4_extract_lane::<2>(a), f32x4_extract_lane::<3>(a)]
+}
+#[inline(always)]
+pub fn from_lanes(l: [f32; 4]) -> V {
+    f32x4(l[0], l[1], l[2], l[3])
+}
+#[inline(always)]
+pub fn apply_lanes(a: V, f: impl Fn(f32) -> f32) -> V {
+    let l = lanes(a);
+    f32x4(f(l[0]), f(l[1]), f(l[2]), f(l[3]))
+}

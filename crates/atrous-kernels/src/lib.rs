@@ -1,0 +1,29 @@
+//! atrous-kernels: f32 convolution with ONNX `Conv` semantics (NCHW input, OIHW weights), with dilation
+//! handled in the addressing, never through a materialised im2col.
+//!
+//! Build variants pick their vector instruction set at compile time (see `isa`): the same drivers and
+//! micro-kernels compile to scalar code, wasm simd128, or simd128 + relaxed-simd fused multiply-add.
+#![no_std]
+#![allow(clippy::too_many_arguments)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod activation;
+mod depthwise;
+mod gemm_conv;
+pub mod geometry;
+pub mod isa;
+mod micro_kernel;
+mod panel;
+pub mod plan;
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod conv_tests;
+mod weights;
+
+pub use activation::Activation;
+pub use geometry::{ConvError, ConvShape, Geometry, Padding};
+pub use plan::ConvPlan;

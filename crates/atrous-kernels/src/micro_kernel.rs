@@ -1,0 +1,48 @@
+//! The register tile at the heart of the general convolution: `MR` output channels by `NR` output pixels,
+//! accumulated over the valid kernel taps of a packed input panel (see `panel`) against packed weights
+//! (see `weights`). Written once against `isa::active`, so it becomes scalar, simd128 or relaxed-simd code.
+//!
+//! Why 4 x 8: 8 accumulator vectors + 2 input vectors + 1 broadcast weight fit the 15 vector registers
+//! V8 gives wasm code on x86-64 without spills (XNNPACK makes the same choice for its wasm "loadsplat"
+//! kernels on x86 hosts). Each step reads 2 input vectors and 4 broadcast weights for 8 multiply-adds.
+
+use crate::isa::active as v;
+
+/// Output channels per tile.
+pub const MR: usize = 4;
+/// Output pixels per tile.
+pub const NR: usize = 8;
+/// Vectors per tile row.
+pub const NV: usize = NR / 4;
+
+pub type Tile = [[v::V; NV]; MR];
+
+/// Sums, for each tap index `t` in `taps` (in order), `channels` rows of weights (`MR` wide, starting at
+/// `weights + t * channels * MR`) times `channels` consecutive rows of `panel` (`NR` wide).
+///
+/// # Safety
+/// `weights` must hold `(max(taps) + 1) * channels * MR` floats and `panel` `taps.len() * channels * NR`.
+#[inline(always)]
+pub unsafe fn accumulate(weights: *const f32, taps: &[u32], channels: usize, panel: *const f32) -> Tile {
+    let mut acc: Tile = [[v::zero(); NV]; MR];
+    let mut b = panel;
+    for &tap in taps {
+        let mut a = weights.add(tap as usize * channels * MR);
+        let end = b.add(channels * NR);
+        while b < end {
+            let mut bv = [v::zero(); NV];
+            for (j, slot) in bv.iter_mut().enumerate() {
+                *slot = v::load(b.add(4 * j));
+            }
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = v::load_splat(a.add(i));
+                for j in 0..NV {
+                    row[j] = v::madd(ai, bv[j], row[j]);
+                }
+            }
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+    }
+    acc
+}

@@ -1,0 +1,129 @@
+//! The virtual im2col: input panels packed on demand, a few at a time, never the whole im2col matrix.
+//!
+//! A panel is `NR` consecutive output pixels (in row-major order, so it may wrap to the next output row).
+//! For each kernel tap the panel holds, for every input channel of the group, the `NR` input values those
+//! pixels read at that tap (zero where they read padding). Dilation, stride and padding live entirely in
+//! the per-tap offsets computed here. A tap whose `NR` pixels all read padding is left out, and its index
+//! is not listed: the micro-kernel then never multiplies by it. At ASPP rates on small feature maps that is
+//! a large share of the work (a 3x3 rate-12 conv on 33x33 reads only padding at 43 % of its taps).
+
+use alloc::vec::Vec;
+
+use crate::geometry::{ConvError, Geometry};
+use crate::isa::active as v;
+use crate::micro_kernel::NR;
+
+/// Bytes of panels packed per block: small enough to stay in L2 while every channel tile reuses them.
+const BLOCK_BYTES: usize = 192 * 1024;
+const MAX_PANELS_PER_BLOCK: usize = 64;
+
+pub struct PanelBlock {
+    data: Vec<f32>,
+    /// Valid tap indices, `taps` slots per panel.
+    tap_lists: Vec<u32>,
+    tap_counts: Vec<usize>,
+    panel_len: usize,
+    taps: usize,
+    capacity: usize,
+}
+
+impl PanelBlock {
+    pub fn new(geom: &Geometry) -> Result<Self, ConvError> {
+        let taps = geom.taps();
+        let panel_len = taps * geom.channels_per_group() * NR;
+        let pixels = geom.out_height * geom.out_width;
+        let capacity = (BLOCK_BYTES / (panel_len * 4)).clamp(1, MAX_PANELS_PER_BLOCK).min(pixels.div_ceil(NR));
+        let mut data = Vec::new();
+        data.try_reserve_exact(capacity * panel_len).map_err(|_| ConvError::OutOfMemory)?;
+        data.resize(capacity * panel_len, 0.0);
+        let mut tap_lists = Vec::new();
+        tap_lists.try_reserve_exact(capacity * taps).map_err(|_| ConvError::OutOfMemory)?;
+        tap_lists.resize(capacity * taps, 0);
+        let mut tap_counts = Vec::new();
+        tap_counts.try_reserve_exact(capacity).map_err(|_| ConvError::OutOfMemory)?;
+        tap_counts.resize(capacity, 0);
+        Ok(PanelBlock { data, tap_lists, tap_counts, panel_len, taps, capacity })
+    }
+
+    /// How many panels one block holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn panel(&self, index: usize) -> *const f32 {
+        self.data[index * self.panel_len..].as_ptr()
+    }
+
+    pub fn taps(&self, index: usize) -> &[u32] {
+        &self.tap_lists[index * self.taps..index * self.taps + self.tap_counts[index]]
+    }
+
+    /// Packs panel `index` of this block for the output pixels starting at `first_pixel`.
+    ///
+    /// # Safety
+    /// `input` must point at the first channel of the group in one image, with `channels_per_group`
+    /// planes of `height * width` floats after it.
+    pub unsafe fn pack(&mut self, geom: &Geometry, input: *const f32, index: usize, first_pixel: usize) {
+        let pixels = geom.out_height * geom.out_width;
+        let (h, w) = (geom.height as isize, geom.width as isize);
+        let plane = geom.height * geom.width;
+        let channels = geom.channels_per_group();
+
+        // Top-left input coordinate of each pixel's window; None past the last pixel.
+        let mut origin = [None::<(isize, isize)>; NR];
+        for (j, o) in origin.iter_mut().enumerate() {
+            let p = first_pixel + j;
+            if p < pixels {
+                let (oy, ox) = (p / geom.out_width, p % geom.out_width);
+                *o = Some((
+                    (oy * geom.strides[0]) as isize - geom.pads[0] as isize,
+                    (ox * geom.strides[1]) as isize - geom.pads[1] as isize,
+                ));
+            }
+        }
+
+        let mut count = 0;
+        let panel_start = index * self.panel_len;
+        for ky in 0..geom.kernel[0] {
+            for kx in 0..geom.kernel[1] {
+                let (dy, dx) = ((ky * geom.dilations[0]) as isize, (kx * geom.dilations[1]) as isize);
+                let mut offsets = [-1isize; NR];
+                let mut any = false;
+                for j in 0..NR {
+                    if let Some((y0, x0)) = origin[j] {
+                        let (iy, ix) = (y0 + dy, x0 + dx);
+                        if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                            offsets[j] = iy * w + ix;
+                            any = true;
+                        }
+                    }
+                }
+                if !any {
+                    continue;
+                }
+                let contiguous = (0..NR).all(|j| offsets[j] >= 0 && offsets[j] == offsets[0] + j as isize);
+                let dst_start = panel_start + count * channels * NR;
+                let dst = self.data.as_mut_ptr().add(dst_start);
+                for c in 0..channels {
+                    let src = input.add(c * plane);
+                    let d = dst.add(c * NR);
+                    if contiguous {
+                        let s = src.add(offsets[0] as usize);
+                        let mut j = 0;
+                        while j < NR {
+                            v::store(d.add(j), v::load(s.add(j)));
+                            j += 4;
+                        }
+                    } else {
+                        for j in 0..NR {
+                            *d.add(j) = if offsets[j] >= 0 { *src.add(offsets[j] as usize) } else { 0.0 };
+                        }
+                    }
+                }
+                self.tap_lists[index * self.taps + count] = (ky * geom.kernel[1] + kx) as u32;
+                count += 1;
+            }
+        }
+        self.tap_counts[index] = count;
+    }
+}

@@ -1,0 +1,214 @@
+//! The wasm ABI: plain `extern "C"` functions over linear memory, bound by hand in TypeScript
+//! (packages/atrous/src/wasm/abi.ts). Nothing but argument decoding lives here; all math is in
+//! atrous-kernels. Every function reports failure as a status code or a null pointer, never a trap:
+//! allocations use `try_reserve`, arguments are checked by the kernels before any memory is touched.
+//!
+//! Status codes: 0 ok, otherwise `atrous_kernels::ConvError as i32`.
+
+use std::alloc::{alloc, dealloc, Layout};
+
+use atrous_kernels::{Activation, ConvError, ConvPlan, ConvShape, Padding};
+
+/// Alignment of every buffer handed to JavaScript: one v128.
+const ALIGN: usize = 16;
+
+/// Allocates `bytes` (16-byte aligned) in linear memory; 0 when memory cannot grow that far.
+#[no_mangle]
+pub extern "C" fn atrous_alloc(bytes: usize) -> *mut u8 {
+    match Layout::from_size_align(bytes.max(1), ALIGN) {
+        // SAFETY: the layout has a non-zero size.
+        Ok(layout) => unsafe { alloc(layout) },
+        Err(_) => std::ptr::null_mut(),
+    }
+}
+
+/// Frees a buffer from `atrous_alloc` (`bytes` as given there).
+#[no_mangle]
+pub extern "C" fn atrous_free(ptr: *mut u8, bytes: usize) {
+    if ptr.is_null() {
+        return;
+    }
+    if let Ok(layout) = Layout::from_size_align(bytes.max(1), ALIGN) {
+        // SAFETY: the caller returns a pointer it got from `atrous_alloc` with the same size.
+        unsafe { dealloc(ptr, layout) }
+    }
+}
+
+/// The instruction set the kernels were compiled for: 0 scalar, 1 simd128, 2 relaxed.
+#[no_mangle]
+pub extern "C" fn atrous_isa() -> u32 {
+    match atrous_kernels::isa::NAME {
+        "relaxed" => 2,
+        "simd128" => 1,
+        _ => 0,
+    }
+}
+
+/// Layout of the u32 descriptor `atrous_conv_plan_create` reads (f32 values as their bits).
+mod desc {
+    pub const IN_CHANNELS: usize = 0;
+    pub const OUT_CHANNELS: usize = 1;
+    pub const KERNEL_H: usize = 2;
+    pub const KERNEL_W: usize = 3;
+    pub const STRIDE_H: usize = 4;
+    pub const STRIDE_W: usize = 5;
+    pub const DILATION_H: usize = 6;
+    pub const DILATION_W: usize = 7;
+    /// 0 explicit, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID
+    pub const PAD_MODE: usize = 8;
+    pub const PADS: usize = 9; // 4 values: top, left, bottom, right
+    pub const GROUPS: usize = 13;
+    /// 0 none, 1 relu, 2 clip, 3 hard-sigmoid, 4 hard-swish, 5 sigmoid, 6 leaky-relu
+    pub const ACTIVATION: usize = 14;
+    pub const ACTIVATION_P0: usize = 15;
+    pub const ACTIVATION_P1: usize = 16;
+    pub const LEN: usize = 17;
+}
+
+fn decode_shape(d: &[u32]) -> Option<ConvShape> {
+    let u = |i: usize| d[i] as usize;
+    let padding = match d[desc::PAD_MODE] {
+        0 => Padding::Explicit([u(desc::PADS), u(desc::PADS + 1), u(desc::PADS + 2), u(desc::PADS + 3)]),
+        1 => Padding::SameUpper,
+        2 => Padding::SameLower,
+        3 => Padding::Valid,
+        _ => return None,
+    };
+    Some(ConvShape {
+        in_channels: u(desc::IN_CHANNELS),
+        out_channels: u(desc::OUT_CHANNELS),
+        kernel: [u(desc::KERNEL_H), u(desc::KERNEL_W)],
+        strides: [u(desc::STRIDE_H), u(desc::STRIDE_W)],
+        dilations: [u(desc::DILATION_H), u(desc::DILATION_W)],
+        padding,
+        groups: u(desc::GROUPS),
+    })
+}
+
+fn decode_activation(d: &[u32]) -> Option<Activation> {
+    let (p0, p1) = (f32::from_bits(d[desc::ACTIVATION_P0]), f32::from_bits(d[desc::ACTIVATION_P1]));
+    Some(match d[desc::ACTIVATION] {
+        0 => Activation::None,
+        1 => Activation::Relu,
+        2 => Activation::Clip { min: p0, max: p1 },
+        3 => Activation::HardSigmoid { alpha: p0, beta: p1 },
+        4 => Activation::HardSwish,
+        5 => Activation::Sigmoid,
+        6 => Activation::LeakyRelu { alpha: p0 },
+        _ => return None,
+    })
+}
+
+static mut LAST_ERROR: i32 = 0;
+
+/// The status of the last `atrous_conv_plan_create` that returned null.
+#[no_mangle]
+pub extern "C" fn atrous_last_error() -> i32 {
+    // SAFETY: wasm32 without threads: a single thread of execution.
+    unsafe { LAST_ERROR }
+}
+
+fn fail<T>(error: ConvError) -> *mut T {
+    // SAFETY: as above.
+    unsafe { LAST_ERROR = error as i32 };
+    std::ptr::null_mut()
+}
+
+/// Prepares a convolution. `desc` points at `desc::LEN` u32s; `weights` at `[M, C/groups, kH, kW]` floats;
+/// `bias` at `[M]` floats or is null. Returns the plan, or null (see `atrous_last_error`).
+///
+/// # Safety
+/// The pointers must be valid for the lengths the descriptor implies.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_create(desc: *const u32, weights: *const f32, bias: *const f32) -> *mut ConvPlan {
+    let d = std::slice::from_raw_parts(desc, desc::LEN);
+    let (Some(shape), Some(activation)) = (decode_shape(d), decode_activation(d)) else {
+        return fail(ConvError::ZeroDimension);
+    };
+    if let Err(e) = shape.validate() {
+        return fail(e);
+    }
+    let weights = std::slice::from_raw_parts(weights, shape.weight_len());
+    let bias = (!bias.is_null()).then(|| std::slice::from_raw_parts(bias, shape.out_channels));
+    match ConvPlan::new(shape, weights, bias, activation) {
+        Ok(plan) => {
+            let mut boxed = Vec::new();
+            if boxed.try_reserve_exact(1).is_err() {
+                return fail(ConvError::OutOfMemory);
+            }
+            boxed.push(plan);
+            // One-element Vec -> Box without a second allocation.
+            Box::into_raw(boxed.into_boxed_slice()) as *mut ConvPlan
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// # Safety
+/// `plan` must come from `atrous_conv_plan_create` and not be freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_free(plan: *mut ConvPlan) {
+    if !plan.is_null() {
+        drop(Box::from_raw(plan));
+    }
+}
+
+/// Bytes the plan holds (packed weights and bias).
+///
+/// # Safety
+/// As `atrous_conv_plan_free`.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_bytes(plan: *const ConvPlan) -> usize {
+    (*plan).prepared_bytes()
+}
+
+/// Writes `[N, M, OH, OW]` for an input of `[batch, C, height, width]` to `dims` (4 u32s).
+///
+/// # Safety
+/// As `atrous_conv_plan_free`; `dims` valid for 4 u32s.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_output_dims(
+    plan: *const ConvPlan,
+    batch: usize,
+    height: usize,
+    width: usize,
+    dims: *mut u32,
+) -> i32 {
+    match (*plan).shape().geometry(batch, height, width) {
+        Ok(g) => {
+            let out = std::slice::from_raw_parts_mut(dims, 4);
+            out.copy_from_slice(&[g.batch as u32, g.out_channels as u32, g.out_height as u32, g.out_width as u32]);
+            0
+        }
+        Err(e) => e as i32,
+    }
+}
+
+/// Runs the plan: `input` `[batch, C, height, width]` -> `output` `[batch, M, OH, OW]`, plus `residual`
+/// (output-shaped, or null) before the activation.
+///
+/// # Safety
+/// As `atrous_conv_plan_free`; buffers valid for the sizes `atrous_conv_plan_output_dims` gives.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_run(
+    plan: *const ConvPlan,
+    input: *const f32,
+    batch: usize,
+    height: usize,
+    width: usize,
+    output: *mut f32,
+    residual: *const f32,
+) -> i32 {
+    let plan = &*plan;
+    let geom = match plan.shape().geometry(batch, height, width) {
+        Ok(g) => g,
+        Err(e) => return e as i32,
+    };
+    let input = std::slice::from_raw_parts(input, geom.input_len());
+    let output = std::slice::from_raw_parts_mut(output, geom.output_len());
+    let residual = (!residual.is_null()).then(|| std::slice::from_raw_parts(residual, geom.output_len()));
+    match plan.run(input, batch, height, width, output, residual) {
+        Ok(_) => 0,
+        Err(e) => e as i32,
+    }
+}
