@@ -1,0 +1,128 @@
+import { AtrousError, show } from '../errors.js';
+import { Tensor, expectFloat32 } from '../tensor.js';
+import { KernelStatus, STATUS_OUT_OF_MEMORY, STATUS_SIZE_OVERFLOW } from '../wasm/abi.js';
+import type { Engine } from '../wasm/engine.js';
+import { currentEngine } from '../wasm/loader.js';
+import { convOutputDims, encodeConvSpec, resolveConvSpec, type Conv2dOptions, type ConvSpec } from './conv-options.js';
+
+export interface ConvRunOptions {
+  /** Output-shaped tensor added before the activation (a fused residual connection). */
+  residual?: Tensor<'float32'>;
+}
+
+// A plan the user forgot to dispose still frees its wasm memory once it is garbage-collected.
+const forgotten = new FinalizationRegistry<{ engine: Engine; ptr: number }>(({ engine, ptr }) => {
+  engine.exports.atrous_conv_plan_free(ptr);
+});
+
+/** Maps a kernel status to an AtrousError. */
+export function kernelError(status: number, op: string, context: string): AtrousError {
+  const what = KernelStatus[status] ?? `kernel status ${status}`;
+  const code = status === STATUS_OUT_OF_MEMORY || status === STATUS_SIZE_OVERFLOW ? 'OUT_OF_MEMORY' : status === 0 ? 'INTERNAL' : 'INVALID_SHAPE';
+  return new AtrousError(code, `${op}: ${what} (${context})`);
+}
+
+/**
+ * A convolution prepared once: weights checked, packed for the kernels and kept in wasm memory.
+ * `run` it on as many inputs as you like (any batch and spatial size), then `dispose()` it.
+ */
+export class ConvPlan {
+  readonly spec: Readonly<ConvSpec>;
+  readonly weightDims: readonly number[];
+  private readonly engine: Engine;
+  private ptr: number;
+  private readonly op: string;
+
+  constructor(weights: Tensor<'float32'>, options: Conv2dOptions = {}, op = 'prepareConv2d') {
+    const w = expectFloat32(weights, `${op}: weights`, 4, '[M, C/groups, kH, kW]');
+    this.op = op;
+    this.spec = resolveConvSpec(w, options, op);
+    this.weightDims = w.dims;
+    this.engine = currentEngine(op);
+    const e = this.engine;
+    const desc = encodeConvSpec(this.spec);
+    const descPtr = e.alloc(desc.byteLength, `${op}: descriptor`);
+    let weightPtr = 0;
+    let biasPtr = 0;
+    try {
+      e.u32(descPtr, desc.length).set(desc);
+      weightPtr = e.upload(w.data, `${op}: weights ${show(w.dims)}`);
+      if (this.spec.bias) biasPtr = e.upload(this.spec.bias, `${op}: bias`);
+      this.ptr = e.exports.atrous_conv_plan_create(descPtr, weightPtr, biasPtr);
+      if (this.ptr === 0) throw kernelError(e.exports.atrous_last_error(), op, `weights ${show(w.dims)}`);
+    } finally {
+      e.free(descPtr, desc.byteLength);
+      e.free(weightPtr, w.data.byteLength);
+      if (this.spec.bias) e.free(biasPtr, this.spec.bias.byteLength);
+    }
+    forgotten.register(this, { engine: e, ptr: this.ptr }, this);
+  }
+
+  /** The wasm build this plan runs on. */
+  get build(): string {
+    return this.engine.build;
+  }
+
+  /** Bytes of wasm memory the prepared weights occupy. */
+  get preparedBytes(): number {
+    return this.engine.exports.atrous_conv_plan_bytes(this.livePtr());
+  }
+
+  /** Output dims `[N, M, OH, OW]` for input dims `[N, C, H, W]`. */
+  outputDims(inputDims: readonly number[]): [number, number, number, number] {
+    if (inputDims.length !== 4) throw new AtrousError('INVALID_SHAPE', `${this.op}: input must have rank 4 [N, C, H, W], got dims ${show(inputDims)}`);
+    return convOutputDims(this.spec, inputDims, this.op);
+  }
+
+  run(input: Tensor<'float32'>, options: ConvRunOptions = {}): Tensor<'float32'> {
+    const ptr = this.livePtr();
+    const x = expectFloat32(input, `${this.op}: input`, 4, '[N, C, H, W]');
+    const outDims = this.outputDims(x.dims);
+    const outLength = outDims.reduce((a, b) => a * b, 1);
+    let residual: Float32Array | undefined;
+    if (options.residual !== undefined) {
+      const r = expectFloat32(options.residual, `${this.op}: options.residual`, 4, '[N, M, OH, OW]');
+      if (r.dims.some((d, i) => d !== outDims[i])) {
+        throw new AtrousError('INVALID_SHAPE', `${this.op}: options.residual must have the output's dims ${show(outDims)}, got ${show(r.dims)}`);
+      }
+      residual = r.data;
+    }
+    const e = this.engine;
+    const [n, , h, w] = x.dims as [number, number, number, number];
+    const outBytes = outLength * 4;
+    let inPtr = 0;
+    let outPtr = 0;
+    let resPtr = 0;
+    try {
+      inPtr = e.upload(x.data, `${this.op}: input ${show(x.dims)}`);
+      outPtr = e.alloc(outBytes, `${this.op}: output ${show(outDims)}`);
+      if (residual) resPtr = e.upload(residual, `${this.op}: residual ${show(outDims)}`);
+      const status = e.exports.atrous_conv_plan_run(ptr, inPtr, n, h, w, outPtr, resPtr);
+      if (status !== 0) throw kernelError(status, this.op, `input ${show(x.dims)}, weights ${show(this.weightDims)}`);
+      return new Tensor('float32', e.f32(outPtr, outLength).slice(), outDims);
+    } finally {
+      e.free(inPtr, x.data.byteLength);
+      e.free(outPtr, outBytes);
+      if (residual) e.free(resPtr, residual.byteLength);
+    }
+  }
+
+  /** Frees the prepared weights. The plan cannot run afterwards. */
+  dispose(): void {
+    if (this.ptr !== 0) {
+      forgotten.unregister(this);
+      this.engine.exports.atrous_conv_plan_free(this.ptr);
+      this.ptr = 0;
+    }
+  }
+
+  private livePtr(): number {
+    if (this.ptr === 0) throw new AtrousError('DISPOSED', `${this.op}: this plan was disposed`);
+    return this.ptr;
+  }
+}
+
+/** Prepares a 2-D convolution: weights `[M, C/groups, kH, kW]` are packed once for many `run`s. */
+export function prepareConv2d(weights: Tensor<'float32'>, options: Conv2dOptions = {}): ConvPlan {
+  return new ConvPlan(weights, options, 'prepareConv2d');
+}

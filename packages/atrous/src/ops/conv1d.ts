@@ -1,0 +1,69 @@
+import { AtrousError, show } from '../errors.js';
+import { Tensor, expectFloat32 } from '../tensor.js';
+import type { Activation } from './activation.js';
+import type { AutoPad } from './conv-options.js';
+import { ConvPlan } from './conv-plan.js';
+
+export interface Conv1dOptions {
+  bias?: Tensor<'float32'> | Float32Array;
+  stride?: number;
+  dilation?: number;
+  /** `[left, right]` or automatic padding. Default `[0, 0]`. */
+  pads?: readonly [number, number] | AutoPad;
+  /**
+   * Causal (WaveNet / TCN): pad `(k - 1) * dilation` on the left only, so output `t` sees inputs up to `t`
+   * and the output is as long as the input (with stride 1). Cannot be combined with `pads`.
+   */
+  causal?: boolean;
+  groups?: number;
+  activation?: Activation;
+  /** `[N, M, L_out]`, added before the activation. */
+  residual?: Tensor<'float32'>;
+}
+
+/** Views a 1-D tensor `[N, C, L]` as 2-D `[N, C, 1, L]` (no copy). */
+function as2d(t: Tensor<'float32'>): Tensor<'float32'> {
+  return new Tensor('float32', t.data, [t.dims[0]!, t.dims[1]!, 1, t.dims[2]!]);
+}
+
+/**
+ * 1-D convolution: input `[N, C, L]`, weights `[M, C/groups, K]`, output `[N, M, L_out]`. Runs as a
+ * 2-D convolution of height 1 on the same kernels.
+ */
+export function conv1d(input: Tensor<'float32'>, weights: Tensor<'float32'>, options: Conv1dOptions = {}): Tensor<'float32'> {
+  const op = 'conv1d';
+  const x = expectFloat32(input, `${op}: input`, 3, '[N, C, L]');
+  const w = expectFloat32(weights, `${op}: weights`, 3, '[M, C/groups, K]');
+  const { stride = 1, dilation = 1, causal = false } = options;
+  let pads: readonly [number, number, number, number] | AutoPad = [0, 0, 0, 0];
+  if (causal) {
+    if (options.pads !== undefined) {
+      throw new AtrousError('INVALID_ARGUMENT', `${op}: options.causal pads the left by itself; do not also give options.pads (got ${show(options.pads)})`);
+    }
+    if (!Number.isInteger(dilation) || dilation < 1) {
+      throw new AtrousError('INVALID_ARGUMENT', `${op}: options.dilation must be a positive integer, got ${show(dilation)}`);
+    }
+    pads = [0, (w.dims[2]! - 1) * dilation, 0, 0];
+  } else if (typeof options.pads === 'string') {
+    pads = options.pads;
+  } else if (options.pads !== undefined) {
+    if (!Array.isArray(options.pads) || options.pads.length !== 2) {
+      throw new AtrousError('INVALID_ARGUMENT', `${op}: options.pads must be [left, right] or "same-upper", "same-lower", "valid", got ${show(options.pads)}`);
+    }
+    pads = [0, options.pads[0], 0, options.pads[1]];
+  }
+  const w2 = new Tensor('float32', w.data, [w.dims[0]!, w.dims[1]!, 1, w.dims[2]!]);
+  const plan = new ConvPlan(
+    w2,
+    { bias: options.bias, strides: [1, stride], dilations: [1, dilation], pads, groups: options.groups, activation: options.activation },
+    op,
+  );
+  try {
+    let residual: Tensor<'float32'> | undefined;
+    if (options.residual !== undefined) residual = as2d(expectFloat32(options.residual, `${op}: options.residual`, 3, '[N, M, L_out]'));
+    const y = plan.run(as2d(x), { residual });
+    return new Tensor('float32', y.data, [y.dims[0]!, y.dims[1]!, y.dims[3]!]);
+  } finally {
+    plan.dispose();
+  }
+}
