@@ -1,0 +1,50 @@
+// Cross-package tests. File names choose where a test runs:
+//   *.node.test.ts     Node (default builds: simd128 and scalar are forced per test file where needed)
+//   *.relaxed.test.ts  Node started with --experimental-wasm-relaxed-simd (relaxed-simd build)
+//   *.browser.test.ts  Debian chromium through playwright, the package bundled by Vite as an app would
+import { defineConfig } from 'vitest/config';
+import { playwright } from '@vitest/browser-playwright';
+
+const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export default defineConfig({
+  test: {
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    projects: [
+      { extends: true, test: { name: 'node', include: ['**/*.node.test.ts'], exclude: ['**/node_modules/**'] } },
+      {
+        extends: true,
+        test: {
+          name: 'relaxed',
+          include: ['**/*.relaxed.test.ts'],
+          exclude: ['**/node_modules/**'],
+          execArgv: ['--experimental-wasm-relaxed-simd'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['**/*.browser.test.ts'],
+          exclude: ['**/node_modules/**'],
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs } }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+    ],
+  },
+});
