@@ -1,0 +1,39 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const SIMD_FLAGS = ['sse4_2', 'avx2', 'fma', 'avx512f'];
+
+function run(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+export function cpuModel() {
+  const lscpu = run('lscpu', []);
+  return lscpu.match(/^Model name:\s*(.*)$/m)?.[1]?.trim() || 'unknown (no lscpu)';
+}
+
+export function simdFlags(cpu) {
+  return SIMD_FLAGS.map((f) => `${f} ${cpu.flags.has(f) ? 'yes' : 'no'}`).join(', ');
+}
+
+/** `uptime` as printed (load averages over 1, 5 and 15 minutes). */
+export function load() {
+  return run('uptime', []) || `loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`;
+}
+
+/** Versions of the benchmarked packages, read from their installed package.json. */
+export function packageVersions() {
+  const names = ['atrous', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', 'onnxruntime-web', 'onnxruntime-node'];
+  return names.map((name) => {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(`./node_modules/${name}/package.json`, import.meta.url), 'utf8'));
+      return `${name} ${pkg.version}`;
+    } catch {
+      return `${name} (not installed)`;
+    }
+  });
+}
