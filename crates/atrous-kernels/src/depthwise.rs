@@ -11,7 +11,7 @@ use crate::geometry::{ConvError, Geometry};
 use crate::isa::active as v;
 
 /// Vectors computed together along an output row: enough independent accumulators to hide add latency.
-const RUN: usize = 6;
+const RUN: usize = 8;
 
 /// # Safety
 /// Slice lengths must match `geom` (checked by `ConvPlan::run`); `weights` is `[M, 1, kH, kW]`.
@@ -35,9 +35,9 @@ pub unsafe fn run(
     let taps = geom.taps();
     for n in 0..geom.batch {
         for c in 0..geom.in_channels {
-            let src = &input[(n * geom.in_channels + c) * plane..][..plane];
+            let src = input[(n * geom.in_channels + c) * plane..][..plane].as_ptr();
             for y in 0..geom.height {
-                padded[(y + pt) * pw + pl..][..geom.width].copy_from_slice(&src[y * geom.width..][..geom.width]);
+                crate::isa::copy_floats(padded.as_mut_ptr().add((y + pt) * pw + pl), src.add(y * geom.width), geom.width);
             }
             for m in c * multiplier..(c + 1) * multiplier {
                 let at = (n * geom.out_channels + m) * pixels;
@@ -51,9 +51,9 @@ pub unsafe fn run(
                     residual: residual.map(|r| r.as_ptr().add(at)),
                 };
                 match (geom.kernel, geom.strides[1]) {
-                    ([3, 3], 1) => channel.run_unit_stride(geom, 3, 3),
-                    ([5, 5], 1) => channel.run_unit_stride(geom, 5, 5),
-                    (_, 1) => channel.run_unit_stride(geom, geom.kernel[0], geom.kernel[1]),
+                    ([3, 3], 1) => channel.run_3x3(geom),
+                    ([5, 5], 1) => channel.run_5x5(geom),
+                    (_, 1) => channel.run_any_size(geom),
                     _ => channel.run_strided(geom),
                 }
             }
@@ -92,60 +92,51 @@ impl Channel<'_> {
         v::store(self.out.add(index), self.activation.apply(x));
     }
 
+    // Separate functions, not inlined into the channel loop: V8 allocates registers per function, and
+    // each of these loops wants every vector register.
+    #[inline(never)]
+    unsafe fn run_3x3(&self, geom: &Geometry) {
+        self.run_unit_stride(geom, 3, 3)
+    }
+    #[inline(never)]
+    unsafe fn run_5x5(&self, geom: &Geometry) {
+        self.run_unit_stride(geom, 5, 5)
+    }
+    #[inline(never)]
+    unsafe fn run_any_size(&self, geom: &Geometry) {
+        self.run_unit_stride(geom, geom.kernel[0], geom.kernel[1])
+    }
+
     /// Stride 1 along the row: consecutive output pixels read consecutive input pixels at every tap.
-    /// Inlined with constant `kh`/`kw` for the common sizes, so the tap loops unroll.
+    /// Inlined with constant `kh`/`kw` for the common sizes, so the tap loops can unroll.
     #[inline(always)]
     unsafe fn run_unit_stride(&self, geom: &Geometry, kh: usize, kw: usize) {
         let (dh, dw, sh) = (geom.dilations[0], geom.dilations[1], geom.strides[0]);
-        let ow = geom.out_width;
-        let mut wv = [v::zero(); 25];
-        let splat_weights = kh * kw <= 25;
-        if splat_weights {
-            for (t, w) in self.weights.iter().enumerate() {
-                wv[t] = v::splat(*w);
-            }
-        }
+        let (ow, pw) = (geom.out_width, self.plane_width);
         for oy in 0..geom.out_height {
-            let row0 = self.plane.add(oy * sh * self.plane_width);
+            let row0 = self.plane.add(oy * sh * pw);
             let out_row = oy * ow;
             let mut ox = 0;
             while ox + 4 * RUN <= ow {
-                let mut acc = [v::zero(); RUN];
-                for ky in 0..kh {
-                    let row = row0.add(ky * dh * self.plane_width + ox);
-                    for kx in 0..kw {
-                        let t = ky * kw + kx;
-                        let w = if splat_weights { wv[t] } else { v::splat(self.weights[t]) };
-                        let src = row.add(kx * dw);
-                        for (r, a) in acc.iter_mut().enumerate() {
-                            *a = v::madd(w, v::load(src.add(4 * r)), *a);
-                        }
-                    }
-                }
+                let acc = self.vectors::<RUN>(row0.add(ox), kh, kw, dh, dw);
                 for (r, a) in acc.iter().enumerate() {
                     self.finish_vector(out_row + ox + 4 * r, *a);
                 }
                 ox += 4 * RUN;
             }
             while ox + 4 <= ow {
-                let mut acc = v::zero();
-                for ky in 0..kh {
-                    let row = row0.add(ky * dh * self.plane_width + ox);
-                    for kx in 0..kw {
-                        let t = ky * kw + kx;
-                        let w = if splat_weights { wv[t] } else { v::splat(self.weights[t]) };
-                        acc = v::madd(w, v::load(row.add(kx * dw)), acc);
-                    }
-                }
-                self.finish_vector(out_row + ox, acc);
+                let [a] = self.vectors::<1>(row0.add(ox), kh, kw, dh, dw);
+                self.finish_vector(out_row + ox, a);
                 ox += 4;
             }
             while ox < ow {
                 let mut sum = 0.0;
+                let mut w = self.weights.as_ptr();
                 for ky in 0..kh {
-                    let row = row0.add(ky * dh * self.plane_width + ox);
+                    let row = row0.add(ky * dh * pw + ox);
                     for kx in 0..kw {
-                        sum += self.weights[ky * kw + kx] * *row.add(kx * dw);
+                        sum += *w * *row.add(kx * dw);
+                        w = w.add(1);
                     }
                 }
                 self.finish(out_row + ox, sum);
@@ -154,7 +145,28 @@ impl Channel<'_> {
         }
     }
 
+    /// `N` vectors of consecutive output pixels whose windows start at `origin`. The accumulators are
+    /// indexed only by the unrolled `r` loop, so they live in registers.
+    #[inline(always)]
+    unsafe fn vectors<const N: usize>(&self, origin: *const f32, kh: usize, kw: usize, dh: usize, dw: usize) -> [v::V; N] {
+        let mut acc = [v::zero(); N];
+        let mut w = self.weights.as_ptr();
+        for ky in 0..kh {
+            let row = origin.add(ky * dh * self.plane_width);
+            for kx in 0..kw {
+                let weight = v::load_splat(w);
+                w = w.add(1);
+                let src = row.add(kx * dw);
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a = v::madd(weight, v::load(src.add(4 * r)), *a);
+                }
+            }
+        }
+        acc
+    }
+
     /// Any stride: one pixel at a time.
+    #[inline(never)]
     unsafe fn run_strided(&self, geom: &Geometry) {
         let (kh, kw) = (geom.kernel[0], geom.kernel[1]);
         let (dh, dw, sh, sw) = (geom.dilations[0], geom.dilations[1], geom.strides[0], geom.strides[1]);

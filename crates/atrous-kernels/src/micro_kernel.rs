@@ -22,7 +22,8 @@ pub type Tile = [[v::V; NV]; MR];
 ///
 /// # Safety
 /// `weights` must hold `(max(taps) + 1) * channels * MR` floats and `panel` `taps.len() * channels * NR`.
-#[inline(always)]
+// Kept out of line: V8 allocates registers per function, and this loop needs all of them to itself.
+#[inline(never)]
 pub unsafe fn accumulate(weights: *const f32, taps: &[u32], channels: usize, panel: *const f32) -> Tile {
     let mut acc: Tile = [[v::zero(); NV]; MR];
     let mut b = panel;

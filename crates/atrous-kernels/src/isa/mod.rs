@@ -19,3 +19,21 @@ pub use scalar as active;
 
 /// Name of the instruction set this build was compiled for.
 pub const NAME: &str = active::NAME;
+
+/// Copies `n` floats. Rows here are short (tens of floats); V8 implements `memory.copy` as a call into
+/// the runtime, which costs more than the copy at these sizes, so this stays a loop of vector moves.
+///
+/// # Safety
+/// `src` and `dst` valid for `n` floats, not overlapping.
+#[inline(always)]
+pub unsafe fn copy_floats(dst: *mut f32, src: *const f32, n: usize) {
+    let mut i = 0;
+    while i + 4 <= n {
+        active::store(dst.add(i), active::load(src.add(i)));
+        i += 4;
+    }
+    while i < n {
+        *dst.add(i) = *src.add(i);
+        i += 1;
+    }
+}
