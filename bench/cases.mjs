@@ -29,6 +29,27 @@ export function gflop(k) {
   return (2 * k.m * (k.c / k.groups) * k.kernel[0] * k.kernel[1] * oh * ow) / 1e9;
 }
 
+/**
+ * Fraction of the nominal taps (output pixel x kernel tap) that read the input rather than the padding:
+ * the work left for a runtime that skips all-padding taps (per axis, then multiplied).
+ */
+export function tapsInInput(k) {
+  const [oh, ow] = outputHW(k);
+  const out = [oh, ow];
+  let fraction = 1;
+  for (const axis of [0, 1]) {
+    let inside = 0;
+    for (let o = 0; o < out[axis]; o++) {
+      for (let t = 0; t < k.kernel[axis]; t++) {
+        const i = o * k.strides[axis] - k.pads[axis] + t * k.dilations[axis];
+        if (i >= 0 && i < k.hw[axis]) inside++;
+      }
+    }
+    fraction *= inside / (out[axis] * k.kernel[axis]);
+  }
+  return fraction;
+}
+
 /** `256<-256 3x3 d12 s1 p12 g1 33x33`: the case in one line. */
 export function describe(k) {
   const pair = (v) => (v[0] === v[1] ? `${v[0]}` : `(${v[0]},${v[1]})`);

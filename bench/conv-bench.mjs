@@ -5,7 +5,8 @@
  * Prints markdown. Run from the workspace root with `pnpm bench`; `--help` lists the flags.
  */
 import { execFileSync } from 'node:child_process';
-import { CASES, caseData, describe, gflop, outputHW } from './cases.mjs';
+import { relative } from 'node:path';
+import { CASES, caseData, describe, gflop, outputHW, tapsInInput } from './cases.mjs';
 import { cpuModel, load, packageVersions, simdFlags } from './machine.mjs';
 import { measurePeak } from './peak.mjs';
 import { TIMING as TIMING_ATROUS, atrousBuilds, prepareAtrous } from './runtimes/atrous.mjs';
@@ -173,7 +174,7 @@ async function main() {
 
   const loadBefore = load();
   const out = (s = '') => console.log(s);
-  const command = `node ${process.execArgv.join(' ')} bench/conv-bench.mjs ${process.argv.slice(2).join(' ')}`.replace(/\s+/g, ' ').trim();
+  const command = `node ${process.execArgv.join(' ')} ${relative(process.cwd(), process.argv[1])} ${process.argv.slice(2).join(' ')}`.replace(/\s+/g, ' ').trim();
 
   // Peak first, on a quiet process: nothing else has been loaded yet.
   const peak = await measurePeak({ budgetMs: o.quick ? 500 : 1500 });
@@ -272,7 +273,7 @@ async function main() {
   const peakOf = (col) => (col.build === 'relaxed' ? peak.peak.relaxed : peak.peak.simd128);
 
   out();
-  const head = ['case', 'conv (M<-C, k, d, s, p, g, HxW)', 'GFLOP'];
+  const head = ['case', 'conv (M<-C, k, d, s, p, g, HxW)', 'GFLOP', 'taps in input'];
   for (const col of columns) {
     head.push(`${col.label} ms`, `${col.label} GFLOP/s`);
     if (col.build) head.push(`${col.label} % peak`);
@@ -286,7 +287,7 @@ async function main() {
   out(`| ${head.join(' | ')} |`);
   out(`|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
   for (const row of results) {
-    const cells = [row.k.id, describe(row.k), fixed(gflop(row.k), 3)];
+    const cells = [row.k.id, describe(row.k), fixed(gflop(row.k), 3), `${fixed(100 * tapsInInput(row.k), 0)} %`];
     for (const col of columns) {
       const c = cell(row, col.id);
       if (c?.unsupported) cells.push(c.unsupported, c.unsupported);
@@ -299,7 +300,7 @@ async function main() {
     out(`| ${cells.join(' | ')} |`);
   }
   if (ratios.length) {
-    const cells = ['geomean', '', ''];
+    const cells = ['geomean', '', '', ''];
     for (const col of columns) cells.push('', '', ...(col.build ? [''] : []));
     for (const r of ratios) {
       const xs = results.map((row) => speedup(row, r.a, r.b)).filter((x) => x !== undefined);
@@ -310,7 +311,8 @@ async function main() {
   }
   out();
   out('Ratios are speed-ups: the peer\'s median ms / atrous\'s median ms (> 1: atrous is faster). GFLOP counts every nominal tap, ' +
-      'padding included (2·M·(C/g)·kH·kW·OH·OW), so a runtime that skips all-padding taps can exceed the peak on paper. ' +
+      'padding included (2·M·(C/g)·kH·kW·OH·OW), so a runtime that skips all-padding taps can exceed the peak on paper; ' +
+      '"taps in input" is the share of those taps that read the input, not the zero padding. ' +
       '% peak is against the peak of the build\'s instruction set above. The disagreement is max |y - y_ortnode| / max |y_ortnode| ' +
       `over every other runtime (tolerance ${TOLERANCE}). Layout: atrous and ONNX Runtime NCHW; tfjs NHWC (it requires it), ` +
       'so its input is transposed before timing and its output after.');
