@@ -9,7 +9,6 @@ import { relative } from 'node:path';
 import { CASES, caseData, describe, gflop, outputHW, tapsInInput } from './cases.mjs';
 import { cpuModel, load, packageVersions, simdFlags } from './machine.mjs';
 import { measurePeak } from './peak.mjs';
-import { TIMING as TIMING_ATROUS, atrousBuilds, prepareAtrous } from './runtimes/atrous.mjs';
 import { TIMING_NODE, TIMING_WEB, prepareOrtNode, prepareOrtWeb } from './runtimes/ort.mjs';
 import { TIMING as TIMING_TFJS, prepareTfjs, tfjsDetails, tfjsUnsupported } from './runtimes/tfjs.mjs';
 
@@ -28,11 +27,14 @@ const HELP = `usage: node --experimental-wasm-relaxed-simd bench/conv-bench.mjs 
   --quick                 --min-reps 3 --min-time 0.2 --warmup 0.1 --slice 20 (numbers only indicative)
   --help`;
 
+/** A bad command line: printed without a stack trace. */
+class UsageError extends Error {}
+
 function parseArgs(argv) {
   const o = { minReps: 10, minTime: 2, warmup: 0.5, slice: 100, cases: undefined, runtimes: undefined, quick: false };
   const number = (flag, v) => {
     const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a non-negative number, got ${v}`);
+    if (v === undefined || !Number.isFinite(n) || n < 0) throw new UsageError(`${flag} needs a non-negative number, got ${v}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -68,13 +70,13 @@ function parseArgs(argv) {
         o.slice = Math.max(1, number(flag, value()));
         break;
       default:
-        throw new Error(`unknown flag ${a}\n${HELP}`);
+        throw new UsageError(`unknown flag ${a}\n${HELP}`);
     }
   }
   const known = new Set(CASES.map((k) => k.id));
-  for (const id of o.cases ?? []) if (!known.has(id)) throw new Error(`--case: no case ${id}; cases are ${[...known].join(', ')}`);
+  for (const id of o.cases ?? []) if (!known.has(id)) throw new UsageError(`--case: no case ${id}; cases are ${[...known].join(', ')}`);
   const runtimeNames = new Set([...RUNTIMES, 'atrous-best', 'atrous-simd128']);
-  for (const r of o.runtimes ?? []) if (!runtimeNames.has(r)) throw new Error(`--runtimes: no runtime ${r}; runtimes are ${[...runtimeNames].join(', ')}`);
+  for (const r of o.runtimes ?? []) if (!runtimeNames.has(r)) throw new UsageError(`--runtimes: no runtime ${r}; runtimes are ${[...runtimeNames].join(', ')}`);
   return o;
 }
 
@@ -152,8 +154,21 @@ async function measure(runners, o) {
   }
 }
 
+/** The atrous runtime, with a hint when the workspace package has not been built. */
+async function loadAtrousRuntime() {
+  try {
+    return await import('./runtimes/atrous.mjs');
+  } catch (error) {
+    if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('atrous')) {
+      throw new Error(`${error.message}\nbuild the package first: bash scripts/build-wasm.sh && pnpm --filter atrous build`);
+    }
+    throw error;
+  }
+}
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  const { TIMING: TIMING_ATROUS, atrousBuilds, prepareAtrous } = await loadAtrousRuntime();
   const wanted = new Set(o.runtimes ?? RUNTIMES);
   const cases = CASES.filter((k) => !o.cases || o.cases.includes(k.id));
   const { best, builds } = atrousBuilds();
@@ -353,6 +368,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  console.error(error);
+  console.error(error instanceof UsageError ? `conv-bench: ${error.message}` : error);
   process.exit(2);
 });
