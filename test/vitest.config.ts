@@ -4,6 +4,7 @@
 //   *.browser.test.ts  Debian chromium through playwright, the package bundled by Vite as an app would
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
+import { convOracle } from './conv/oracle-command.js';
 
 const chromiumArgs = [
   '--headless',
@@ -42,6 +43,8 @@ export default defineConfig({
             headless: true,
             provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs } }),
             instances: [{ browser: 'chromium' }],
+            // Server-side helpers the browser tests call (onnxruntime-node cannot run in a page).
+            commands: { convOracle },
           },
         },
       },
