@@ -187,6 +187,9 @@ fn depthwise_common_sizes_with_long_rows() {
     check_shape(shape(3, 3, [3, 3], [1, 1], [2, 2], Padding::Explicit([2, 2, 2, 2]), 3), 1, 5, 33);
     check_shape(shape(3, 3, [5, 5], [1, 1], [2, 2], Padding::Explicit([4, 4, 4, 4]), 3), 1, 4, 65);
     check_shape(shape(2, 2, [7, 2], [1, 1], [1, 3], Padding::SameUpper, 2), 1, 4, 30);
+    // Stride 2 (MobileNet downsampling), with and without dilation, odd and even widths.
+    check_shape(shape(3, 3, [3, 3], [2, 2], [1, 1], Padding::Explicit([1, 1, 1, 1]), 3), 1, 9, 65);
+    check_shape(shape(2, 2, [5, 5], [2, 2], [2, 2], Padding::SameUpper, 2), 1, 8, 40);
 }
 
 #[test]

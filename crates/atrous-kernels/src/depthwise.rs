@@ -26,9 +26,11 @@ pub unsafe fn run(
 ) -> Result<(), ConvError> {
     let [pt, pl, pb, pr] = geom.pads;
     let (ph, pw) = (geom.height + pt + pb, geom.width + pl + pr);
+    // Slack after the plane: stride-2 vectors load one float past their last tap.
+    let plane_len = ph * pw + 8;
     let mut padded = Vec::new();
-    padded.try_reserve_exact(ph * pw).map_err(|_| ConvError::OutOfMemory)?;
-    padded.resize(ph * pw, 0.0f32);
+    padded.try_reserve_exact(plane_len).map_err(|_| ConvError::OutOfMemory)?;
+    padded.resize(plane_len, 0.0f32);
     let plane = geom.height * geom.width;
     let pixels = geom.out_height * geom.out_width;
     let multiplier = geom.out_channels / geom.in_channels;
@@ -54,6 +56,7 @@ pub unsafe fn run(
                     ([3, 3], 1) => channel.run_3x3(geom),
                     ([5, 5], 1) => channel.run_5x5(geom),
                     (_, 1) => channel.run_any_size(geom),
+                    (_, 2) => channel.run_stride_2(geom),
                     _ => channel.run_strided(geom),
                 }
             }
@@ -163,6 +166,47 @@ impl Channel<'_> {
             }
         }
         acc
+    }
+
+    /// Stride 2 along the row (MobileNet's downsampling layers): each tap loads 8 consecutive input floats
+    /// and keeps the even ones, so 4 output pixels still cost one multiply-add per tap.
+    #[inline(never)]
+    unsafe fn run_stride_2(&self, geom: &Geometry) {
+        let (kh, kw) = (geom.kernel[0], geom.kernel[1]);
+        let (dh, dw, sh) = (geom.dilations[0], geom.dilations[1], geom.strides[0]);
+        let (ow, pw) = (geom.out_width, self.plane_width);
+        for oy in 0..geom.out_height {
+            let row0 = self.plane.add(oy * sh * pw);
+            let out_row = oy * ow;
+            let mut ox = 0;
+            while ox + 4 <= ow {
+                let mut acc = v::zero();
+                let mut w = self.weights.as_ptr();
+                for ky in 0..kh {
+                    let row = row0.add(ky * dh * pw + 2 * ox);
+                    for kx in 0..kw {
+                        let src = row.add(kx * dw);
+                        acc = v::madd(v::load_splat(w), v::even_lanes(v::load(src), v::load(src.add(4))), acc);
+                        w = w.add(1);
+                    }
+                }
+                self.finish_vector(out_row + ox, acc);
+                ox += 4;
+            }
+            while ox < ow {
+                let mut sum = 0.0;
+                let mut w = self.weights.as_ptr();
+                for ky in 0..kh {
+                    let row = row0.add(ky * dh * pw + 2 * ox);
+                    for kx in 0..kw {
+                        sum += *w * *row.add(kx * dw);
+                        w = w.add(1);
+                    }
+                }
+                self.finish(out_row + ox, sum);
+                ox += 1;
+            }
+        }
     }
 
     /// Any stride: one pixel at a time.

@@ -82,3 +82,9 @@ pub fn from_lanes(l: [f32; 4]) -> V {
 pub fn apply_lanes(a: V, f: impl Fn(f32) -> f32) -> V {
     map(a, f)
 }
+
+/// `[a0, a2, b0, b2]`: every other lane of the 8 floats `a ++ b` (stride-2 gathers).
+#[inline(always)]
+pub fn even_lanes(a: V, b: V) -> V {
+    V([a.0[0], a.0[2], b.0[0], b.0[2]])
+}

@@ -72,3 +72,9 @@ pub fn apply_lanes(a: V, f: impl Fn(f32) -> f32) -> V {
     let l = lanes(a);
     f32x4(f(l[0]), f(l[1]), f(l[2]), f(l[3]))
 }
+
+/// `[a0, a2, b0, b2]`: every other lane of the 8 floats `a ++ b` (stride-2 gathers).
+#[inline(always)]
+pub fn even_lanes(a: V, b: V) -> V {
+    i32x4_shuffle::<0, 2, 4, 6>(a, b)
+}
