@@ -1,0 +1,119 @@
+// The Node side of the pipeline: decode -> resample -> worker pool -> decode scores -> mask and overlay.
+import { AtrousError, Tensor } from 'atrous';
+import * as atrous from 'atrous';
+import {
+  chooseInputSize,
+  decodeMask,
+  imageToTensor,
+  specForUnknownModel,
+  type ClassMask,
+  type ModelSpec,
+  type RgbaImage,
+} from 'segment-core';
+import type { ResolvedModel } from './models.js';
+
+export { resolveModel, REPO_ROOT, DEFAULT_MODEL_DIR, ISNET_PATH, type ResolvedModel } from './models.js';
+
+export interface SegmenterOptions {
+  model: ResolvedModel;
+  /** Worker threads, each with its own wasm instance and copy of the model. */
+  workers: number;
+  /** Long side (or side, for fixed-size models) of the model input; default: the model's own. */
+  size?: number;
+  /** Class names for a model that carries none. */
+  classes?: string[];
+}
+
+export interface Segmentation {
+  mask: ClassMask;
+  spec: ModelSpec;
+  /** [height, width] the model ran at. */
+  inputSize: [number, number];
+  /** Time in the pool (queue + transfer + inference), ms. */
+  inferenceMs: number;
+}
+
+interface PoolSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, Tensor>, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<Record<string, Tensor>>;
+}
+
+interface Pool {
+  loadModel(bytes: Uint8Array): Promise<PoolSession>;
+  terminate(): Promise<void>;
+}
+
+/** Segments images with one model loaded into every worker of an atrous worker pool. */
+export class Segmenter {
+  private specs = new Map<number, ModelSpec>();
+  /** The wasm build the workers run (relaxed, simd128 or scalar). */
+  readonly build: string;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly session: PoolSession,
+    private readonly options: SegmenterOptions,
+    /** Input-side description (mean, std, size); for a bare .onnx the class list comes with the first output. */
+    private readonly inputSpec: ModelSpec,
+    build: string,
+  ) {
+    this.build = build;
+  }
+
+  static async create(options: SegmenterOptions): Promise<Segmenter> {
+    const { createWorkerPool } = atrous as unknown as { createWorkerPool?: (o: { size: number; maxQueue: number }) => Promise<Pool> };
+    if (typeof createWorkerPool !== 'function') {
+      throw new AtrousError('INTERNAL', 'Segmenter: this build of atrous has no createWorkerPool; rebuild it with `pnpm --filter atrous build`');
+    }
+    const pool = await createWorkerPool({ size: options.workers, maxQueue: Math.max(16, options.workers * 4) });
+    try {
+      const session = await pool.loadModel(options.model.bytes);
+      const inputSpec = options.model.spec ?? specForUnknownModel({ name: options.model.label, outputChannels: 1, metadata: options.model.metadata, classNames: options.classes });
+      return new Segmenter(pool, session, options, inputSpec, atrous.supportedBuilds()[0] ?? 'none');
+    } catch (error) {
+      await pool.terminate();
+      throw error;
+    }
+  }
+
+  /** The spec for an output with `channels` classes (the model's own, or one made for a bare .onnx). */
+  private specFor(channels: number): ModelSpec {
+    const known = this.options.model.spec;
+    if (known) {
+      const expected = known.output === 'probability' ? 1 : known.classes.length;
+      if (channels !== expected) {
+        throw new AtrousError('INVALID_SHAPE', `Segmenter: ${this.options.model.label} outputs ${channels} channels but its description names ${known.classes.length} classes`);
+      }
+      return known;
+    }
+    let spec = this.specs.get(channels);
+    if (!spec) {
+      const { model, classes } = this.options;
+      spec = specForUnknownModel({ name: model.label, outputChannels: channels, metadata: model.metadata, classNames: classes });
+      this.specs.set(channels, spec);
+    }
+    return spec;
+  }
+
+  async segment(image: RgbaImage, signal?: AbortSignal): Promise<Segmentation> {
+    const inputSize = chooseInputSize(this.inputSpec, image.width, image.height, this.options.size);
+    const input = imageToTensor(image, this.inputSpec, inputSize);
+    const inputName = this.inputSpec.inputName ?? this.session.inputNames[0];
+    const outputName = this.inputSpec.outputName ?? this.session.outputNames[0];
+    const start = performance.now();
+    const outputs = await this.session.run({ [inputName]: input }, { signal });
+    const inferenceMs = performance.now() - start;
+    const scores = outputs[outputName];
+    if (!scores || scores.type !== 'float32') {
+      throw new AtrousError('INVALID_SHAPE', `Segmenter: the model gave no float32 output ${JSON.stringify(outputName)} (outputs: ${Object.keys(outputs).join(', ')})`);
+    }
+    const spec = this.specFor(scores.dims[1] ?? 1);
+    const mask = decodeMask({ data: scores.data as Float32Array, dims: scores.dims }, spec, image.width, image.height);
+    return { mask, spec, inputSize, inferenceMs };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.terminate();
+  }
+}

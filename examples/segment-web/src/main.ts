@@ -1,0 +1,430 @@
+import './style.css';
+import { AtrousError, createWorkerPool, supportedBuilds, type Tensor } from 'atrous';
+import {
+  chooseInputSize,
+  classShares,
+  colorizeMask,
+  decodeMask,
+  imageToTensor,
+  specForUnknownModel,
+  type ClassMask,
+  type ModelSpec,
+  type RgbaImage,
+} from 'segment-core';
+import { decodeImage, fetchBlob, toImageData } from './image-input.js';
+import { availableModels, fetchModel, modelFromFile, type Availability, type ModelId, type ModelSource } from './models.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const ui = {
+  engine: $('engine'),
+  model: $<HTMLSelectElement>('model'),
+  modelHint: $('model-hint'),
+  customModel: $('custom-model'),
+  modelFile: $<HTMLInputElement>('model-file'),
+  classNames: $<HTMLInputElement>('class-names'),
+  drop: $('drop'),
+  imageFile: $<HTMLInputElement>('image-file'),
+  samples: $('samples'),
+  opacity: $<HTMLInputElement>('opacity'),
+  opacityValue: $<HTMLOutputElement>('opacity-value'),
+  status: $('status'),
+  cancel: $<HTMLButtonElement>('cancel'),
+  download: $<HTMLAnchorElement>('download'),
+  stage: $('stage'),
+  empty: $('empty'),
+  canvasBox: $('canvas-box'),
+  photo: $<HTMLCanvasElement>('photo'),
+  overlay: $<HTMLCanvasElement>('overlay'),
+  busy: $('busy'),
+  metrics: $('metrics'),
+  latency: $('latency'),
+  inference: $('inference'),
+  inputSize: $('input-size'),
+  build: $('build'),
+  legend: $('legend'),
+};
+
+type Pool = Awaited<ReturnType<typeof createWorkerPool>>;
+type Session = Awaited<ReturnType<Pool['loadModel']>>;
+
+interface LoadedModel {
+  source: ModelSource;
+  session: Session;
+}
+
+const state: {
+  pool?: Promise<Pool>;
+  workers: number;
+  build: string;
+  availability: Availability;
+  models: Map<ModelId, Promise<LoadedModel>>;
+  custom?: ModelSource;
+  image?: { image: RgbaImage; name: string; note: string };
+  run?: AbortController;
+  runId: number;
+  mask?: { mask: ClassMask; spec: ModelSpec };
+} = { workers: 1, build: '', availability: { default: false, isnet: false }, models: new Map(), runId: 0 };
+
+/** What the page is doing, for people (the status line) and for tests (data-state on <body>). */
+function setStatus(text: string, kind: 'idle' | 'loading' | 'running' | 'done' | 'cancelled' | 'error' = 'idle'): void {
+  ui.status.textContent = text;
+  ui.status.classList.toggle('error', kind === 'error');
+  document.body.dataset.state = kind;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof AtrousError) return `${error.message} (${error.code})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isAbort(error: unknown): boolean {
+  return (error instanceof AtrousError && error.code === 'ABORTED') || (error instanceof Error && error.name === 'AbortError');
+}
+
+function getPool(): Promise<Pool> {
+  if (!state.pool) {
+    // Leave a core for the page itself; at least one worker, at most four (one model copy each).
+    state.workers = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
+    state.pool = createWorkerPool({ size: state.workers, maxQueue: 8 });
+    state.pool.then(
+      (pool) => {
+        state.build = poolBuild(pool);
+        ui.engine.textContent = `${state.workers} worker${state.workers > 1 ? 's' : ''} · wasm ${state.build}`;
+        ui.engine.classList.add('ready');
+      },
+      (error: unknown) => {
+        ui.engine.textContent = 'workers failed to start';
+        setStatus(`Could not start the worker pool: ${describe(error)}`, 'error');
+      },
+    );
+  }
+  return state.pool;
+}
+
+/** The wasm build the pool's workers loaded. */
+function poolBuild(pool: Pool): string {
+  const reported = (pool as unknown as { build?: string }).build;
+  return reported ?? supportedBuilds()[0] ?? 'none';
+}
+
+function selectedModel(): ModelId {
+  return ui.model.value as ModelId;
+}
+
+function loadModel(id: ModelId): Promise<LoadedModel> {
+  let loaded = state.models.get(id);
+  if (!loaded) {
+    loaded = (async () => {
+      const pool = await getPool();
+      let source: ModelSource;
+      if (id === 'custom') {
+        if (!state.custom) throw new Error('choose an .onnx file first');
+        source = state.custom;
+      } else {
+        source = await fetchModel(id, (f) => setStatus(`Downloading ${id === 'isnet' ? 'ISNet' : 'the model'}… ${Math.round(f * 100)}%`, 'loading'));
+      }
+      setStatus(`Loading ${source.label} into ${state.workers} worker${state.workers > 1 ? 's' : ''}…`, 'loading');
+      const session = await pool.loadModel(source.bytes);
+      return { source, session };
+    })();
+    state.models.set(id, loaded);
+    loaded.catch(() => state.models.delete(id));
+  }
+  return loaded;
+}
+
+/** The spec the page decodes with: the model's own, or one made from the output for a dropped .onnx. */
+function specFor(source: ModelSource, channels: number, inputDims?: readonly (number | string | undefined)[]): ModelSpec {
+  if (source.spec) return source.spec;
+  const classNames = ui.classNames.value.split(',').map((s) => s.trim()).filter(Boolean);
+  return specForUnknownModel({ name: source.label, outputChannels: channels, metadata: source.metadata, classNames, inputDims });
+}
+
+function inputDimsOf(session: Session): readonly (number | string | undefined)[] | undefined {
+  const meta = (session as unknown as { inputMetadata?: unknown }).inputMetadata;
+  const first = Array.isArray(meta) ? meta[0] : meta && typeof meta === 'object' ? Object.values(meta)[0] : undefined;
+  const dims = first && typeof first === 'object' ? ((first as { dims?: unknown; shape?: unknown }).dims ?? (first as { shape?: unknown }).shape) : undefined;
+  return Array.isArray(dims) ? dims : undefined;
+}
+
+/** Fits the image into the stage, keeping its aspect ratio; small images are enlarged to a usable size. */
+function layoutCanvas(): void {
+  if (!state.image) return;
+  const { width, height } = state.image.image;
+  const maxW = ui.stage.clientWidth - 36;
+  const maxH = Math.min(window.innerHeight * 0.66, 720);
+  const scale = Math.min(maxW / width, maxH / height);
+  ui.photo.style.width = `${Math.floor(width * scale)}px`;
+  ui.photo.style.height = `${Math.floor(height * scale)}px`;
+  ui.photo.style.imageRendering = scale > 2 ? 'pixelated' : 'auto';
+  ui.overlay.style.imageRendering = ui.photo.style.imageRendering;
+}
+
+function showImage(image: RgbaImage): void {
+  ui.empty.hidden = true;
+  ui.canvasBox.hidden = false;
+  ui.photo.width = image.width;
+  ui.photo.height = image.height;
+  ui.photo.getContext('2d')!.putImageData(toImageData(image), 0, 0);
+  ui.overlay.width = image.width;
+  ui.overlay.height = image.height;
+  ui.overlay.getContext('2d')!.clearRect(0, 0, image.width, image.height);
+  ui.legend.replaceChildren();
+  ui.download.setAttribute('aria-disabled', 'true');
+  ui.download.removeAttribute('href');
+  layoutCanvas();
+}
+
+function showLegend(mask: ClassMask, spec: ModelSpec): void {
+  const shares = classShares(mask, spec.classes.length);
+  ui.legend.replaceChildren(
+    ...spec.classes.map((name, c) => {
+      const li = document.createElement('li');
+      li.classList.toggle('absent', shares[c] === 0);
+      const swatch = document.createElement('span');
+      swatch.className = 'swatch';
+      const [r, g, b] = spec.colors[c];
+      swatch.style.background = `rgb(${r}, ${g}, ${b})`;
+      if (c === spec.background) swatch.title = 'background: not coloured in the overlay';
+      const label = document.createElement('span');
+      label.textContent = name;
+      const share = document.createElement('span');
+      share.className = 'share';
+      share.textContent = shares[c] === 0 ? '–' : `${(shares[c] * 100).toFixed(shares[c] < 0.01 ? 2 : 1)}%`;
+      li.append(swatch, label, share);
+      return li;
+    }),
+  );
+}
+
+async function setMaskDownload(mask: ClassMask, spec: ModelSpec, name: string): Promise<void> {
+  const canvas = new OffscreenCanvas(mask.width, mask.height);
+  canvas.getContext('2d')!.putImageData(toImageData(colorizeMask(mask, spec.colors)), 0, 0);
+  const blob = await canvas.convertToBlob({ type: 'image/png' });
+  if (ui.download.href) URL.revokeObjectURL(ui.download.href);
+  ui.download.href = URL.createObjectURL(blob);
+  ui.download.download = `${name.replace(/\.[^.]+$/, '')}.mask.png`;
+  ui.download.setAttribute('aria-disabled', 'false');
+}
+
+function ms(value: number): string {
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
+}
+
+async function segment(): Promise<void> {
+  const current = state.image;
+  if (!current) return;
+  state.run?.abort();
+  const controller = new AbortController();
+  state.run = controller;
+  const runId = ++state.runId;
+  const stale = () => runId !== state.runId;
+  ui.cancel.disabled = false;
+  ui.busy.hidden = false;
+  const modelId = selectedModel();
+  try {
+    const { source, session } = await loadModel(modelId);
+    if (stale()) return;
+    controller.signal.throwIfAborted();
+    setStatus(`Segmenting ${current.name} with ${source.label}…`, 'running');
+    const start = performance.now();
+    const inputDims = inputDimsOf(session);
+    const inputSpec = specFor(source, 1, inputDims);
+    const size = chooseInputSize(inputSpec, current.image.width, current.image.height);
+    const input = imageToTensor(current.image, inputSpec, size);
+    const inputName = inputSpec.inputName ?? session.inputNames[0];
+    const outputName = inputSpec.outputName ?? session.outputNames[0];
+    const runStart = performance.now();
+    const outputs: Record<string, Tensor> = await session.run({ [inputName]: input }, { signal: controller.signal });
+    const inferenceMs = performance.now() - runStart;
+    if (stale()) return;
+    const scores = outputs[outputName];
+    if (!scores || scores.type !== 'float32') throw new Error(`the model has no float32 output ${JSON.stringify(outputName)}`);
+    const spec = specFor(source, scores.dims[1] ?? 1, inputDims);
+    const mask = decodeMask({ data: scores.data as Float32Array, dims: scores.dims }, spec, current.image.width, current.image.height);
+    ui.overlay.getContext('2d')!.putImageData(toImageData(colorizeMask(mask, spec.colors, spec.background)), 0, 0);
+    const totalMs = performance.now() - start;
+    state.mask = { mask, spec };
+    showLegend(mask, spec);
+    ui.metrics.hidden = false;
+    ui.latency.textContent = ms(totalMs);
+    ui.inference.textContent = ms(inferenceMs);
+    ui.inputSize.textContent = `${size[1]} × ${size[0]}`;
+    ui.build.textContent = state.build || '…';
+    await setMaskDownload(mask, spec, current.name);
+    if (stale()) return;
+    setStatus(`${current.name}: ${current.image.width} × ${current.image.height}${current.note}, segmented in ${ms(totalMs)}.`, 'done');
+  } catch (error) {
+    if (stale()) return;
+    if (isAbort(error) || controller.signal.aborted) setStatus('Cancelled. Pick another image or press a sample to run again.', 'cancelled');
+    else setStatus(describe(error), 'error');
+  } finally {
+    if (!stale()) {
+      ui.cancel.disabled = true;
+      ui.busy.hidden = true;
+    }
+  }
+}
+
+async function openImage(blob: Blob, name: string): Promise<void> {
+  try {
+    const { image, scaled, original } = await decodeImage(blob);
+    state.image = { image, name, note: scaled ? ` (scaled from ${original.width} × ${original.height})` : '' };
+    showImage(image);
+    await segment();
+  } catch (error) {
+    setStatus(`Could not open ${name}: ${describe(error)}`, 'error');
+  }
+}
+
+async function openModelFile(file: File): Promise<void> {
+  try {
+    state.custom = await modelFromFile(file);
+    state.models.delete('custom');
+    const names = state.custom.metadata.classes ?? state.custom.metadata.labels ?? state.custom.metadata.names;
+    if (names) {
+      try {
+        const parsed: unknown = JSON.parse(names);
+        ui.classNames.value = Array.isArray(parsed) ? parsed.join(', ') : names;
+      } catch {
+        ui.classNames.value = names;
+      }
+    }
+    let option = ui.model.querySelector<HTMLOptionElement>('option[value="custom"]');
+    if (!option) {
+      option = document.createElement('option');
+      option.value = 'custom';
+      ui.model.append(option);
+    }
+    option.disabled = false;
+    option.textContent = `Your model · ${file.name}`;
+    ui.model.value = 'custom';
+    updateModelHint();
+    if (state.image) await segment();
+    else setStatus(`${file.name} is ready: pick an image.`);
+  } catch (error) {
+    setStatus(`Could not read ${file.name}: ${describe(error)}`, 'error');
+  }
+}
+
+function updateModelHint(): void {
+  const id = selectedModel();
+  ui.customModel.hidden = id !== 'custom' && !!ui.model.querySelector('option:not([disabled])');
+  ui.modelHint.textContent =
+    id === 'default'
+      ? 'Trained by the project on generated scenes: shapes on textured backgrounds. It knows nothing of photos.'
+      : id === 'isnet'
+        ? 'ISNet (DIS, MIT licence): salient-object segmentation at 1024 × 1024, 88 MB of fp16 weights. Slow but real.'
+        : state.custom
+          ? 'Your model: class names come from its metadata or from the field below.'
+          : 'Drop an .onnx segmentation model ([1, 3, H, W] in, [1, C, H, W] scores out).';
+}
+
+function handleFiles(files: FileList | null): void {
+  const file = files?.[0];
+  if (!file) return;
+  if (file.name.toLowerCase().endsWith('.onnx')) void openModelFile(file);
+  else void openImage(file, file.name);
+}
+
+async function buildSamples(): Promise<void> {
+  let samples: { file: string; title: string; kind: string; credit: string }[] = [];
+  try {
+    samples = await (await fetch(`${import.meta.env.BASE_URL}samples/index.json`)).json();
+  } catch {
+    ui.samples.textContent = 'No samples bundled.';
+    return;
+  }
+  ui.samples.replaceChildren(
+    ...samples.map((sample) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'sample';
+      button.dataset.sample = sample.title;
+      button.title = `${sample.title} · ${sample.credit}`;
+      const img = document.createElement('img');
+      img.src = `${import.meta.env.BASE_URL}${sample.file}`;
+      img.alt = sample.title;
+      img.loading = 'lazy';
+      const label = document.createElement('span');
+      label.textContent = sample.title;
+      button.append(img, label);
+      button.addEventListener('click', async () => {
+        ui.samples.querySelectorAll('.sample').forEach((b) => b.classList.toggle('active', b === button));
+        try {
+          await openImage(await fetchBlob(`${import.meta.env.BASE_URL}${sample.file}`), `${sample.title}.png`);
+        } catch (error) {
+          setStatus(describe(error), 'error');
+        }
+      });
+      return button;
+    }),
+  );
+}
+
+async function start(): Promise<void> {
+  setStatus('Starting the workers…', 'loading');
+  state.availability = await availableModels();
+  const options: [ModelId, string, boolean][] = [
+    ['default', state.availability.default ? 'Built-in · synthetic shapes (6 classes)' : 'Built-in (not bundled with this build)', state.availability.default],
+    ['isnet', state.availability.isnet ? 'ISNet · salient object (88 MB)' : 'ISNet (not fetched: node tools/fetch-isnet.mjs)', state.availability.isnet],
+    ['custom', 'Your model · drop an .onnx file', true],
+  ];
+  ui.model.replaceChildren(
+    ...options.map(([value, label, enabled]) => {
+      const option = document.createElement('option');
+      option.value = value;
+      option.textContent = label;
+      option.disabled = !enabled;
+      return option;
+    }),
+  );
+  ui.model.value = state.availability.default ? 'default' : state.availability.isnet ? 'isnet' : 'custom';
+  updateModelHint();
+  await buildSamples();
+  try {
+    await getPool();
+    // Load the default model at once so the first click only runs inference.
+    if (selectedModel() !== 'custom') await loadModel(selectedModel());
+    setStatus('Ready. Pick a sample or drop an image.', 'idle');
+    document.body.dataset.ready = 'true';
+  } catch (error) {
+    setStatus(describe(error), 'error');
+  }
+}
+
+ui.model.addEventListener('change', () => {
+  updateModelHint();
+  if (selectedModel() === 'custom' && !state.custom) {
+    setStatus('Choose or drop an .onnx file.');
+    return;
+  }
+  if (state.image) void segment();
+  else void loadModel(selectedModel()).then(() => setStatus('Model ready. Pick an image.'), (e: unknown) => setStatus(describe(e), 'error'));
+});
+ui.modelFile.addEventListener('change', () => handleFiles(ui.modelFile.files));
+ui.imageFile.addEventListener('change', () => handleFiles(ui.imageFile.files));
+ui.classNames.addEventListener('change', () => {
+  if (selectedModel() === 'custom' && state.image) void segment();
+});
+ui.opacity.addEventListener('input', () => {
+  ui.overlay.style.opacity = String(Number(ui.opacity.value) / 100);
+  ui.opacityValue.textContent = `${ui.opacity.value}%`;
+});
+ui.overlay.style.opacity = String(Number(ui.opacity.value) / 100);
+ui.cancel.addEventListener('click', () => state.run?.abort());
+for (const target of [ui.drop, document.body]) {
+  target.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    ui.drop.classList.add('over');
+  });
+  target.addEventListener('dragleave', () => ui.drop.classList.remove('over'));
+  target.addEventListener('drop', (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    ui.drop.classList.remove('over');
+    handleFiles(event.dataTransfer?.files ?? null);
+  });
+}
+window.addEventListener('resize', layoutCanvas);
+void start();
