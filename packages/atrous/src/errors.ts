@@ -10,6 +10,11 @@ export type AtrousErrorCode =
   | 'NOT_INITIALIZED' // an op called before `await init()`
   | 'DISPOSED' // a plan or session used after `dispose()`
   | 'WASM_UNAVAILABLE' // the engine cannot run any build, or the .wasm could not be loaded
+  | 'QUEUE_FULL' // a worker pool call beyond `maxQueue` waiting calls
+  | 'ABORTED' // a worker pool call cancelled by its AbortSignal (queued, or running: the worker was replaced)
+  | 'TIMEOUT' // a worker pool call that did not finish within its `timeoutMs`
+  | 'WORKER_CRASHED' // the worker running a call died (exit, uncaught error, wasm trap, out of memory); it was replaced
+  | 'TERMINATED' // a worker pool call made, queued or running when `pool.terminate()` ended the pool
   | 'INTERNAL'; // a kernel status atrous did not expect: a bug, please report it
 
 export class AtrousError extends Error {

@@ -7,3 +7,24 @@ export type { Conv2dOptions, AutoPad } from './ops/conv-options.js';
 export { ConvPlan, prepareConv2d, type ConvRunOptions } from './ops/conv-plan.js';
 export { conv2d } from './ops/conv2d.js';
 export { conv1d, type Conv1dOptions } from './ops/conv1d.js';
+export {
+  receptiveField,
+  type ReceptiveField,
+  type ReceptiveFieldOptions,
+  type ConvGeometry,
+  type ConvLayer,
+  type GriddingWarning,
+} from './analysis/receptive-field.js';
+export {
+  createWorkerPool,
+  WorkerPool,
+  PooledResource,
+  type WorkerPoolOptions,
+  type PoolCallOptions,
+  type TiledRunOptions,
+  type WorkerPoolStats,
+  type WorkerStats,
+} from './pool/worker-pool.js';
+export { PooledConvPlan, PooledConvStack, type PooledRunOptions } from './pool/pooled-conv.js';
+export type { WorkerFault } from './pool/worker-protocol.js';
+export { planTiles, cropTile, pasteTile, type Tile, type TilePlan, type Region } from './pool/tiling.js';

@@ -1,0 +1,78 @@
+// What crosses between the pool and its workers: tensors as plain { data, dims } whose buffers are
+// transferred (moved, not copied by the structured clone), and errors as plain objects that keep their
+// `code` (Comlink on its own keeps only name, message and stack).
+import { AtrousError, type AtrousErrorCode } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import type { Conv2dOptions } from '../ops/conv-options.js';
+import type { Conv1dOptions } from '../ops/conv1d.js';
+
+export interface WireTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+export interface WireError {
+  name: string;
+  code: AtrousErrorCode | undefined;
+  message: string;
+  /** The worker cannot be trusted after this error (a wasm trap): the pool replaces it. */
+  fatal: boolean;
+}
+
+/** Every worker method answers with a Reply, never by throwing, so nothing is lost on the way. */
+export type Reply<T> = { ok: true; value: T; wasmBytes: number } | { ok: false; error: WireError; wasmBytes: number };
+
+/** Conv options as they cross: the bias as a bare Float32Array, the residual as a WireTensor. */
+export type WireConv2dOptions = Omit<Conv2dOptions, 'bias'> & { bias?: Float32Array; residual?: WireTensor };
+export type WireConv1dOptions = Omit<Conv1dOptions, 'bias' | 'residual'> & { bias?: Float32Array; residual?: WireTensor };
+
+/**
+ * Collects the buffers to transfer with one message. `handOver` says whether the caller's own buffers may
+ * be moved (they become detached, length 0, in the caller's thread) or must be copied first.
+ */
+export class Transfers {
+  readonly list: ArrayBuffer[] = [];
+  private readonly seen = new Set<ArrayBufferLike>();
+
+  constructor(private readonly handOver: boolean) {}
+
+  floats(data: Float32Array): Float32Array {
+    const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+    // A view into a larger buffer, a shared buffer, or a buffer already listed (the same tensor passed twice)
+    // is copied: transferring it would move (or fail on) more than this array.
+    const own = this.handOver && whole && !this.seen.has(data.buffer) ? data : data.slice();
+    this.seen.add(own.buffer);
+    this.list.push(own.buffer as ArrayBuffer);
+    return own;
+  }
+
+  tensor(t: Tensor<'float32'>): WireTensor {
+    return { data: this.floats(t.data), dims: [...t.dims] };
+  }
+
+  /** Buffers that this side produced itself (results): always moved. */
+  static results(...arrays: Float32Array[]): ArrayBuffer[] {
+    return arrays.map((a) => a.buffer as ArrayBuffer);
+  }
+}
+
+export function toTensor(w: WireTensor): Tensor<'float32'> {
+  return new Tensor('float32', w.data, w.dims);
+}
+
+export function biasData(bias: Tensor<'float32'> | Float32Array | undefined): Float32Array | undefined {
+  if (bias === undefined) return undefined;
+  return bias instanceof Tensor ? (bias.data as Float32Array) : bias;
+}
+
+export function toWireError(error: unknown, fatal = false): WireError {
+  if (error instanceof AtrousError) return { name: error.name, code: error.code, message: error.message, fatal };
+  if (error instanceof Error) return { name: error.name, code: undefined, message: error.message, fatal };
+  return { name: 'Error', code: undefined, message: String(error), fatal };
+}
+
+/** Rebuilds an AtrousError; anything else a worker threw becomes INTERNAL with its name in the message. */
+export function fromWireError(error: WireError): AtrousError {
+  if (error.code !== undefined) return new AtrousError(error.code, error.message);
+  return new AtrousError('INTERNAL', `a worker threw ${error.name}: ${error.message}`);
+}

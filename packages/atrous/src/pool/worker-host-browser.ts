@@ -1,0 +1,59 @@
+// Browsers (and bundles): pool workers are module Workers. The literal
+// `new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module' })` is the form Vite and
+// webpack recognise, so the worker script is bundled without configuration.
+// Chosen by the "#worker-host" import condition in package.json; worker-host-node.ts is the other side.
+import type { Endpoint } from 'comlink/dist/esm/comlink.mjs';
+
+export interface SpawnOptions {
+  /** Node only; ignored in browsers. */
+  resourceLimits?: unknown;
+}
+
+export interface WorkerHandle {
+  readonly endpoint: Endpoint;
+  onCrash(listener: (what: string) => void): void;
+  terminate(): Promise<void>;
+}
+
+export function spawnWorker(_options: SpawnOptions): WorkerHandle {
+  const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module' });
+  let listener: ((what: string) => void) | undefined;
+  let over = false;
+  const report = (what: string) => {
+    if (over) return;
+    over = true;
+    listener?.(what);
+  };
+  // A browser worker survives an uncaught error, but whatever it was doing is lost: treat it as a crash.
+  worker.addEventListener('error', (event: ErrorEvent) => {
+    event.preventDefault();
+    report(event.message ? `threw an uncaught error at its top level: ${event.message}` : 'failed to load or threw at its top level');
+  });
+  worker.addEventListener('messageerror', () => report('received a message it could not deserialize'));
+  return {
+    endpoint: worker as unknown as Endpoint,
+    onCrash(l) {
+      listener = l;
+    },
+    async terminate() {
+      over = true;
+      worker.terminate();
+    },
+  };
+}
+
+export function workerEndpoint(): Endpoint {
+  return globalThis as unknown as Endpoint;
+}
+
+/**
+ * A browser worker that closes itself sends nothing its parent can hear; the pool only notices through
+ * the call's `timeoutMs` (or its AbortSignal). Node reports an exit code instead.
+ */
+export function exitWorker(_code: number): void {
+  (globalThis as unknown as { close(): void }).close();
+}
+
+export function defaultPoolSize(): number {
+  return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency || 4;
+}

@@ -1,0 +1,67 @@
+// Node: pool workers are worker_threads Workers, spoken to through Comlink's node adapter.
+// Chosen by the "#worker-host" import condition in package.json; worker-host-browser.ts is the other side.
+import { availableParallelism } from 'node:os';
+import { Worker, parentPort, type ResourceLimits } from 'node:worker_threads';
+import type { Endpoint } from 'comlink/dist/esm/comlink.mjs';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+
+export interface SpawnOptions {
+  /** Node only: heap limits of each worker (a worker that exceeds them crashes and is replaced). */
+  resourceLimits?: ResourceLimits;
+}
+
+/** One worker as the pool sees it, the same in Node and in browsers. */
+export interface WorkerHandle {
+  readonly endpoint: Endpoint;
+  /** `listener` hears, once, that the worker died by itself, with a description of how. */
+  onCrash(listener: (what: string) => void): void;
+  /** Ends the worker; resolves once it is gone. */
+  terminate(): Promise<void>;
+}
+
+export function spawnWorker(options: SpawnOptions): WorkerHandle {
+  const worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
+    resourceLimits: options.resourceLimits,
+  });
+  let listener: ((what: string) => void) | undefined;
+  let over = false;
+  const report = (what: string) => {
+    if (over) return;
+    over = true;
+    listener?.(what);
+  };
+  worker.on('error', (error: Error & { code?: string }) => {
+    report(
+      error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? `ran out of memory (${error.message})`
+        : `threw an uncaught ${error.name ?? 'error'} at its top level: ${error.message}`,
+    );
+  });
+  worker.on('exit', (code: number) => report(`exited with code ${code}`));
+  worker.on('messageerror', (error: Error) => report(`received a message it could not deserialize (${error.message})`));
+  return {
+    endpoint: nodeEndpoint(worker),
+    onCrash(l) {
+      listener = l;
+    },
+    async terminate() {
+      over = true;
+      await worker.terminate();
+    },
+  };
+}
+
+/** Inside a worker: the endpoint to the pool. */
+export function workerEndpoint(): Endpoint {
+  if (!parentPort) throw new Error('atrous pool worker: not running in a worker_threads Worker');
+  return nodeEndpoint(parentPort);
+}
+
+/** Inside a worker: end it the way a crashing dependency would. */
+export function exitWorker(code: number): void {
+  process.exit(code);
+}
+
+export function defaultPoolSize(): number {
+  return availableParallelism();
+}

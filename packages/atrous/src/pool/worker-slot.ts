@@ -1,0 +1,105 @@
+// One worker seen from the pool: its Comlink proxy, the resources it holds, and its death. Every call to
+// the worker races against its death, so a worker that crashes or is terminated leaves no call pending.
+import * as Comlink from 'comlink/dist/esm/comlink.mjs';
+import { spawnWorker, type SpawnOptions, type WorkerHandle } from '#worker-host';
+import { AtrousError } from '../errors.js';
+import type { WasmBuild } from '../wasm/builds.js';
+import type { WorkerApi } from './worker-protocol.js';
+import { fromWireError, type Reply } from './wire.js';
+
+export type SlotState = 'starting' | 'idle' | 'busy' | 'dead';
+
+export class WorkerSlot {
+  readonly id: number;
+  state: SlotState = 'starting';
+  build: WasmBuild | undefined;
+  /** Calls this worker completed (successfully or not). */
+  jobs = 0;
+  /** Size of the worker's wasm memory at its last answer. */
+  wasmBytes = 0;
+  /** Resource ids this worker holds (or is creating). */
+  readonly resources = new Map<number, Promise<void>>();
+  private readonly handle: WorkerHandle;
+  private readonly remote: Comlink.Remote<WorkerApi>;
+  private readonly death: Promise<never>;
+  private kill!: (error: AtrousError) => void;
+  private deathError: AtrousError | undefined;
+
+  /** `onDeath` hears once that the worker is gone, whatever the reason. */
+  constructor(id: number, spawn: SpawnOptions, onDeath: (slot: WorkerSlot, error: AtrousError) => void) {
+    this.id = id;
+    this.death = new Promise<never>((_, reject) => {
+      this.kill = (error) => {
+        if (this.deathError) return;
+        this.deathError = error;
+        this.state = 'dead';
+        reject(error);
+        onDeath(this, error);
+      };
+    });
+    this.death.catch(() => {});
+    this.handle = spawnWorker(spawn);
+    this.handle.onCrash((what) => {
+      this.kill(new AtrousError('WORKER_CRASHED', `worker #${this.id} ${what}; it was replaced`));
+    });
+    this.remote = Comlink.wrap<WorkerApi>(this.handle.endpoint);
+  }
+
+  get dead(): boolean {
+    return this.deathError !== undefined;
+  }
+
+  /** Loads the kernels in the worker. */
+  async start(build: WasmBuild | undefined): Promise<void> {
+    this.build = await this.call((r) => r.init(build));
+    if (!this.dead) this.state = 'idle';
+  }
+
+  /**
+   * Calls the worker and unwraps its Reply: its value, or its error rebuilt as an AtrousError. A fatal
+   * error (a wasm trap) ends this worker. Rejects with the reason of death if the worker dies first.
+   */
+  async call<T>(fn: (remote: Comlink.Remote<WorkerApi>) => Promise<Reply<T>>): Promise<T> {
+    if (this.deathError) throw this.deathError;
+    const reply = await Promise.race([fn(this.remote) as Promise<Reply<T>>, this.death]);
+    this.wasmBytes = reply.wasmBytes;
+    if (reply.ok) return reply.value;
+    const error = fromWireError(reply.error);
+    if (reply.error.fatal) {
+      const crash = new AtrousError('WORKER_CRASHED', `worker #${this.id}: ${error.message}`);
+      void this.end(crash);
+      throw crash;
+    }
+    throw error;
+  }
+
+  /** Makes sure the worker holds resource `id`, creating it from `payload` on first use. */
+  ensure(id: number, kind: string, payload: unknown): Promise<void> {
+    let ready = this.resources.get(id);
+    if (!ready) {
+      ready = this.call((r) => r.create(kind, id, payload)).then(() => undefined);
+      this.resources.set(id, ready);
+      ready.catch(() => this.resources.delete(id));
+    }
+    return ready;
+  }
+
+  /** Frees resource `id` in the worker, if it holds it. Never throws. */
+  async release(id: number): Promise<void> {
+    const ready = this.resources.get(id);
+    if (!ready) return;
+    this.resources.delete(id);
+    try {
+      await ready;
+      await this.call((r) => r.release(id));
+    } catch {
+      // Creation failed or the worker died: nothing is held any more.
+    }
+  }
+
+  /** Ends the worker (if it is not gone already); every pending call rejects with `reason`. */
+  async end(reason: AtrousError): Promise<void> {
+    this.kill(reason);
+    await this.handle.terminate();
+  }
+}
