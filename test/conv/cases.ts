@@ -188,22 +188,31 @@ export function drawCase(index: number, seed: number): ConvCase {
     const oneD = op === 'conv1d';
     let kernel: [number, number];
     const shape = r();
+    // 1x1 convolutions, half of them plain matrix products (stride 1, no padding).
+    const pointwise = !oneD && shape < 0.08;
+    const plainPointwise = pointwise && chance(r, 0.5);
     if (oneD) kernel = [1, int(r, 1, 5)];
-    else if (shape < 0.15) (kernel = [1, int(r, 2, 5)]), tags.push('1xN');
-    else if (shape < 0.3) (kernel = [int(r, 2, 5), 1]), tags.push('Nx1');
+    else if (pointwise) (kernel = [1, 1]), tags.push(plainPointwise ? '1x1 plain' : '1x1');
+    else if (shape < 0.2) (kernel = [1, int(r, 2, 5)]), tags.push('1xN');
+    else if (shape < 0.32) (kernel = [int(r, 2, 5), 1]), tags.push('Nx1');
     else kernel = [int(r, 1, 5), int(r, 1, 5)];
-    const strides: [number, number] = oneD ? [1, int(r, 1, 3)] : [int(r, 1, 3), int(r, 1, 3)];
+    const strides: [number, number] = plainPointwise ? [1, 1] : oneD ? [1, int(r, 1, 3)] : [int(r, 1, 3), int(r, 1, 3)];
     const dil = (): number => (chance(r, 0.25) ? 1 : int(r, 1, 6));
     const dilations: [number, number] = oneD ? [1, dil()] : [dil(), dil()];
-    const small = chance(r, 0.15);
-    if (small) tags.push('kernel > input');
-    const height = oneD ? 1 : small ? int(r, 1, 3) : int(r, 1, 18);
-    const width = small ? int(r, 1, 3) : int(r, 1, oneD ? 40 : 18);
+    // Tiny inputs (the kernel outgrows them), larger ones (outputs spanning several panel blocks), or between.
+    const sizeKind = r();
+    const small = sizeKind < 0.15;
+    const large = sizeKind > 0.9;
+    if (large) tags.push('large');
+    const height = oneD ? 1 : small ? int(r, 1, 3) : large ? int(r, 24, 48) : int(r, 1, 18);
+    const width = small ? int(r, 1, 3) : large ? int(r, 24, oneD ? 200 : 48) : int(r, 1, oneD ? 40 : 18);
 
     let causal = false;
     let pads: CasePads;
     const padKind = r();
-    if (oneD && padKind < 0.3) {
+    if (plainPointwise) {
+      pads = chance(r, 0.5) ? { kind: 'explicit', pads: [0, 0, 0, 0] } : { kind: 'valid' };
+    } else if (oneD && padKind < 0.3) {
       causal = true;
       tags.push('causal');
       pads = { kind: 'explicit', pads: [0, (kernel[1] - 1) * dilations[1], 0, 0] };
@@ -248,6 +257,9 @@ export function drawCase(index: number, seed: number): ConvCase {
     const out = expectedOutputDims(c);
     if (out.some((d) => d < 1)) continue;
     const [oh, ow] = op === 'conv1d' ? [1, out[2]!] : [out[2]!, out[3]!];
+    if (effective(kernel[0], dilations[0]) > height || effective(kernel[1], dilations[1]) > width) {
+      tags.push(kernel[0] > height || kernel[1] > width ? 'kernel > input' : 'dilated kernel > input');
+    }
     if (oh === 1 && ow === 1) tags.push('output 1x1');
     else if (oh === 1 || ow === 1) tags.push('output size 1');
     if (c.residual) tags.push('residual');
