@@ -10,6 +10,10 @@ export type AtrousErrorCode =
   | 'NOT_INITIALIZED' // an op called before `await init()`
   | 'DISPOSED' // a plan or session used after `dispose()`
   | 'WASM_UNAVAILABLE' // the engine cannot run any build, or the .wasm could not be loaded
+  | 'INVALID_MODEL' // an ONNX file that is truncated, corrupted, not ONNX, or whose graph does not hold together
+  | 'UNSUPPORTED_OP' // an ONNX op type (or an op's attribute value) atrous does not implement
+  | 'UNSUPPORTED' // a valid model using a feature outside atrous' scope (3-D convolution, external data...)
+  | 'INVALID_FEED' // session.run feeds: an unknown or missing input name, a wrong element type or rank
   | 'QUEUE_FULL' // a worker pool call beyond `maxQueue` waiting calls
   | 'ABORTED' // a worker pool call cancelled by its AbortSignal (queued, or running: the worker was replaced)
   | 'TIMEOUT' // a worker pool call that did not finish within its `timeoutMs`

@@ -1,0 +1,53 @@
+import type { Activation } from '../ops/activation.js';
+import type { ElemType, HostTensor } from './data-types.js';
+
+/** An attribute value as the ops read it (ints as numbers; TENSOR attributes already decoded). */
+export type AttrValue = number | string | number[] | string[] | HostTensor | { graph: true };
+
+/** One ONNX node. An empty string in `inputs` is an omitted optional input. */
+export interface NodeIR {
+  name: string;
+  opType: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+  attributes: Map<string, AttrValue>;
+  /**
+   * Set by the optimizer on a Conv that absorbed what followed it: an activation applied in the kernel's
+   * epilogue, and (when `inputs[3]` is set) a residual tensor added before it.
+   */
+  fusion?: { activation: Activation; absorbed: string[] };
+}
+
+/** A dimension: a number when fixed, a name (`"batch"`) or `"?"` when symbolic. */
+export type Dim = number | string;
+
+export interface ValueInfoIR {
+  name: string;
+  /** The ONNX data type code as declared in the model. */
+  dataType: number;
+  /** How atrous computes it; undefined for types it cannot hold. */
+  elemType: ElemType | undefined;
+  /** Undefined when the model gives no shape. */
+  dims: Dim[] | undefined;
+}
+
+/**
+ * The graph a session works on: nodes in topological order, graph inputs without the initializers,
+ * constant tensors by name. The optimizer rewrites it in place of the parsed one.
+ */
+export interface GraphIR {
+  irVersion: number;
+  /** Version of the default ("" / "ai.onnx") op set. */
+  opset: number;
+  nodes: NodeIR[];
+  inputs: ValueInfoIR[];
+  outputs: ValueInfoIR[];
+  initializers: Map<string, HostTensor>;
+}
+
+/** How errors name a node: `Conv node "conv1"` (or its first output when the node has no name). */
+export function nodeLabel(node: NodeIR): string {
+  const name = node.name !== '' ? node.name : `(unnamed, output ${JSON.stringify(node.outputs[0] ?? '')})`;
+  return `${node.opType} node ${name.startsWith('(') ? name : JSON.stringify(name)}`;
+}
