@@ -1,0 +1,173 @@
+import { AtrousError, show } from '../../errors.js';
+import { Tensor } from '../../tensor.js';
+import type { Activation } from '../../ops/activation.js';
+import { convOutputDims, encodeConvSpec, resolveConvSpec, type AutoPad, type ConvSpec } from '../../ops/conv-options.js';
+import { kernelError } from '../../ops/conv-plan.js';
+import type { Engine } from '../../wasm/engine.js';
+import { attrInt, attrInts, attrString } from '../attributes.js';
+import type { HostTensor } from '../data-types.js';
+import { nodeLabel, type NodeIR } from '../graph.js';
+import { opError } from './op.js';
+
+/** A Conv node's attributes, read once: 1-D convs run as 2-D with height 1. */
+export interface ConvAttributes {
+  oneD: boolean;
+  strides: [number, number];
+  dilations: [number, number];
+  pads: [number, number, number, number] | AutoPad;
+  groups: number;
+}
+
+export function readConvAttributes(node: NodeIR, weightDims: readonly number[]): ConvAttributes {
+  const rank = weightDims.length;
+  if (rank === 5) {
+    throw new AtrousError('UNSUPPORTED', `${nodeLabel(node)}: 3-D convolution (weights ${show(weightDims)}) is out of atrous' scope; it runs 1-D and 2-D convolutions`);
+  }
+  if (rank !== 3 && rank !== 4) throw opError(node, `weights must be [M, C/groups, kH, kW] or [M, C/groups, K], got dims ${show(weightDims)}`);
+  const oneD = rank === 3;
+  const n = rank - 2;
+  const kernel = attrInts(node, 'kernel_shape');
+  if (kernel && (kernel.length !== n || kernel.some((k, i) => k !== weightDims[2 + i]))) {
+    throw opError(node, `kernel_shape ${show(kernel)} does not match weights ${show(weightDims)}`);
+  }
+  const strides = attrInts(node, 'strides', new Array<number>(n).fill(1));
+  const dilations = attrInts(node, 'dilations', new Array<number>(n).fill(1));
+  const explicit = attrInts(node, 'pads', new Array<number>(2 * n).fill(0));
+  if (strides.length !== n || dilations.length !== n || explicit.length !== 2 * n) {
+    throw opError(node, `strides ${show(strides)}, dilations ${show(dilations)} and pads ${show(explicit)} do not fit ${n}-D weights ${show(weightDims)}`);
+  }
+  const autoPad = attrString(node, 'auto_pad', 'NOTSET');
+  let pads: ConvAttributes['pads'];
+  switch (autoPad) {
+    case 'NOTSET': pads = oneD ? [0, explicit[0]!, 0, explicit[1]!] : (explicit as [number, number, number, number]); break;
+    case 'SAME_UPPER': pads = 'same-upper'; break;
+    case 'SAME_LOWER': pads = 'same-lower'; break;
+    case 'VALID': pads = 'valid'; break;
+    default: throw opError(node, `auto_pad ${show(autoPad)} is not valid`);
+  }
+  const pair = (v: number[]): [number, number] => (oneD ? [1, v[0]!] : [v[0]!, v[1]!]);
+  return { oneD, strides: pair(strides), dilations: pair(dilations), pads, groups: attrInt(node, 'group', 1) };
+}
+
+/**
+ * A Conv node's prepared weights in wasm memory. Each variant (with or without the fused activation)
+ * is packed once, on first use, and kept until `dispose`: the residual/activation fusion is decided when
+ * the dims are known, and a variant that never runs is never packed.
+ */
+export class ConvKernel {
+  readonly node: NodeIR;
+  readonly attrs: ConvAttributes;
+  readonly weightDims: number[];
+  readonly activation: Activation;
+  private readonly engine: Engine;
+  private readonly weights: Tensor<'float32'>;
+  private readonly bias: Float32Array | undefined;
+  private readonly plans = new Map<boolean, { ptr: number; spec: ConvSpec }>();
+
+  constructor(engine: Engine, node: NodeIR, weights: HostTensor, bias: HostTensor | undefined, activation: Activation) {
+    this.engine = engine;
+    this.node = node;
+    this.weightDims = [...weights.dims];
+    this.attrs = readConvAttributes(node, weights.dims);
+    if (weights.type !== 'float32') throw opError(node, `weights must be float, got ${weights.type}`);
+    const dims4 = this.attrs.oneD ? [weights.dims[0]!, weights.dims[1]!, 1, weights.dims[2]!] : weights.dims;
+    this.weights = new Tensor('float32', weights.data as Float32Array, dims4);
+    if (bias && bias.type !== 'float32') throw opError(node, `bias must be float, got ${bias.type}`);
+    this.bias = bias ? (bias.data as Float32Array) : undefined;
+    this.activation = activation;
+    this.spec(false); // validates the attributes against the weights now, at load
+  }
+
+  private spec(withActivation: boolean): ConvSpec {
+    const { strides, dilations, pads, groups } = this.attrs;
+    try {
+      return resolveConvSpec(this.weights, { bias: this.bias, strides, dilations, pads, groups, activation: withActivation ? this.activation : 'none' }, nodeLabel(this.node));
+    } catch (e) {
+      if (e instanceof AtrousError) throw new AtrousError('INVALID_MODEL', e.message);
+      throw e;
+    }
+  }
+
+  /** The packed plan for one variant; packs it on first use. */
+  plan(withActivation: boolean): number {
+    const known = this.plans.get(withActivation);
+    if (known) return known.ptr;
+    const spec = this.spec(withActivation);
+    const e = this.engine;
+    const label = nodeLabel(this.node);
+    const desc = encodeConvSpec(spec);
+    const descPtr = e.alloc(desc.byteLength, `${label}: descriptor`);
+    let weightPtr = 0;
+    let biasPtr = 0;
+    try {
+      e.u32(descPtr, desc.length).set(desc);
+      weightPtr = e.upload(this.weights.data, `${label}: weights ${show(this.weightDims)}`);
+      if (spec.bias) biasPtr = e.upload(spec.bias, `${label}: bias`);
+      const ptr = e.exports.atrous_conv_plan_create(descPtr, weightPtr, biasPtr);
+      if (ptr === 0) throw kernelError(e.exports.atrous_last_error(), label, `weights ${show(this.weightDims)}`);
+      this.plans.set(withActivation, { ptr, spec });
+      return ptr;
+    } finally {
+      e.free(descPtr, desc.byteLength);
+      e.free(weightPtr, this.weights.data.byteLength);
+      if (spec.bias) e.free(biasPtr, spec.bias.byteLength);
+    }
+  }
+
+  /** Output dims for input dims `[N, C, H, W]` (or `[N, C, L]` for 1-D). */
+  outputDims(inputDims: readonly number[]): number[] {
+    const label = nodeLabel(this.node);
+    const rank = this.attrs.oneD ? 3 : 4;
+    if (inputDims.length !== rank) {
+      throw new AtrousError('INVALID_SHAPE', `${label}: input must have rank ${rank}, got dims ${show(inputDims)}`);
+    }
+    const d4 = this.attrs.oneD ? [inputDims[0]!, inputDims[1]!, 1, inputDims[2]!] : inputDims;
+    const out = convOutputDims(this.spec(false), d4, label);
+    return this.attrs.oneD ? [out[0], out[1], out[3]] : out;
+  }
+
+  /** Runs on wasm pointers: input `[N, C, H, W]` -> output, plus residual (or 0) before the activation. */
+  run(withActivation: boolean, inputDims: readonly number[], input: number, output: number, residual: number): void {
+    const [n, , h, w] = this.attrs.oneD ? [inputDims[0]!, 0, 1, inputDims[2]!] : (inputDims as [number, number, number, number]);
+    const status = this.engine.exports.atrous_conv_plan_run(this.plan(withActivation), input, n, h, w, output, residual);
+    if (status !== 0) throw kernelError(status, nodeLabel(this.node), `input ${show(inputDims)}, weights ${show(this.weightDims)}`);
+  }
+
+  /** Bytes of wasm memory the packed variants hold. */
+  get preparedBytes(): number {
+    let total = 0;
+    for (const { ptr } of this.plans.values()) total += this.engine.exports.atrous_conv_plan_bytes(ptr);
+    return total;
+  }
+
+  dispose(): void {
+    for (const { ptr } of this.plans.values()) this.engine.exports.atrous_conv_plan_free(ptr);
+    this.plans.clear();
+  }
+}
+
+/** The JavaScript form of a fused activation, for the rare conv whose residual could not be fused. */
+export function applyActivation(data: Float32Array, activation: Activation): void {
+  const n = data.length;
+  const a = typeof activation === 'string' ? { type: activation } : activation;
+  switch (a.type) {
+    case 'none': return;
+    case 'relu': for (let i = 0; i < n; i++) data[i] = Math.max(0, data[i]!); return;
+    case 'relu6': for (let i = 0; i < n; i++) data[i] = Math.min(6, Math.max(0, data[i]!)); return;
+    case 'clip': { const { min, max } = a as { min: number; max: number }; for (let i = 0; i < n; i++) data[i] = Math.min(max, Math.max(min, data[i]!)); return; }
+    case 'sigmoid': for (let i = 0; i < n; i++) data[i] = 1 / (1 + Math.exp(-data[i]!)); return;
+    case 'hardSwish': for (let i = 0; i < n; i++) { const v = data[i]!; data[i] = v * Math.min(1, Math.max(0, v / 6 + 0.5)); } return;
+    case 'hardSigmoid': {
+      const { alpha = 0.2, beta = 0.5 } = a as { alpha?: number; beta?: number };
+      for (let i = 0; i < n; i++) data[i] = Math.min(1, Math.max(0, alpha * data[i]! + beta));
+      return;
+    }
+    case 'leakyRelu': {
+      const { alpha = 0.01 } = a as { alpha?: number };
+      for (let i = 0; i < n; i++) { const v = data[i]!; data[i] = v >= 0 ? v : alpha * v; }
+      return;
+    }
+  }
+  throw new AtrousError('INTERNAL', `applyActivation: unknown activation ${show(activation)}`);
+}
+

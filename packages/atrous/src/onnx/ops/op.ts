@@ -1,0 +1,79 @@
+import { AtrousError, show } from '../../errors.js';
+import type { ElemType, HostTensor } from '../data-types.js';
+import { nodeLabel, type NodeIR } from '../graph.js';
+
+/** Type and dims of a value, all dims known (a session specializes its graph to the fed input dims). */
+export interface ValueMeta {
+  type: ElemType;
+  dims: number[];
+}
+
+/** What an op sees when it is prepared for known input dims. */
+export interface OpContext {
+  node: NodeIR;
+  opset: number;
+  /** One per node input; undefined for an omitted optional input. */
+  inputs: (ValueMeta | undefined)[];
+  /** The values of inputs that are constant (initializers, folded shape computations). */
+  consts: (HostTensor | undefined)[];
+}
+
+/** An op ready to run on inputs of the dims it was prepared for. */
+export interface PreparedOp {
+  outputs: ValueMeta[];
+  /** Writes every output (preallocated, of the dims in `outputs`) from the inputs. */
+  run(inputs: (HostTensor | undefined)[], outputs: HostTensor[]): void;
+  /** Output 0 is input 0 reinterpreted with new dims (Reshape, Flatten, ...): nothing to run, no copy. */
+  view?: boolean;
+}
+
+export type OpPreparer = (ctx: OpContext) => PreparedOp;
+
+export function opError(node: NodeIR, message: string): AtrousError {
+  return new AtrousError('INVALID_MODEL', `${nodeLabel(node)}: ${message}`);
+}
+
+export function unsupported(node: NodeIR, message: string): AtrousError {
+  return new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: ${message}`);
+}
+
+/** The meta of a required input, with an error naming the node when it is missing. */
+export function input(ctx: OpContext, index: number, what = `input ${index}`): ValueMeta {
+  const m = ctx.inputs[index];
+  if (m === undefined) throw opError(ctx.node, `${what} is required`);
+  return m;
+}
+
+/** The constant value of an input the op needs at preparation time (shapes, axes, sizes). */
+export function constInput(ctx: OpContext, index: number, what: string): HostTensor | undefined {
+  if (ctx.inputs[index] === undefined) return undefined;
+  const c = ctx.consts[index];
+  if (c === undefined) {
+    throw unsupported(ctx.node, `${what} (input ${index}, ${show(ctx.node.inputs[index])}) must be computable when the session is prepared; a value computed from the data is not supported`);
+  }
+  return c;
+}
+
+export function expectFloat(ctx: OpContext, index: number): ValueMeta {
+  const m = input(ctx, index);
+  if (m.type !== 'float32') throw opError(ctx.node, `input ${index} ${show(ctx.node.inputs[index])} must be a float tensor, got ${m.type}`);
+  return m;
+}
+
+/** Normalizes an axis in [-rank, rank) to [0, rank). */
+export function normAxis(node: NodeIR, axis: number, rank: number, what = 'axis'): number {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+    throw opError(node, `${what} ${axis} is out of range for rank ${rank}`);
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+export function stridesOf(dims: readonly number[]): number[] {
+  const s = new Array<number>(dims.length);
+  let acc = 1;
+  for (let i = dims.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= dims[i]!;
+  }
+  return s;
+}

@@ -1,0 +1,131 @@
+import { show } from '../../errors.js';
+import { attrFloats, attrInt, attrString } from '../attributes.js';
+import { numbersOf } from '../data-types.js';
+import { constInput, expectFloat, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+
+type CoordMode = 'half_pixel' | 'pytorch_half_pixel' | 'align_corners' | 'asymmetric' | 'tf_half_pixel_for_nn';
+type NearestMode = 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil';
+const COORD_MODES = new Set<string>(['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn']);
+const NEAREST_MODES = new Set<string>(['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']);
+
+/** Maps an output coordinate to the input coordinate it samples. */
+function sourceCoord(mode: CoordMode, x: number, scale: number, inSize: number, outSize: number): number {
+  switch (mode) {
+    case 'half_pixel': return (x + 0.5) / scale - 0.5;
+    case 'pytorch_half_pixel': return outSize > 1 ? (x + 0.5) / scale - 0.5 : 0;
+    case 'align_corners': return outSize === 1 ? 0 : (x * (inSize - 1)) / (outSize - 1);
+    case 'asymmetric': return x / scale;
+    case 'tf_half_pixel_for_nn': return (x + 0.5) / scale;
+  }
+}
+
+function nearestIndex(mode: NearestMode, c: number, inSize: number): number {
+  let i: number;
+  switch (mode) {
+    case 'round_prefer_floor': i = c - Math.floor(c) === 0.5 ? Math.floor(c) : Math.round(c); break;
+    case 'round_prefer_ceil': i = Math.round(c); break;
+    case 'floor': i = Math.floor(c); break;
+    case 'ceil': i = Math.ceil(c); break;
+  }
+  return Math.min(Math.max(i, 0), inSize - 1);
+}
+
+/** Per output position along one axis: the two input indices and the weight of the second. */
+interface AxisTable {
+  i0: Int32Array;
+  i1: Int32Array;
+  w1: Float32Array;
+}
+
+function axisTable(linear: boolean, coord: CoordMode, nearest: NearestMode, scale: number, inSize: number, outSize: number): AxisTable {
+  const t = { i0: new Int32Array(outSize), i1: new Int32Array(outSize), w1: new Float32Array(outSize) };
+  for (let x = 0; x < outSize; x++) {
+    const c = sourceCoord(coord, x, scale, inSize, outSize);
+    if (!linear) {
+      t.i0[x] = t.i1[x] = nearestIndex(nearest, c, inSize);
+      continue;
+    }
+    const cc = Math.min(Math.max(c, 0), inSize - 1);
+    const lo = Math.floor(cc);
+    t.i0[x] = lo;
+    t.i1[x] = Math.min(lo + 1, inSize - 1);
+    t.w1[x] = cc - lo;
+  }
+  return t;
+}
+
+function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
+  const { node, opset } = ctx;
+  const x = expectFloat(ctx, 0);
+  const rank = x.dims.length;
+  const mode = attrString(node, 'mode', 'nearest');
+  if (mode !== 'nearest' && mode !== 'linear' && mode !== 'bilinear') throw unsupported(node, `mode ${show(mode)} is not supported (nearest and linear are)`);
+  if (attrInt(node, 'antialias', 0) !== 0) throw unsupported(node, 'antialias is not supported');
+  if (node.attributes.has('axes')) throw unsupported(node, 'the axes attribute is not supported');
+  if (attrString(node, 'keep_aspect_ratio_policy', 'stretch') !== 'stretch') throw unsupported(node, 'keep_aspect_ratio_policy other than "stretch" is not supported');
+  // Upsample and opset-10 Resize sample at x / scale and take the floor for nearest.
+  const legacy = legacyUpsample || opset < 11;
+  const coord = legacy ? 'asymmetric' : attrString(node, 'coordinate_transformation_mode', 'half_pixel');
+  if (!COORD_MODES.has(coord)) throw unsupported(node, `coordinate_transformation_mode ${show(coord)} is not supported`);
+  const nearestMode = legacy ? 'floor' : attrString(node, 'nearest_mode', 'round_prefer_floor');
+  if (!NEAREST_MODES.has(nearestMode)) throw unsupported(node, `nearest_mode ${show(nearestMode)} is not supported`);
+
+  let scales: number[] | undefined;
+  let sizes: number[] | undefined;
+  if (legacyUpsample && opset < 9) {
+    scales = attrFloats(node, 'scales');
+  } else if (legacyUpsample || opset < 11) {
+    scales = numbersOf(constInput(ctx, 1, 'scales')!);
+  } else {
+    const s = ctx.inputs[2] ? constInput(ctx, 2, 'scales') : undefined;
+    const z = ctx.inputs[3] ? constInput(ctx, 3, 'sizes') : undefined;
+    if (z && z.data.length > 0) sizes = numbersOf(z);
+    else if (s && s.data.length > 0) scales = numbersOf(s);
+  }
+  if (!scales && !sizes) throw opError(node, 'needs scales or sizes');
+  const given = (sizes ?? scales)!;
+  if (given.length !== rank) throw opError(node, `${sizes ? 'sizes' : 'scales'} ${show(given)} must have one value per axis of dims ${show(x.dims)}`);
+  const outDims = sizes ? [...sizes] : x.dims.map((d, i) => Math.floor(d * scales![i]!));
+  const axisScales = sizes ? sizes.map((s, i) => s / x.dims[i]!) : scales!;
+  if (outDims.some((d) => !Number.isInteger(d) || d < 1) || axisScales.some((s) => !(s > 0))) {
+    throw opError(node, `output dims ${show(outDims)} (from ${sizes ? 'sizes' : 'scales'} ${show(given)}) are not valid for input ${show(x.dims)}`);
+  }
+  if (rank < 2 || rank > 4 || outDims.slice(0, rank - 2).some((d, i) => d !== x.dims[i])) {
+    throw unsupported(node, `only resizing the last two axes is supported, got input ${show(x.dims)} -> ${show(outDims)}`);
+  }
+  const linear = mode !== 'nearest';
+  const [H, W] = rank === 2 ? [x.dims[0]!, x.dims[1]!] : [x.dims[rank - 2]!, x.dims[rank - 1]!];
+  const [OH, OW] = [outDims[rank - 2]!, outDims[rank - 1]!];
+  const ty = axisTable(linear, coord as CoordMode, nearestMode as NearestMode, axisScales[rank - 2]!, H, OH);
+  const tx = axisTable(linear, coord as CoordMode, nearestMode as NearestMode, axisScales[rank - 1]!, W, OW);
+  const planes = rank === 2 ? 1 : x.dims.slice(0, rank - 2).reduce((a, b) => a * b, 1);
+  return {
+    outputs: [{ type: 'float32', dims: outDims }],
+    run([a], [out]) {
+      const src = a!.data, dst = out!.data;
+      for (let p = 0; p < planes; p++) {
+        const ib = p * H * W;
+        let o = p * OH * OW;
+        for (let y = 0; y < OH; y++) {
+          const r0 = ib + ty.i0[y]! * W;
+          if (!linear) {
+            for (let xx = 0; xx < OW; xx++) dst[o++] = src[r0 + tx.i0[xx]!]!;
+            continue;
+          }
+          const r1 = ib + ty.i1[y]! * W, wy = ty.w1[y]!;
+          for (let xx = 0; xx < OW; xx++) {
+            const x0 = tx.i0[xx]!, x1 = tx.i1[xx]!, wx = tx.w1[xx]!;
+            const top = src[r0 + x0]! + (src[r0 + x1]! - src[r0 + x0]!) * wx;
+            const bottom = src[r1 + x0]! + (src[r1 + x1]! - src[r1 + x0]!) * wx;
+            dst[o++] = top + (bottom - top) * wy;
+          }
+        }
+      }
+    },
+  };
+}
+
+export const resizeOps: Record<string, OpPreparer> = {
+  Resize: (ctx) => resize(ctx, false),
+  Upsample: (ctx) => resize(ctx, true),
+};

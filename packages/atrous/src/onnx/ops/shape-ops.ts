@@ -1,0 +1,189 @@
+import { show } from '../../errors.js';
+import { attrInt, attrInts, attrTensor } from '../attributes.js';
+import { elemTypeOf, numbersOf, sizeOf, type HostTensor } from '../data-types.js';
+import { broadcastDims, forEachRun, planBroadcast } from '../broadcast.js';
+import { nodeLabel } from '../graph.js';
+import { constInput, input, normAxis, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+
+/** Output 0 is input 0 with other dims: a view, nothing runs. */
+function view(ctx: OpContext, dims: number[]): PreparedOp {
+  const x = input(ctx, 0);
+  if (sizeOf(dims) !== sizeOf(x.dims)) {
+    throw opError(ctx.node, `cannot view ${sizeOf(x.dims)} elements (dims ${show(x.dims)}) as dims ${show(dims)}`);
+  }
+  return { outputs: [{ type: x.type, dims }], view: true, run: () => {} };
+}
+
+function constant(value: HostTensor): PreparedOp {
+  return { outputs: [{ type: value.type, dims: value.dims }], run: (_, [out]) => out!.data.set(value.data) };
+}
+
+function shape(ctx: OpContext): PreparedOp {
+  const dims = input(ctx, 0, 'data').dims;
+  const rank = dims.length;
+  const clamp = (v: number) => Math.min(rank, Math.max(0, v < 0 ? v + rank : v));
+  const start = clamp(attrInt(ctx.node, 'start', 0));
+  const end = clamp(attrInt(ctx.node, 'end', rank));
+  const picked = dims.slice(start, Math.max(start, end));
+  return constant({ type: 'int64', dims: [picked.length], data: Float64Array.from(picked) });
+}
+
+function reshape(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0, 'data');
+  const spec = ctx.opset < 5 ? attrInts(ctx.node, 'shape', []) : numbersOf(constInput(ctx, 1, 'shape')!);
+  const allowZero = attrInt(ctx.node, 'allowzero', 0) === 1;
+  const dims = spec.map((d, i) => (d === 0 && !allowZero ? (x.dims[i] ?? 0) : d));
+  const minus = dims.filter((d) => d === -1).length;
+  if (minus > 1 || dims.some((d) => d < -1)) throw opError(ctx.node, `shape ${show(spec)} is not valid`);
+  if (minus === 1) {
+    const known = dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
+    const total = sizeOf(x.dims);
+    if (known === 0 || total % known !== 0) throw opError(ctx.node, `cannot reshape dims ${show(x.dims)} to ${show(spec)}`);
+    dims[dims.indexOf(-1)] = total / known;
+  }
+  return view(ctx, dims);
+}
+
+function flatten(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0);
+  const axis = attrInt(ctx.node, 'axis', 1);
+  const rank = x.dims.length;
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a > rank) throw opError(ctx.node, `axis ${axis} is out of range for rank ${rank}`);
+  return view(ctx, [sizeOf(x.dims.slice(0, a)), sizeOf(x.dims.slice(a))]);
+}
+
+function axesOf(ctx: OpContext, index: number): number[] | undefined {
+  return ctx.opset < 13 ? attrInts(ctx.node, 'axes') : ctx.inputs[index] ? numbersOf(constInput(ctx, index, 'axes')!) : undefined;
+}
+
+function squeeze(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0);
+  const axes = axesOf(ctx, 1)?.map((a) => normAxis(ctx.node, a, x.dims.length));
+  for (const a of axes ?? []) if (x.dims[a] !== 1) throw opError(ctx.node, `cannot squeeze axis ${a} of dims ${show(x.dims)}: it is not 1`);
+  return view(ctx, x.dims.filter((d, i) => (axes ? !axes.includes(i) : d !== 1)));
+}
+
+function unsqueeze(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0);
+  const raw = axesOf(ctx, 1);
+  if (!raw) throw opError(ctx.node, 'axes are required');
+  const rank = x.dims.length + raw.length;
+  const axes = raw.map((a) => normAxis(ctx.node, a, rank));
+  if (new Set(axes).size !== axes.length) throw opError(ctx.node, `axes ${show(raw)} repeat an axis`);
+  const dims: number[] = [];
+  let j = 0;
+  for (let i = 0; i < rank; i++) dims.push(axes.includes(i) ? 1 : x.dims[j++]!);
+  return view(ctx, dims);
+}
+
+function constantNode(ctx: OpContext): PreparedOp {
+  const { node } = ctx;
+  const t = attrTensor(node, 'value');
+  if (t) return constant(t);
+  const v = node.attributes.get('value_float') ?? node.attributes.get('value_int');
+  if (typeof v === 'number') {
+    const type = node.attributes.has('value_int') ? 'int64' : 'float32';
+    return constant({ type, dims: [], data: type === 'int64' ? Float64Array.of(v) : Float32Array.of(v) });
+  }
+  const vs = node.attributes.get('value_floats') ?? node.attributes.get('value_ints');
+  if (Array.isArray(vs)) {
+    const ints = node.attributes.has('value_ints');
+    return constant({ type: ints ? 'int64' : 'float32', dims: [vs.length], data: ints ? Float64Array.from(vs as number[]) : Float32Array.from(vs as number[]) });
+  }
+  throw unsupported(node, `only the value, value_float(s) and value_int(s) attributes are supported (got ${show([...node.attributes.keys()])})`);
+}
+
+function constantOfShape(ctx: OpContext): PreparedOp {
+  const dims = numbersOf(constInput(ctx, 0, 'shape')!);
+  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw opError(ctx.node, `shape ${show(dims)} is not valid`);
+  const value = attrTensor(ctx.node, 'value') ?? { type: 'float32' as const, dims: [1], data: Float32Array.of(0) };
+  return {
+    outputs: [{ type: value.type, dims }],
+    run: (_, [out]) => out!.data.fill(value.data[0] ?? 0),
+  };
+}
+
+function expand(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0);
+  const target = numbersOf(constInput(ctx, 1, 'shape')!);
+  const dims = broadcastDims([x.dims, target], nodeLabel(ctx.node));
+  return {
+    outputs: [{ type: x.type, dims }],
+    run([a], [out]) {
+      const plan = planBroadcast(dims, [a!.dims]);
+      const s = plan.innerStrides[0]!, src = a!.data, dst = out!.data;
+      forEachRun(plan, ([ai], o) => {
+        let i0 = ai!;
+        for (let i = 0; i < plan.inner; i++, i0 += s) dst[o + i] = src[i0]!;
+      });
+    },
+  };
+}
+
+function tile(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0);
+  const reps = numbersOf(constInput(ctx, 1, 'repeats')!);
+  if (reps.length !== x.dims.length) throw opError(ctx.node, `repeats ${show(reps)} must have one value per axis of dims ${show(x.dims)}`);
+  const dims = x.dims.map((d, i) => d * reps[i]!);
+  return {
+    outputs: [{ type: x.type, dims }],
+    run([a], [out]) {
+      const rank = dims.length, idx = new Array<number>(rank).fill(0), n = out!.data.length;
+      const inStrides: number[] = [];
+      for (let i = rank - 1, acc = 1; i >= 0; i--) { inStrides[i] = acc; acc *= x.dims[i]!; }
+      for (let o = 0; o < n; o++) {
+        let src = 0;
+        for (let i = 0; i < rank; i++) src += (idx[i]! % x.dims[i]!) * inStrides[i]!;
+        out!.data[o] = a!.data[src]!;
+        for (let i = rank - 1; i >= 0 && ++idx[i]! === dims[i]; i--) idx[i] = 0;
+      }
+    },
+  };
+}
+
+function range(ctx: OpContext): PreparedOp {
+  const [start, limit, delta] = [0, 1, 2].map((i) => constInput(ctx, i, ['start', 'limit', 'delta'][i]!)!.data[0]!) as [number, number, number];
+  if (delta === 0) throw opError(ctx.node, 'delta must not be 0');
+  const n = Math.max(0, Math.ceil((limit - start) / delta));
+  const type = input(ctx, 0).type;
+  return { outputs: [{ type, dims: [n] }], run: (_, [out]) => { for (let i = 0; i < n; i++) out!.data[i] = start + i * delta; } };
+}
+
+function cast(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0);
+  const to = attrInt(ctx.node, 'to');
+  const type = elemTypeOf(to);
+  if (type === undefined) throw unsupported(ctx.node, `cast to data type ${to} is not supported`);
+  const truncate = type !== 'float32' && type !== 'bool' && x.type === 'float32';
+  // float16 is computed as float32 inside atrous: a cast to it keeps the float32 value.
+  return {
+    outputs: [{ type, dims: [...x.dims] }],
+    run([a], [out]) {
+      const src = a!.data, dst = out!.data, n = dst.length;
+      if (type === 'bool') for (let i = 0; i < n; i++) dst[i] = src[i] ? 1 : 0;
+      else if (truncate) for (let i = 0; i < n; i++) dst[i] = Math.trunc(src[i]!);
+      else dst.set(src);
+    },
+  };
+}
+
+export const shapeOps: Record<string, OpPreparer> = {
+  Shape: shape,
+  Size: (ctx) => constant({ type: 'int64', dims: [], data: Float64Array.of(sizeOf(input(ctx, 0).dims)) }),
+  Reshape: reshape,
+  Flatten: flatten,
+  Squeeze: squeeze,
+  Unsqueeze: unsqueeze,
+  Identity: (ctx) => view(ctx, [...input(ctx, 0).dims]),
+  Dropout: (ctx) => {
+    if (ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== '') throw unsupported(ctx.node, 'the mask output of Dropout is not supported');
+    return view(ctx, [...input(ctx, 0).dims]);
+  },
+  Constant: constantNode,
+  ConstantOfShape: constantOfShape,
+  Expand: expand,
+  Tile: tile,
+  Range: range,
+  Cast: cast,
+};

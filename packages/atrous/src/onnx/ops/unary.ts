@@ -1,0 +1,86 @@
+import { attrFloat } from '../attributes.js';
+import type { ElemType, HostTensor } from '../data-types.js';
+import { scalarOf } from '../data-types.js';
+import { input, opError, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+
+/** erf from the Numerical Recipes erfc Chebyshev fit (fractional error below 1.2e-7, under float32 rounding). */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.5 * Math.abs(x));
+  const y = 1 - t * Math.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? y : -y;
+}
+
+type Fn = (x: number) => number;
+
+function map(ctx: OpContext, fn: Fn, outType?: ElemType): PreparedOp {
+  const x = input(ctx, 0, 'X');
+  return {
+    outputs: [{ type: outType ?? x.type, dims: [...x.dims] }],
+    run([a], [out]) {
+      const src = a!.data, dst = out!.data, n = dst.length;
+      for (let i = 0; i < n; i++) dst[i] = fn(src[i]!);
+    },
+  };
+}
+
+/** Bounds of a Clip: attributes before opset 11, optional inputs from 11 on. */
+export function clipBounds(ctx: OpContext): { min: number; max: number } | undefined {
+  if (ctx.opset < 11) {
+    return { min: attrFloat(ctx.node, 'min', -3.4028234663852886e38), max: attrFloat(ctx.node, 'max', 3.4028234663852886e38) };
+  }
+  const bound = (i: number, fallback: number): number | undefined => {
+    if (ctx.inputs[i] === undefined) return fallback;
+    const c = ctx.consts[i];
+    return c === undefined ? undefined : scalarOf(c, `${ctx.node.opType} node ${JSON.stringify(ctx.node.name)} input ${i}`);
+  };
+  const min = bound(1, -Infinity);
+  const max = bound(2, Infinity);
+  return min === undefined || max === undefined ? undefined : { min, max };
+}
+
+function clip(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0, 'input');
+  const bounds = clipBounds(ctx);
+  return {
+    outputs: [{ type: x.type, dims: [...x.dims] }],
+    run(inputs: (HostTensor | undefined)[], [out]) {
+      const min = bounds?.min ?? (inputs[1] ? inputs[1].data[0]! : -Infinity);
+      const max = bounds?.max ?? (inputs[2] ? inputs[2].data[0]! : Infinity);
+      const src = inputs[0]!.data, dst = out!.data, n = dst.length;
+      for (let i = 0; i < n; i++) { const v = src[i]!; dst[i] = v < min ? min : v > max ? max : v; }
+    },
+  };
+}
+
+const sigmoid: Fn = (v) => 1 / (1 + Math.exp(-v));
+
+export const unaryOps: Record<string, OpPreparer> = {
+  Relu: (ctx) => map(ctx, (v) => (v > 0 ? v : 0)),
+  Sigmoid: (ctx) => map(ctx, sigmoid),
+  Tanh: (ctx) => map(ctx, Math.tanh),
+  Exp: (ctx) => map(ctx, Math.exp),
+  Log: (ctx) => map(ctx, Math.log),
+  Sqrt: (ctx) => map(ctx, Math.sqrt),
+  Neg: (ctx) => map(ctx, (v) => -v),
+  Abs: (ctx) => map(ctx, Math.abs),
+  Floor: (ctx) => map(ctx, Math.floor),
+  Ceil: (ctx) => map(ctx, Math.ceil),
+  Round: (ctx) => map(ctx, (v) => { const r = Math.round(v); return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; }),
+  Reciprocal: (ctx) => map(ctx, (v) => 1 / v),
+  Erf: (ctx) => map(ctx, erf),
+  Not: (ctx) => map(ctx, (v) => (v ? 0 : 1), 'bool'),
+  Softplus: (ctx) => map(ctx, (v) => (v > 20 ? v : Math.log1p(Math.exp(v)))),
+  Elu: (ctx) => { const a = attrFloat(ctx.node, 'alpha', 1); return map(ctx, (v) => (v > 0 ? v : a * (Math.exp(v) - 1))); },
+  LeakyRelu: (ctx) => { const a = attrFloat(ctx.node, 'alpha', 0.01); return map(ctx, (v) => (v >= 0 ? v : a * v)); },
+  HardSigmoid: (ctx) => {
+    const a = attrFloat(ctx.node, 'alpha', 0.2), b = attrFloat(ctx.node, 'beta', 0.5);
+    return map(ctx, (v) => Math.max(0, Math.min(1, a * v + b)));
+  },
+  HardSwish: (ctx) => map(ctx, (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5))),
+  Gelu: (ctx) => {
+    if ((ctx.node.attributes.get('approximate') ?? 'none') !== 'none') throw opError(ctx.node, 'only approximate="none" is supported');
+    return map(ctx, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
+  },
+  Clip: clip,
+};
