@@ -28,3 +28,11 @@ export {
 export { PooledConvPlan, PooledConvStack, type PooledRunOptions } from './pool/pooled-conv.js';
 export type { WorkerFault } from './pool/worker-protocol.js';
 export { planTiles, cropTile, pasteTile, type Tile, type TilePlan, type Region } from './pool/tiling.js';
+export {
+  InferenceSession,
+  type SessionOptions,
+  type ValueMetadata,
+  type InferenceFeeds,
+  type InferenceResults,
+  type SessionMemory,
+} from './onnx/session.js';

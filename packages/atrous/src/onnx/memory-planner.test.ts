@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ModelBuilder, randomFloats } from '../../test-support/onnx-builder.js';
+import { foldConstants } from './constant-folding.js';
+import { planMemory, storageOf } from './memory-planner.js';
+import { parseModel } from './model-parser.js';
+import { specialize } from './shape-inference.js';
+
+/** A chain of 12 Relu/Add/Reshape steps with a skip connection: most values die right after their reader. */
+function chainModel(): Uint8Array {
+  const m = new ModelBuilder(13);
+  m.input('x', [1, 4, 16, 16]);
+  let v = 'x';
+  for (let i = 0; i < 10; i++) v = m.node(i % 2 ? 'Relu' : 'Sigmoid', [v]);
+  const skip = m.node('Add', [v, 'x']);
+  m.init('flat', [2], [1, -1], 7);
+  m.node('Reshape', [skip, 'flat'], ['y']);
+  m.output('y');
+  return m.bytes();
+}
+
+describe('planMemory', () => {
+  it('shares bytes between values whose lifetimes do not overlap, and never between those that do', () => {
+    const graph = parseModel(chainModel());
+    foldConstants(graph);
+    const program = specialize(graph, new Map(), new Map([['x', [1, 4, 16, 16]]]));
+    const plan = planMemory(program, ['x'], ['y']);
+    const bytes = 4 * 16 * 16 * 4;
+    // x lives throughout (the skip); the chain ping-pongs between two more buffers.
+    expect(plan.arenaBytes).toBe(3 * bytes);
+    expect(plan.unsharedBytes).toBe(12 * bytes);
+    // The reshaped output is a view: same offset as the Add's result.
+    expect(program.viewOf.get('y')).toBe(program.steps[program.steps.length - 1]!.outputs[0]);
+    expect(plan.offsets.get('y')).toBe(plan.offsets.get(storageOf(program, 'y')));
+    // Invariant: values alive at the same step occupy disjoint byte ranges.
+    const life = new Map<string, [number, number]>([['x', [-1, program.steps.length]]]);
+    program.steps.forEach((s, i) => s.outputs.forEach((o) => life.set(o, [i, i])));
+    program.steps.forEach((s, i) => s.inputs.forEach((n) => { const l = life.get(storageOf(program, n)); if (l) l[1] = Math.max(l[1], i); }));
+    life.get(storageOf(program, 'y'))![1] = program.steps.length;
+    const names = [...life.keys()];
+    for (const a of names) for (const b of names) {
+      if (a >= b) continue;
+      const [la, lb] = [life.get(a)!, life.get(b)!];
+      if (la[0] > lb[1] || lb[0] > la[1]) continue;
+      const [oa, ob] = [plan.offsets.get(a)!, plan.offsets.get(b)!];
+      expect(oa + bytes <= ob || ob + bytes <= oa, `${a} and ${b} overlap`).toBe(true);
+    }
+  });
+
+  it('folds a Shape -> Gather -> Unsqueeze -> Concat -> Reshape chain for known dims', () => {
+    const m = new ModelBuilder(13);
+    m.input('x', ['n', 3, 'h', 'w']);
+    const shape = m.node('Shape', ['x']);
+    m.init('zero', [], [0], 7);
+    m.init('axis0', [1], [0], 7);
+    const n = m.node('Unsqueeze', [m.node('Gather', [shape, 'zero'], 1, { axis: 0 }), 'axis0']);
+    m.init('minus', [1], [-1], 7);
+    const target = m.node('Concat', [n, 'minus'], 1, { axis: 0 });
+    m.node('Reshape', ['x', target], ['y']);
+    m.init('w', [3], randomFloats(3));
+    m.output('y');
+    const graph = parseModel(m.bytes());
+    foldConstants(graph);
+    const program = specialize(graph, new Map(), new Map([['x', [2, 3, 5, 7]]]));
+    expect(program.steps).toEqual([]); // all folded; the Reshape is a view of x
+    expect(program.metas.get('y')!.dims).toEqual([2, 105]);
+  });
+});

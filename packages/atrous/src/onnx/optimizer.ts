@@ -1,0 +1,168 @@
+import type { Activation } from '../ops/activation.js';
+import { attrFloat } from './attributes.js';
+import type { HostTensor } from './data-types.js';
+import type { GraphIR, NodeIR } from './graph.js';
+import { batchNormAffine } from './ops/normalization.js';
+import { clipBounds } from './ops/unary.js';
+
+/** What the optimizer did, for tests and the session's report. */
+export interface OptimizerReport {
+  foldedBatchNorms: number;
+  fusedActivations: number;
+  fusedResiduals: number;
+}
+
+/** Consumers of each value, graph outputs counted as one consumer each. */
+function consumerMap(graph: GraphIR): Map<string, NodeIR[]> {
+  const map = new Map<string, NodeIR[]>();
+  for (const node of graph.nodes) {
+    for (const name of node.inputs) {
+      if (name === '') continue;
+      const list = map.get(name) ?? [];
+      if (!list.includes(node)) list.push(node);
+      map.set(name, list);
+    }
+  }
+  return map;
+}
+
+/**
+ * Folds an inference BatchNormalization into the Conv before it: W' = W * s, b' = (b - mean) * s + beta
+ * with s = gamma / sqrt(var + eps), per output channel.
+ */
+function foldBatchNorm(conv: NodeIR, bn: NodeIR, consts: Map<string, HostTensor>, opset: number): boolean {
+  const params = bn.inputs.slice(1, 5).map((n) => consts.get(n));
+  const w = consts.get(conv.inputs[1] ?? '');
+  if (params.length !== 4 || params.some((p) => p === undefined) || !w || w.type !== 'float32') return false;
+  if (bn.outputs.filter((o) => o !== '').length !== 1) return false;
+  if (opset < 9 && bn.attributes.has('spatial') && bn.attributes.get('spatial') === 0) return false;
+  const m = w.dims[0]!;
+  if (params.some((p) => p!.data.length !== m)) return false;
+  const { scale, shift } = batchNormAffine(bn, params as HostTensor[], m);
+  const per = w.data.length / m;
+  const weights = new Float32Array(w.data.length);
+  for (let o = 0; o < m; o++) for (let i = 0; i < per; i++) weights[o * per + i] = w.data[o * per + i]! * scale[o]!;
+  const oldBias = conv.inputs[2] ? consts.get(conv.inputs[2]) : undefined;
+  if (conv.inputs[2] && !oldBias) return false;
+  const bias = new Float32Array(m);
+  for (let o = 0; o < m; o++) bias[o] = (oldBias ? oldBias.data[o]! : 0) * scale[o]! + shift[o]!;
+  // Fresh names: an initializer may be shared by several convs.
+  const wName = uniqueName(consts, `${conv.inputs[1]}_bn`);
+  consts.set(wName, { type: 'float32', dims: [...w.dims], data: weights });
+  const bName = uniqueName(consts, `${wName}_bias`);
+  consts.set(bName, { type: 'float32', dims: [m], data: bias });
+  conv.inputs[1] = wName;
+  conv.inputs[2] = bName;
+  return true;
+}
+
+function uniqueName(consts: Map<string, HostTensor>, base: string): string {
+  let name = base;
+  for (let i = 1; consts.has(name); i++) name = `${base}_${i}`;
+  return name;
+}
+
+/** The epilogue form of an activation node, if the kernels have it. */
+function activationOf(node: NodeIR, consts: Map<string, HostTensor>, opset: number): Activation | undefined {
+  switch (node.opType) {
+    case 'Relu': return 'relu';
+    case 'Sigmoid': return 'sigmoid';
+    case 'HardSwish': return 'hardSwish';
+    case 'HardSigmoid': return { type: 'hardSigmoid', alpha: attrFloat(node, 'alpha', 0.2), beta: attrFloat(node, 'beta', 0.5) };
+    case 'LeakyRelu': return { type: 'leakyRelu', alpha: attrFloat(node, 'alpha', 0.01) };
+    case 'Clip': {
+      const inputs = node.inputs.map((n) => (n === '' ? undefined : { type: 'float32' as const, dims: [] }));
+      const bounds = clipBounds({ node, opset, inputs, consts: node.inputs.map((n) => (n === '' ? undefined : consts.get(n))) });
+      if (!bounds || !(bounds.min <= bounds.max)) return undefined;
+      // The kernels clamp to finite bounds; float32's largest value stands in for an infinite one.
+      const f32max = 3.4028234663852886e38;
+      return { type: 'clip', min: Math.max(bounds.min, -f32max), max: Math.min(bounds.max, f32max) };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Rewrites the graph for the kernels, shape-independently: BatchNormalization folded into the Conv before
+ * it; a residual Add fused into the Conv (the kernel adds it before the activation; whether the other
+ * operand really is output-shaped is checked once dims are known, with an unfused fallback); and the
+ * activation that follows fused into the epilogue, including PyTorch's `x * HardSigmoid(x)` form of HardSwish.
+ * A value is only absorbed when nothing else reads it and it is not a graph output.
+ */
+export function optimizeGraph(graph: GraphIR): OptimizerReport {
+  const report: OptimizerReport = { foldedBatchNorms: 0, fusedActivations: 0, fusedResiduals: 0 };
+  const consts = graph.initializers;
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  const removed = new Set<NodeIR>();
+  // A fused conv runs where the last node it absorbed ran: a residual may be computed after the conv.
+  const placeAt = new Map<NodeIR, NodeIR>();
+  let consumers = consumerMap(graph);
+  /** The single node reading `name`, when there is exactly one and the value is not a graph output. */
+  const soleConsumer = (name: string): NodeIR | undefined => {
+    if (outputs.has(name)) return undefined;
+    const list = consumers.get(name);
+    return list && list.length === 1 && !removed.has(list[0]!) ? list[0] : undefined;
+  };
+  const absorb = (conv: NodeIR, next: NodeIR, what: string) => {
+    removed.add(next);
+    placeAt.set(next, conv);
+    conv.outputs = [next.outputs[0]!];
+    conv.fusion!.absorbed.push(`${next.opType} ${JSON.stringify(next.name)}${what}`);
+    consumers = consumerMap({ ...graph, nodes: graph.nodes.filter((n) => !removed.has(n)) });
+  };
+  for (const conv of graph.nodes) {
+    if (conv.opType !== 'Conv' || removed.has(conv) || !consts.has(conv.inputs[1] ?? '')) continue;
+    conv.fusion = { activation: 'none', absorbed: [] };
+    let next = soleConsumer(conv.outputs[0]!);
+    if (next?.opType === 'BatchNormalization' && next.inputs[0] === conv.outputs[0] && foldBatchNorm(conv, next, consts, graph.opset)) {
+      absorb(conv, next, '');
+      report.foldedBatchNorms++;
+      next = soleConsumer(conv.outputs[0]!);
+    }
+    if (next?.opType === 'Add' && next.inputs.length === 2 && next.inputs[0] !== next.inputs[1] && !consts.has(other(next, conv.outputs[0]!))) {
+      conv.inputs[2] ??= '';
+      conv.inputs[3] = other(next, conv.outputs[0]!);
+      absorb(conv, next, ` (residual ${JSON.stringify(conv.inputs[3])})`);
+      report.fusedResiduals++;
+      next = soleConsumer(conv.outputs[0]!);
+    }
+    if (next) {
+      const act = activationOf(next, consts, graph.opset);
+      if (act !== undefined && next.inputs[0] === conv.outputs[0]) {
+        conv.fusion.activation = act;
+        absorb(conv, next, '');
+        report.fusedActivations++;
+        continue;
+      }
+    }
+    // x * HardSigmoid(x) with alpha 1/6, beta 1/2 is HardSwish (how PyTorch exports it before opset 14).
+    const readers = outputs.has(conv.outputs[0]!) ? [] : (consumers.get(conv.outputs[0]!) ?? []);
+    if (readers.length === 2) {
+      const hs = readers.find((n) => n.opType === 'HardSigmoid');
+      const mul = readers.find((n) => n.opType === 'Mul');
+      if (hs && mul && soleConsumer(hs.outputs[0]!) === mul && mul.inputs.includes(hs.outputs[0]!) &&
+        Math.abs(attrFloat(hs, 'alpha', 0.2) - 1 / 6) < 1e-6 && Math.abs(attrFloat(hs, 'beta', 0.5) - 0.5) < 1e-6) {
+        conv.fusion.activation = 'hardSwish';
+        removed.add(hs);
+        absorb(conv, mul, ' (with HardSigmoid, as HardSwish)');
+        report.fusedActivations++;
+      }
+    }
+  }
+  // Absorption goes downstream, so the last node a conv absorbed is where it now runs.
+  const moved = new Map<NodeIR, NodeIR>();
+  for (const [place, conv] of placeAt) moved.set(conv, place);
+  const at = new Map<NodeIR, NodeIR>();
+  for (const [conv, place] of moved) at.set(place, conv);
+  const order: NodeIR[] = [];
+  for (const node of graph.nodes) {
+    if (at.has(node)) order.push(at.get(node)!);
+    else if (!removed.has(node) && !moved.has(node)) order.push(node);
+  }
+  graph.nodes = order;
+  return report;
+}
+
+function other(add: NodeIR, name: string): string {
+  return add.inputs[0] === name ? add.inputs[1]! : add.inputs[0]!;
+}

@@ -1,0 +1,119 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AtrousError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import { init } from '../wasm/loader.js';
+import { ModelBuilder, randomFloats } from '../../test-support/onnx-builder.js';
+import { InferenceSession } from './session.js';
+
+async function rejection(p: Promise<unknown>): Promise<AtrousError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof AtrousError) return e;
+    throw e;
+  }
+  throw new Error('expected an AtrousError');
+}
+
+/** y = Relu(Conv3x3(x) + 1), symbolic batch and size: checked against a loop here. */
+function convModel(): Uint8Array {
+  const m = new ModelBuilder(13);
+  m.input('x', ['batch', 2, 'h', 'w']);
+  m.init('w', [3, 2, 3, 3], randomFloats(54, 3));
+  m.init('one', [], [1]);
+  const c = m.node('Conv', ['x', 'w'], 1, { pads: [2, 2, 2, 2], dilations: [2, 2] });
+  m.node('Relu', [m.node('Add', [c, 'one'])], ['y']);
+  m.output('y');
+  return m.bytes();
+}
+
+function reference(x: Float32Array, [n, c, h, w]: number[], weights: Float32Array): Float32Array {
+  const out = new Float32Array(n! * 3 * h! * w!);
+  for (let b = 0; b < n!; b++) for (let m = 0; m < 3; m++) for (let y = 0; y < h!; y++) for (let xx = 0; xx < w!; xx++) {
+    let acc = 0;
+    for (let ci = 0; ci < c!; ci++) for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) {
+      const iy = y + 2 * ky - 2, ix = xx + 2 * kx - 2;
+      if (iy >= 0 && iy < h! && ix >= 0 && ix < w!) acc += x[((b * c! + ci) * h! + iy) * w! + ix]! * weights[((m * c! + ci) * 3 + ky) * 3 + kx]!;
+    }
+    out[((b * 3 + m) * h! + y) * w! + xx] = Math.max(0, acc + 1);
+  }
+  return out;
+}
+
+describe('InferenceSession', () => {
+  beforeAll(async () => {
+    await init();
+  });
+
+  it('describes its inputs and outputs, symbolic dims by name', async () => {
+    const s = await InferenceSession.create(convModel());
+    expect(s.inputNames).toEqual(['x']);
+    expect(s.outputNames).toEqual(['y']);
+    expect(s.inputMetadata[0]).toMatchObject({ name: 'x', type: 'float32', dims: ['batch', 2, 'h', 'w'] });
+    s.dispose();
+  });
+
+  it('runs any input size with symbolic dims, matching a plain loop, and reports its memory', async () => {
+    const s = await InferenceSession.create(convModel());
+    const weights = randomFloats(54, 3);
+    for (const dims of [[1, 2, 5, 6], [2, 2, 9, 4], [1, 2, 5, 6]]) {
+      const x = randomFloats(dims.reduce((a, b) => a * b), 7);
+      const { y } = await s.run({ x: new Tensor('float32', x, dims) });
+      expect(y!.dims).toEqual([dims[0], 3, dims[2], dims[3]]);
+      const want = reference(x, dims, weights);
+      const got = y!.data as Float32Array;
+      for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 4);
+    }
+    expect(s.peakMemoryBytes).toBeGreaterThan(0);
+    expect(s.memory.arenaBytes).toBeGreaterThanOrEqual(2 * 2 * 9 * 4 * 4 + 2 * 3 * 9 * 4 * 4);
+    expect(s.memory.weightBytes).toBeGreaterThan(0);
+    s.dispose();
+    expect((await rejection(s.run({ x: new Tensor('float32', new Float32Array(60), [1, 2, 5, 6]) }))).code).toBe('DISPOSED');
+  });
+
+  it('rejects feeds with a wrong name, type, rank, fixed dim or a missing input with INVALID_FEED', async () => {
+    const m = new ModelBuilder(13);
+    m.input('image', [1, 3, 4, 4]);
+    m.node('Relu', ['image'], ['y']);
+    m.output('y');
+    const s = await InferenceSession.create(m.bytes());
+    const good = new Tensor('float32', new Float32Array(48), [1, 3, 4, 4]);
+    const cases: [unknown, RegExp][] = [
+      [{ img: good }, /feed "img" is not an input/],
+      [{}, /input "image" is missing/],
+      [{ image: new Tensor('int32', new Int32Array(48), [1, 3, 4, 4]) }, /must be a float32 tensor.*got int32/],
+      [{ image: new Tensor('float32', new Float32Array(48), [3, 4, 4]) }, /must have rank 4/],
+      [{ image: new Tensor('float32', new Float32Array(48), [1, 3, 2, 8]) }, /dims\[2\] must be 4/],
+      [{ image: new Float32Array(48) }, /must be a Tensor/],
+    ];
+    for (const [feeds, message] of cases) {
+      const e = await rejection(s.run(feeds as Record<string, Tensor>));
+      expect(e.code).toBe('INVALID_FEED');
+      expect(e.message).toMatch(message);
+    }
+    s.dispose();
+  });
+
+  it('fails at create with UNSUPPORTED_OP naming the op type and node', async () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [4]);
+    m.node('NonMaxSuppression', ['x'], ['y'], {}, 'nms_1');
+    m.output('y');
+    const e = await rejection(InferenceSession.create(m.bytes()));
+    expect(e.code).toBe('UNSUPPORTED_OP');
+    expect(e.message).toMatch(/"NonMaxSuppression".*"nms_1"/);
+  });
+
+  it('reads a model from a path in Node', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'atrous-'));
+    const path = join(dir, 'conv.onnx');
+    await writeFile(path, convModel());
+    const s = await InferenceSession.create(path);
+    expect(s.outputNames).toEqual(['y']);
+    s.dispose();
+    expect((await rejection(InferenceSession.create(join(dir, 'missing.onnx')))).code).toBe('INVALID_ARGUMENT');
+  });
+});

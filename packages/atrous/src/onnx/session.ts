@@ -1,0 +1,338 @@
+import { AtrousError, show } from '../errors.js';
+import { Tensor, type TensorType } from '../tensor.js';
+import type { WasmBuild } from '../wasm/builds.js';
+import type { Engine } from '../wasm/engine.js';
+import { init } from '../wasm/loader.js';
+import { foldConstants } from './constant-folding.js';
+import { dataTypeName, sizeOf, type ElemType, type HostData, type HostTensor } from './data-types.js';
+import { nodeLabel, type Dim, type GraphIR, type NodeIR } from './graph.js';
+import { planMemory, storageOf, type MemoryPlan } from './memory-planner.js';
+import { parseModel } from './model-parser.js';
+import { optimizeGraph, type OptimizerReport } from './optimizer.js';
+import { ConvKernel } from './ops/conv.js';
+import { isSupportedOp } from './ops/registry.js';
+import { specialize, type Program } from './shape-inference.js';
+
+export interface SessionOptions {
+  /** Force one wasm build (as `init({ build })`); default: the best this engine runs. */
+  build?: WasmBuild;
+}
+
+/** A graph input or output as the model declares it; symbolic dims are names (`"batch"`) or `"?"`. */
+export interface ValueMetadata {
+  name: string;
+  isTensor: true;
+  type: TensorType | string;
+  dims: Dim[] | undefined;
+  /** onnxruntime-web's name for `dims`. */
+  shape: Dim[] | undefined;
+}
+
+export type InferenceFeeds = Record<string, Tensor>;
+export type InferenceResults = Record<string, Tensor>;
+
+/** Memory of a session, in bytes. */
+export interface SessionMemory {
+  /** Packed convolution weights held in wasm memory. */
+  weightBytes: number;
+  /** The activation arena: live feature maps at their peak, with non-overlapping lifetimes sharing bytes. */
+  arenaBytes: number;
+  /** What the activations of the largest run would need without sharing. */
+  unsharedActivationBytes: number;
+  /** The whole wasm linear memory (kernels' scratch and other sessions on the same engine included). */
+  wasmMemoryBytes: number;
+}
+
+const FEED_TYPES: Record<ElemType, TensorType[]> = {
+  float32: ['float32'],
+  int64: ['int64', 'int32'],
+  int32: ['int32', 'int64'],
+  bool: ['bool', 'uint8'],
+  uint8: ['uint8'],
+};
+
+/** Most distinct input shapes a session keeps prepared at once (each is a graph walk and a memory plan). */
+const PROGRAM_CACHE = 4;
+
+interface Prepared {
+  program: Program;
+  memory: MemoryPlan;
+}
+
+async function readModel(model: unknown): Promise<Uint8Array> {
+  if (model instanceof Uint8Array) return model;
+  if (model instanceof ArrayBuffer) return new Uint8Array(model);
+  if (typeof model === 'string') {
+    const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+    if (!isNode) {
+      throw new AtrousError('INVALID_ARGUMENT', `InferenceSession.create: a path (${show(model)}) can be read in Node only; pass the model's bytes`);
+    }
+    // A computed specifier keeps bundlers from pulling node:fs into browser builds.
+    const fsModule = 'node:fs/promises';
+    const { readFile } = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
+    try {
+      return new Uint8Array(await readFile(model));
+    } catch (cause) {
+      throw new AtrousError('INVALID_ARGUMENT', `InferenceSession.create: cannot read the model file ${show(model)}: ${(cause as Error).message}`);
+    }
+  }
+  throw new AtrousError('INVALID_ARGUMENT', `InferenceSession.create: model must be a Uint8Array, an ArrayBuffer or (in Node) a path, got ${show(model)}`);
+}
+
+/** Rejects at load what no input dims could make runnable: ops atrous does not have. */
+function checkOps(graph: GraphIR): void {
+  for (const node of graph.nodes) {
+    if (node.domain !== '' && node.domain !== 'ai.onnx') {
+      throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: ops of domain ${show(node.domain)} are not supported (op type ${show(node.opType)})`);
+    }
+    if (!isSupportedOp(node.opType)) {
+      throw new AtrousError('UNSUPPORTED_OP', `op type ${show(node.opType)} (node ${show(node.name)}) is not supported by atrous`);
+    }
+  }
+}
+
+function toTensor(t: HostTensor, declared: string): Tensor {
+  const dims = [...t.dims];
+  switch (t.type) {
+    case 'float32': return new Tensor('float32', Float32Array.from(t.data as Float32Array), dims);
+    case 'int64': return new Tensor('int64', BigInt64Array.from(t.data as Float64Array, (v) => BigInt(Math.trunc(v))), dims);
+    case 'int32': return new Tensor('int32', Int32Array.from(t.data as Float64Array), dims);
+    case 'bool': return new Tensor('bool', Uint8Array.from(t.data as Uint8Array), dims);
+    case 'uint8': return new Tensor('uint8', Uint8Array.from(t.data as Uint8Array), dims);
+  }
+  throw new AtrousError('INTERNAL', `output ${declared} has type ${String(t.type)}`);
+}
+
+/**
+ * An ONNX model ready to run, shaped like onnxruntime-web's:
+ * `const s = await InferenceSession.create(bytes); const { out } = await s.run({ input: tensor });`.
+ *
+ * At create: parse, fold constants, fold BatchNorm into Conv, fuse activations and residual adds into the
+ * conv epilogue, pack conv weights once. When every input dim is fixed, the graph is also specialized
+ * (shape computations folded, memory planned) at create; otherwise per new input shape, at run.
+ * Feature maps live in one wasm arena for the whole run: convolutions read and write it directly.
+ */
+export class InferenceSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly ValueMetadata[];
+  readonly outputMetadata: readonly ValueMetadata[];
+  /** What the load-time optimizer did. */
+  readonly optimizations: Readonly<OptimizerReport>;
+  private readonly engine: Engine;
+  private readonly graph: GraphIR;
+  private readonly kernels: Map<NodeIR, ConvKernel>;
+  private readonly programs = new Map<string, Prepared>();
+  private arenaPtr = 0;
+  private arenaBytes = 0;
+  private peakWasm = 0;
+  private unshared = 0;
+  private disposed = false;
+
+  private constructor(engine: Engine, graph: GraphIR, kernels: Map<NodeIR, ConvKernel>, report: OptimizerReport) {
+    this.engine = engine;
+    this.graph = graph;
+    this.kernels = kernels;
+    this.optimizations = report;
+    const meta = (v: GraphIR['inputs'][number]): ValueMetadata => ({
+      name: v.name,
+      isTensor: true,
+      type: v.elemType ?? dataTypeName(v.dataType).toLowerCase(),
+      dims: v.dims && [...v.dims],
+      shape: v.dims && [...v.dims],
+    });
+    this.inputNames = graph.inputs.map((v) => v.name);
+    this.outputNames = graph.outputs.map((v) => v.name);
+    this.inputMetadata = graph.inputs.map(meta);
+    this.outputMetadata = graph.outputs.map(meta);
+  }
+
+  /** Loads a model: bytes (Uint8Array or ArrayBuffer), or in Node a file path. */
+  static async create(model: Uint8Array | ArrayBuffer | string, options: SessionOptions = {}): Promise<InferenceSession> {
+    const bytes = await readModel(model);
+    const engine = await init({ build: options.build });
+    const kernels = new Map<NodeIR, ConvKernel>();
+    try {
+      const graph = parseModel(bytes);
+      checkOps(graph);
+      foldConstants(graph);
+      const report = optimizeGraph(graph);
+      for (const node of graph.nodes) {
+        if (node.opType !== 'Conv') continue;
+        const w = graph.initializers.get(node.inputs[1] ?? '');
+        const b = node.inputs[2] ? graph.initializers.get(node.inputs[2]) : undefined;
+        if (!w || (node.inputs[2] && !b)) {
+          throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: weights and bias computed at run time are not supported; they must be initializers`);
+        }
+        const kernel = new ConvKernel(engine, node, w, b, node.fusion?.activation ?? 'none');
+        kernels.set(node, kernel);
+        kernel.plan(true);
+      }
+      const session = new InferenceSession(engine, graph, kernels, report);
+      const fixed = graph.inputs.every((v) => v.dims?.every((d) => typeof d === 'number'));
+      if (fixed) session.ensureArena(session.prepare(new Map(graph.inputs.map((v) => [v.name, v.dims as number[]]))).memory.arenaBytes);
+      session.notePeak();
+      return session;
+    } catch (e) {
+      for (const k of kernels.values()) k.dispose();
+      if (e instanceof AtrousError) throw e;
+      // Anything else is a model the checks above let through in a state they did not foresee.
+      throw new AtrousError('INVALID_MODEL', `InferenceSession.create: the model could not be loaded: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+
+  /** Peak size of the wasm memory seen by this session's create and runs, in bytes. */
+  get peakMemoryBytes(): number {
+    return this.peakWasm;
+  }
+
+  /** Where the bytes go. */
+  get memory(): SessionMemory {
+    let weightBytes = 0;
+    for (const k of this.kernels.values()) weightBytes += k.preparedBytes;
+    return { weightBytes, arenaBytes: this.arenaBytes, unsharedActivationBytes: this.unshared, wasmMemoryBytes: this.engine.memoryBytes };
+  }
+
+  async run(feeds: InferenceFeeds): Promise<InferenceResults> {
+    try {
+      return this.runSync(feeds);
+    } catch (e) {
+      if (e instanceof AtrousError) throw e;
+      throw new AtrousError('INTERNAL', `InferenceSession.run: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+
+  private runSync(feeds: InferenceFeeds): InferenceResults {
+    if (this.disposed) throw new AtrousError('DISPOSED', 'InferenceSession.run: this session was disposed');
+    const dims = this.checkFeeds(feeds);
+    const { program, memory } = this.prepare(dims);
+    this.ensureArena(memory.arenaBytes);
+    const e = this.engine;
+    const host = new Map<string, HostData>();
+    const base = () => this.arenaPtr;
+    const tensorOf = (name: string): HostTensor => {
+      const c = program.consts.get(name);
+      if (c) return c;
+      const meta = program.metas.get(name)!;
+      const offset = memory.offsets.get(name);
+      if (offset !== undefined) return { type: 'float32', dims: meta.dims, data: e.f32(base() + offset, sizeOf(meta.dims)) };
+      const store = storageOf(program, name);
+      let data = host.get(store);
+      if (!data) {
+        data = meta.type === 'float32' ? new Float32Array(sizeOf(meta.dims)) : meta.type === 'bool' || meta.type === 'uint8' ? new Uint8Array(sizeOf(meta.dims)) : new Float64Array(sizeOf(meta.dims));
+        host.set(store, data);
+      }
+      return { type: meta.type, dims: meta.dims, data };
+    };
+    for (const name of this.inputNames) {
+      const feed = feeds[name]!;
+      const t = tensorOf(name);
+      if (feed.type === 'int64') (t.data as Float64Array).set(Float64Array.from(feed.data as BigInt64Array, Number));
+      else t.data.set(feed.data as ArrayLike<number>);
+    }
+    for (const step of program.steps) {
+      if (step.conv) {
+        const { kernel, withActivation, inputDims, residual } = step.conv;
+        const ptr = (name: string) => base() + memory.offsets.get(name)!;
+        kernel.run(withActivation, inputDims, ptr(step.inputs[0]!), ptr(step.outputs[0]!), residual ? ptr(residual) : 0);
+        continue;
+      }
+      const inputs = step.inputs.map((n) => (n === '' ? undefined : tensorOf(n)));
+      const outputs = step.outputs.map((n, i) => (n === '' ? { type: 'float32' as const, dims: [], data: new Float32Array(0) } : (void i, tensorOf(n))));
+      try {
+        step.run!(inputs, outputs);
+      } catch (err) {
+        if (err instanceof AtrousError) throw err;
+        throw new AtrousError('INTERNAL', `${nodeLabel(step.node)}: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
+    const results: InferenceResults = {};
+    for (const name of this.outputNames) results[name] = toTensor(tensorOf(name), name);
+    this.notePeak();
+    return results;
+  }
+
+  /** Checks names, element types and ranks of the feeds; returns their dims. */
+  private checkFeeds(feeds: unknown): Map<string, number[]> {
+    if (feeds === null || typeof feeds !== 'object') {
+      throw new AtrousError('INVALID_FEED', `InferenceSession.run: feeds must be an object of input name -> Tensor, got ${show(feeds)}`);
+    }
+    const given = feeds as Record<string, unknown>;
+    for (const name of Object.keys(given)) {
+      if (!this.inputNames.includes(name)) {
+        throw new AtrousError('INVALID_FEED', `InferenceSession.run: feed ${show(name)} is not an input of the model (inputs: ${show(this.inputNames)})`);
+      }
+    }
+    const dims = new Map<string, number[]>();
+    const symbols = new Map<string, number>();
+    for (const input of this.graph.inputs) {
+      const t = given[input.name];
+      if (t === undefined) throw new AtrousError('INVALID_FEED', `InferenceSession.run: input ${show(input.name)} is missing from the feeds`);
+      if (!(t instanceof Tensor)) throw new AtrousError('INVALID_FEED', `InferenceSession.run: feed ${show(input.name)} must be a Tensor, got ${show(t)}`);
+      const accepted = FEED_TYPES[input.elemType!];
+      if (!accepted.includes(t.type)) {
+        throw new AtrousError('INVALID_FEED', `InferenceSession.run: feed ${show(input.name)} must be a ${accepted[0]} tensor (model type ${dataTypeName(input.dataType)}), got ${t.type}`);
+      }
+      const want = input.dims;
+      if (want) {
+        if (t.dims.length !== want.length) {
+          throw new AtrousError('INVALID_FEED', `InferenceSession.run: feed ${show(input.name)} must have rank ${want.length} (dims ${show(want)}), got dims ${show(t.dims)}`);
+        }
+        want.forEach((d, i) => {
+          const got = t.dims[i]!;
+          if (typeof d === 'number' && d !== got) {
+            throw new AtrousError('INVALID_FEED', `InferenceSession.run: feed ${show(input.name)} dims[${i}] must be ${d} (dims ${show(want)}), got dims ${show(t.dims)}`);
+          }
+          if (typeof d === 'string' && d !== '?') {
+            const seen = symbols.get(d);
+            if (seen !== undefined && seen !== got) {
+              throw new AtrousError('INVALID_FEED', `InferenceSession.run: dim ${show(d)} is ${seen} in one feed and ${got} in feed ${show(input.name)}`);
+            }
+            symbols.set(d, got);
+          }
+        });
+      }
+      dims.set(input.name, [...t.dims]);
+    }
+    return dims;
+  }
+
+  /** The program and memory plan for these input dims, prepared on first use. */
+  private prepare(dims: Map<string, number[]>): Prepared {
+    const key = [...dims.values()].map((d) => d.join('x')).join(',');
+    const known = this.programs.get(key);
+    if (known) {
+      this.programs.delete(key);
+      this.programs.set(key, known); // most recently used last
+      return known;
+    }
+    const program = specialize(this.graph, this.kernels, dims);
+    const memory = planMemory(program, this.inputNames, this.outputNames);
+    if (this.programs.size >= PROGRAM_CACHE) this.programs.delete(this.programs.keys().next().value!);
+    this.programs.set(key, { program, memory });
+    this.unshared = Math.max(this.unshared, memory.unsharedBytes);
+    return { program, memory };
+  }
+
+  private ensureArena(bytes: number): void {
+    if (bytes <= this.arenaBytes && this.arenaPtr !== 0) return;
+    this.engine.free(this.arenaPtr, this.arenaBytes);
+    this.arenaPtr = 0;
+    this.arenaPtr = this.engine.alloc(Math.max(bytes, 16), `InferenceSession: activation arena of ${bytes} bytes`);
+    this.arenaBytes = Math.max(bytes, 16);
+  }
+
+  private notePeak(): void {
+    this.peakWasm = Math.max(this.peakWasm, this.engine.memoryBytes);
+  }
+
+  /** Frees the packed weights and the arena. The session cannot run afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const k of this.kernels.values()) k.dispose();
+    this.engine.free(this.arenaPtr, this.arenaBytes);
+    this.arenaPtr = 0;
+    this.programs.clear();
+  }
+}
