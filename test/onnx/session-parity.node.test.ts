@@ -132,4 +132,35 @@ describe('InferenceSession parity with onnxruntime-node', () => {
     m.output('am', undefined, 7);
     await parity(m.bytes(), { x: feed([2, 5, 6, 7]) });
   });
+
+  it('falls back to a separate broadcast Add when a fused residual turns out not to be output-shaped', async () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 4, 6, 6]);
+    const c = m.node('Conv', ['x', ...convWeights(m, 'c', [4, 4, 3, 3])], 1, { pads: [1, 1, 1, 1] });
+    const pooled = m.node('GlobalAveragePool', ['x']); // [1, 4, 1, 1]: broadcast, not a residual
+    m.node('Relu', [m.node('Add', [c, pooled])], ['y']);
+    // And the other way round: the conv output is the one that broadcasts.
+    const p = m.node('Conv', [pooled, ...convWeights(m, 'p', [4, 4, 1, 1])]);
+    m.node('Add', [p, 'x'], ['z']);
+    m.output('y');
+    m.output('z');
+    const session = await parity(m.bytes(), { x: feed([1, 4, 6, 6]) });
+    expect(session.optimizations.fusedResiduals).toBe(2);
+  });
+
+  it('runs opset-9 graphs: Upsample, Clip with attributes (Relu6, fused), 1-D dilated conv', async () => {
+    const m = new ModelBuilder(9);
+    m.input('x', [1, 3, 5, 7]);
+    const c = m.node('Conv', ['x', ...convWeights(m, 'c', [4, 3, 3, 3])], 1, { pads: [2, 2, 2, 2], dilations: [2, 2] });
+    const r6 = m.node('Clip', [c], 1, { min: f(0), max: f(6) });
+    m.init('sc', [4], [1, 1, 2, 3]);
+    m.node('Upsample', [r6, 'sc'], ['up'], { mode: 'nearest' });
+    m.node('Upsample', [r6, 'sc'], ['lin'], { mode: 'linear' });
+    m.input('s', [2, 3, 20]);
+    m.init('w1', [5, 3, 3], rand(45, 0.3));
+    m.node('Conv', ['s', 'w1'], ['seq'], { dilations: [4], pads: [4, 4] });
+    for (const o of ['up', 'lin', 'seq']) m.output(o);
+    const session = await parity(m.bytes(), { x: feed([1, 3, 5, 7]), s: feed([2, 3, 20]) });
+    expect(session.optimizations.fusedActivations).toBe(1);
+  });
 });

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { ModelBuilder, f, randomFloats } from '../../test-support/onnx-builder.js';
+import { foldConstants } from './constant-folding.js';
+import type { GraphIR } from './graph.js';
+import { parseModel } from './model-parser.js';
+import { optimizeGraph } from './optimizer.js';
+
+function conv(m: ModelBuilder, name: string, x: string, c = 4, bias = true): string {
+  m.init(`${name}_w`, [c, c, 3, 3], randomFloats(c * c * 9, name.length));
+  if (bias) m.init(`${name}_b`, [c], randomFloats(c, 9));
+  return m.node('Conv', [x, `${name}_w`, ...(bias ? [`${name}_b`] : [])], 1, { pads: [1, 1, 1, 1] }, name);
+}
+
+function bn(m: ModelBuilder, name: string, x: string, c = 4): string {
+  m.init(`${name}_g`, [c], [1, 2, 0.5, -1]);
+  m.init(`${name}_beta`, [c], [0.1, 0.2, 0.3, 0.4]);
+  m.init(`${name}_mean`, [c], [1, -1, 0, 2]);
+  m.init(`${name}_var`, [c], [4, 1, 0.25, 9]);
+  return m.node('BatchNormalization', [x, `${name}_g`, `${name}_beta`, `${name}_mean`, `${name}_var`], 1, { epsilon: f(0) }, name);
+}
+
+function optimized(m: ModelBuilder): { graph: GraphIR; report: ReturnType<typeof optimizeGraph> } {
+  const graph = parseModel(m.bytes());
+  foldConstants(graph);
+  return { graph, report: optimizeGraph(graph) };
+}
+
+describe('optimizeGraph', () => {
+  it('folds BatchNorm into the Conv weights and bias, per output channel', () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 4, 5, 5]);
+    m.node('Relu', [bn(m, 'bn', conv(m, 'c', 'x'))], ['y']);
+    m.output('y');
+    const { graph, report } = optimized(m);
+    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0 });
+    expect(graph.nodes.map((n) => n.opType)).toEqual(['Conv']);
+    const node = graph.nodes[0]!;
+    expect(node.outputs).toEqual(['y']);
+    expect(node.fusion!.activation).toBe('relu');
+    const w0 = randomFloats(144, 1);
+    const b0 = randomFloats(4, 9);
+    const w = graph.initializers.get(node.inputs[1]!)!.data;
+    const b = graph.initializers.get(node.inputs[2]!)!.data;
+    const scale = [1 / 2, 2 / 1, 0.5 / 0.5, -1 / 3];
+    const shift = [0.1 - 1 * scale[0]!, 0.2 + 1 * scale[1]!, 0.3, 0.4 - 2 * scale[3]!];
+    for (let o = 0; o < 4; o++) {
+      expect(b[o]).toBeCloseTo(b0[o]! * scale[o]! + shift[o]!, 6);
+      for (let i = 0; i < 36; i++) expect(w[o * 36 + i]).toBeCloseTo(w0[o * 36 + i]! * scale[o]!, 6);
+    }
+    // The original weights stay for anyone else reading them.
+    expect(graph.initializers.get('c_w')!.data).toEqual(w0);
+  });
+
+  it('fuses a residual Add and the activation after it, and runs the conv where the Add was', () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 4, 5, 5]);
+    const main = bn(m, 'bn', conv(m, 'c1', 'x', 4, false));
+    const side = m.node('Sigmoid', [conv(m, 'c2', 'x')]); // computed after c1 in file order
+    m.init('lo', [], [0]);
+    m.init('hi', [], [6]);
+    m.node('Clip', [m.node('Add', [side, main]), 'lo', 'hi'], ['y']);
+    m.output('y');
+    const { graph, report } = optimized(m);
+    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 2, fusedResiduals: 1 });
+    const order = graph.nodes.map((n) => n.name);
+    expect(order).toEqual(['c2', 'c1']);
+    const c1 = graph.nodes[1]!;
+    expect(c1.inputs[3]).toBe(graph.nodes[0]!.outputs[0]);
+    expect(c1.fusion!.activation).toEqual({ type: 'clip', min: 0, max: 6 });
+    expect(graph.nodes[0]!.fusion!.activation).toBe('sigmoid');
+  });
+
+  it("recognizes PyTorch's x * HardSigmoid(x) as HardSwish", () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 4, 5, 5]);
+    const c = conv(m, 'c', 'x');
+    m.node('Mul', [c, m.node('HardSigmoid', [c], 1, { alpha: f(1 / 6), beta: f(0.5) })], ['y']);
+    m.output('y');
+    const { graph } = optimized(m);
+    expect(graph.nodes.length).toBe(1);
+    expect(graph.nodes[0]!.fusion!.activation).toBe('hardSwish');
+    expect(graph.nodes[0]!.outputs).toEqual(['y']);
+  });
+
+  it('leaves a conv alone when its output is read twice or is a graph output', () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 4, 5, 5]);
+    const c = conv(m, 'c', 'x');
+    m.node('Relu', [c], ['a']);
+    m.node('Sigmoid', [c], ['b']);
+    m.node('Relu', [conv(m, 'd', 'x')], ['e']);
+    m.output('a');
+    m.output('b');
+    m.output('e');
+    const { graph, report } = optimized(m);
+    expect(report.fusedActivations).toBe(1);
+    expect(graph.nodes.map((n) => n.opType)).toEqual(['Conv', 'Relu', 'Sigmoid', 'Conv']);
+    const g2 = new ModelBuilder(13);
+    g2.input('x', [1, 4, 5, 5]);
+    const out = conv(g2, 'c', 'x');
+    g2.node('Relu', [out], ['r']);
+    g2.output(out);
+    g2.output('r');
+    expect(optimized(g2).report.fusedActivations).toBe(0);
+  });
+});
