@@ -28,7 +28,7 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != 10.34.9 ]; then
   $SUDO npm install -g --no-audit --no-fund --loglevel=error pnpm@10.34.9 >/dev/null
 fi
 say "pnpm install"
-pnpm install --frozen-lockfile --reporter=silent
+pnpm install --frozen-lockfile --reporter=append-only
 say "building wasm and TypeScript"
 bash scripts/build-wasm.sh >&2
 pnpm -r --filter './packages/**' run build >&2

@@ -55,6 +55,8 @@ export class Tensor<T extends TensorType = TensorType> {
     this.type = type;
     this.data = typed;
     this.dims = Object.freeze([...shape]);
+    // Frozen so that dims and data cannot be swapped after the length check above (the kernels trust it).
+    Object.freeze(this);
   }
 
   /** Number of elements. */
@@ -73,6 +75,11 @@ export function expectFloat32(value: unknown, name: string, rank: number, layout
   }
   if (value.dims.length !== rank) {
     throw new AtrousError('INVALID_SHAPE', `${name} must have rank ${rank} ${layout}, got dims ${show(value.dims)}`);
+  }
+  // A Tensor checks its length when built and is frozen, but anything shaped like one could reach here.
+  const size = value.dims.reduce((a, b) => a * b, 1);
+  if (value.data.length !== size) {
+    throw new AtrousError('INVALID_TENSOR', `${name} has ${value.data.length} elements but dims ${show(value.dims)} need ${size}`);
   }
   return value as Tensor<'float32'>;
 }

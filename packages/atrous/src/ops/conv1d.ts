@@ -35,13 +35,15 @@ export function conv1d(input: Tensor<'float32'>, weights: Tensor<'float32'>, opt
   const x = expectFloat32(input, `${op}: input`, 3, '[N, C, L]');
   const w = expectFloat32(weights, `${op}: weights`, 3, '[M, C/groups, K]');
   const { stride = 1, dilation = 1, causal = false } = options;
+  for (const [name, value] of [['stride', stride], ['dilation', dilation]] as const) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+      throw new AtrousError('INVALID_ARGUMENT', `${op}: options.${name} must be a positive integer, got ${show(value)}`);
+    }
+  }
   let pads: readonly [number, number, number, number] | AutoPad = [0, 0, 0, 0];
   if (causal) {
     if (options.pads !== undefined) {
       throw new AtrousError('INVALID_ARGUMENT', `${op}: options.causal pads the left by itself; do not also give options.pads (got ${show(options.pads)})`);
-    }
-    if (!Number.isInteger(dilation) || dilation < 1) {
-      throw new AtrousError('INVALID_ARGUMENT', `${op}: options.dilation must be a positive integer, got ${show(dilation)}`);
     }
     pads = [0, (w.dims[2]! - 1) * dilation, 0, 0];
   } else if (typeof options.pads === 'string') {
