@@ -51,7 +51,6 @@ export class PooledConvPlan {
   async run(input: Tensor<'float32'>, options: PooledRunOptions = {}): Promise<Tensor<'float32'>> {
     const x = expectFloat32(input, 'prepareConv2d: input', 4, '[N, C, H, W]');
     const outDims = this.outputDims(x.dims);
-    if (this.resource.disposed) throw new AtrousError('DISPOSED', 'prepareConv2d: this plan was disposed');
     const t = new Transfers(options?.transfer === true);
     let residual: WireTensor | undefined;
     if (options.residual !== undefined) {
@@ -125,7 +124,6 @@ export class PooledConvStack {
   async runPadded(input: Tensor<'float32'>, pads: StackPads, options: PoolCallOptions, op: string): Promise<Tensor<'float32'>> {
     const x = expectFloat32(input, `${op}: input`, 4, '[N, C, H, W]');
     if (pads === undefined) this.outputDims(x.dims);
-    if (this.resource.disposed) throw new AtrousError('DISPOSED', `${op}: this conv stack was disposed`);
     const t = new Transfers(options?.transfer === true);
     const args = [t.tensor(x), pads];
     return toTensor(await this.resource.invoke<WireTensor>('run', args, t.list, options));

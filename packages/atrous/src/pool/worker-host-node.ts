@@ -22,6 +22,10 @@ export interface WorkerHandle {
 export function spawnWorker(options: SpawnOptions): WorkerHandle {
   const worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
     resourceLimits: options.resourceLimits,
+    // Not the parent's Node options: they are for the user's script (--input-type, --import of a TS loader...)
+    // and can break a worker that only loads atrous. V8 flags (--experimental-wasm-relaxed-simd) are
+    // process-wide and still apply.
+    execArgv: [],
   });
   let listener: ((what: string) => void) | undefined;
   let over = false;

@@ -349,6 +349,9 @@ export class WorkerPool {
 
   /** @internal used by PooledResource */
   invokeResource<T>(record: ResourceRecord, method: string, args: unknown[], transfers: ArrayBuffer[], label: string, options: PoolCallOptions): Promise<T> {
+    if (record.disposed && !this.terminated) {
+      return Promise.reject(new AtrousError('DISPOSED', `${label}: this ${record.kind} was disposed`));
+    }
     return this.submit(
       label,
       async (slot) => {

@@ -21,26 +21,18 @@ export class WorkerSlot {
   readonly resources = new Map<number, Promise<void>>();
   private readonly handle: WorkerHandle;
   private readonly remote: Comlink.Remote<WorkerApi>;
-  private readonly death: Promise<never>;
-  private kill!: (error: AtrousError) => void;
+  /** Rejecters of the calls in flight: a dying worker fails them all. */
+  private readonly pending = new Set<(error: AtrousError) => void>();
+  private readonly onDeath: (slot: WorkerSlot, error: AtrousError) => void;
   private deathError: AtrousError | undefined;
 
   /** `onDeath` hears once that the worker is gone, whatever the reason. */
   constructor(id: number, spawn: SpawnOptions, onDeath: (slot: WorkerSlot, error: AtrousError) => void) {
     this.id = id;
-    this.death = new Promise<never>((_, reject) => {
-      this.kill = (error) => {
-        if (this.deathError) return;
-        this.deathError = error;
-        this.state = 'dead';
-        reject(error);
-        onDeath(this, error);
-      };
-    });
-    this.death.catch(() => {});
+    this.onDeath = onDeath;
     this.handle = spawnWorker(spawn);
     this.handle.onCrash((what) => {
-      this.kill(new AtrousError('WORKER_CRASHED', `worker #${this.id} ${what}; it was replaced`));
+      void this.end(new AtrousError('WORKER_CRASHED', `worker #${this.id} ${what}; it was replaced`));
     });
     this.remote = Comlink.wrap<WorkerApi>(this.handle.endpoint);
   }
@@ -61,7 +53,12 @@ export class WorkerSlot {
    */
   async call<T>(fn: (remote: Comlink.Remote<WorkerApi>) => Promise<Reply<T>>): Promise<T> {
     if (this.deathError) throw this.deathError;
-    const reply = await Promise.race([fn(this.remote) as Promise<Reply<T>>, this.death]);
+    // Not Promise.race with a long-lived "death" promise: every race would leave a reaction (holding its
+    // result) on that promise until the worker dies.
+    const reply = await new Promise<Reply<T>>((resolve, reject) => {
+      this.pending.add(reject);
+      (fn(this.remote) as Promise<Reply<T>>).then(resolve, reject).finally(() => this.pending.delete(reject));
+    });
     this.wasmBytes = reply.wasmBytes;
     if (reply.ok) return reply.value;
     const error = fromWireError(reply.error);
@@ -99,7 +96,13 @@ export class WorkerSlot {
 
   /** Ends the worker (if it is not gone already); every pending call rejects with `reason`. */
   async end(reason: AtrousError): Promise<void> {
-    this.kill(reason);
+    if (!this.deathError) {
+      this.deathError = reason;
+      this.state = 'dead';
+      for (const reject of this.pending) reject(reason);
+      this.pending.clear();
+      this.onDeath(this, reason);
+    }
     await this.handle.terminate();
   }
 }
