@@ -9,7 +9,7 @@
 // output pixel: run per tile it sees only the tile, and the stitched result differs from the untiled one.
 import { AtrousError, show } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { axisPads, receptiveField, type ConvGeometry, type ReceptiveField } from '../analysis/receptive-field.js';
+import { axisPads, layerGeometry, receptiveField, type ConvGeometry, type ConvLayer, type ReceptiveField } from '../analysis/receptive-field.js';
 
 /** `[begin, end)` along H, then along W. */
 export type Region = [y0: number, y1: number, x0: number, x1: number];
@@ -42,7 +42,7 @@ function tileSize(tile: unknown): [number, number] {
   const ok = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
   if (ok(tile)) return [tile, tile];
   if (Array.isArray(tile) && tile.length === 2 && ok(tile[0]) && ok(tile[1])) return [tile[0], tile[1]];
-  throw new AtrousError('INVALID_ARGUMENT', `runTiled: options.tile must be a positive integer or [h, w] (output pixels per tile), got ${show(tile)}`);
+  throw new AtrousError('INVALID_ARGUMENT', `planTiles: tile (runTiled: options.tile) must be a positive integer or [h, w] (output pixels per tile), got ${show(tile)}`);
 }
 
 /**
@@ -60,7 +60,7 @@ function backward(layers: AxisLayer[], sizes: number[], a: number, b: number, ax
     if (hi <= lo) {
       throw new AtrousError(
         'INVALID_SHAPE',
-        `runTiled: along the ${axisName}, outputs [${a}, ${b}) of layer ${l} read only padding (input rows [${start}, ${end}) of ${sizes[l]}); ` +
+        `planTiles: along the ${axisName}, outputs [${a}, ${b}) of layer ${l} read only padding (input rows [${start}, ${end}) of ${sizes[l]}); ` +
           'pads this large cannot be tiled, use a larger tile',
       );
     }
@@ -75,27 +75,29 @@ function backward(layers: AxisLayer[], sizes: number[], a: number, b: number, ax
  * Plans the tiles of a conv stack over an input of `[H, W]`: output tiles of `tile` pixels (the last row
  * and column of tiles may be smaller), each with the input region and per-layer pads it needs.
  */
-export function planTiles(layers: readonly ConvGeometry[], inputSize: readonly [number, number], tile: number | readonly [number, number]): TilePlan {
+export function planTiles(
+  layers: readonly (ConvGeometry | ConvLayer)[],
+  inputSize: readonly [number, number],
+  tile: number | readonly [number, number],
+): TilePlan {
   const [th, tw] = tileSize(tile);
   const rf = receptiveField(layers, { inputSize });
   const perAxis: AxisLayer[][] = [[], []];
   const sizes: number[][] = [[inputSize[0]], [inputSize[1]]];
-  for (const layer of layers) {
-    const kernel = typeof layer.kernel === 'number' ? [layer.kernel, layer.kernel] : layer.kernel;
-    const strides = typeof layer.strides === 'number' ? [layer.strides, layer.strides] : layer.strides ?? [1, 1];
-    const dilations = typeof layer.dilations === 'number' ? [layer.dilations, layer.dilations] : layer.dilations ?? [1, 1];
+  layers.forEach((layer, l) => {
+    const g = layerGeometry(layer, `planTiles: layers[${l}]`);
     for (const axis of [0, 1] as const) {
       const size = sizes[axis]!.at(-1)!;
-      const p = axisPads(layer.pads ?? [0, 0, 0, 0], axis, kernel[axis]!, strides[axis]!, dilations[axis]!, size);
-      const al: AxisLayer = { kernel: kernel[axis]!, stride: strides[axis]!, dilation: dilations[axis]!, pads: p };
+      const p = axisPads(g.pads, axis, g.kernel[axis], g.strides[axis], g.dilations[axis], size);
+      const al: AxisLayer = { kernel: g.kernel[axis], stride: g.strides[axis], dilation: g.dilations[axis], pads: p };
       perAxis[axis]!.push(al);
       const out = Math.floor((size + p[0] + p[1] - ((al.kernel - 1) * al.dilation + 1)) / al.stride) + 1;
       if (out < 1) {
-        throw new AtrousError('INVALID_SHAPE', `runTiled: the ${axis === 0 ? 'height' : 'width'} shrinks below 1 pixel at layer ${perAxis[axis]!.length - 1} (input size ${show(inputSize)})`);
+        throw new AtrousError('INVALID_SHAPE', `planTiles: the ${axis === 0 ? 'height' : 'width'} shrinks below 1 pixel at layers[${l}] (input size ${show(inputSize)})`);
       }
       sizes[axis]!.push(out);
     }
-  }
+  });
   const outputSize: [number, number] = [sizes[0]!.at(-1)!, sizes[1]!.at(-1)!];
   const rows: ReturnType<typeof backward>[] = [];
   const rowRanges: [number, number][] = [];
