@@ -1,6 +1,7 @@
 import { AtrousError } from '../errors.js';
 import { hostTensor, type HostTensor } from './data-types.js';
 import { nodeLabel, type GraphIR } from './graph.js';
+import { checkOutputDims } from './ops/op.js';
 import { OPS } from './ops/registry.js';
 
 /**
@@ -20,6 +21,7 @@ export function foldConstants(graph: GraphIR): void {
       continue;
     }
     const prepared = prepare({ node, opset: graph.opset, inputs: inputs.map((t) => t && { type: t.type, dims: t.dims }), consts: inputs });
+    checkOutputDims(node, prepared.outputs);
     if (prepared.outputs.length < node.outputs.filter((o) => o !== '').length) {
       throw new AtrousError('INTERNAL', `${nodeLabel(node)}: the op gave ${prepared.outputs.length} outputs for ${node.outputs.length} names`);
     }

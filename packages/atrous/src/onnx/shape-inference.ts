@@ -3,7 +3,7 @@ import type { Activation } from '../ops/activation.js';
 import { hostTensor, type HostTensor } from './data-types.js';
 import { nodeLabel, type GraphIR, type NodeIR } from './graph.js';
 import { applyActivation, type ConvKernel } from './ops/conv.js';
-import type { PreparedOp, ValueMeta } from './ops/op.js';
+import { checkOutputDims, type PreparedOp, type ValueMeta } from './ops/op.js';
 import { OPS } from './ops/registry.js';
 
 /** One thing a run does, in order. */
@@ -62,6 +62,7 @@ export function specialize(graph: GraphIR, kernels: Map<NodeIR, ConvKernel>, inp
     const prepare = OPS.get(node.opType)!;
     const nodeConsts = node.inputs.map((name) => (name === '' ? undefined : consts.get(name)));
     const prepared = prepare({ node, opset: graph.opset, inputs, consts: nodeConsts });
+    checkOutputDims(node, prepared.outputs);
     node.outputs.forEach((name, i) => {
       if (name === '') return;
       const meta = prepared.outputs[i];
@@ -92,6 +93,7 @@ function convSteps(node: NodeIR, kernel: ConvKernel, metas: Map<string, ValueMet
     throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: a Conv whose input ${show(x)} is a constant is not supported`);
   }
   const outDims = kernel.outputDims(xMeta.dims);
+  checkOutputDims(node, [{ type: 'float32', dims: outDims }]);
   const activation = node.fusion?.activation ?? 'none';
   const r = residual ? metas.get(residual) : undefined;
   if (!residual || (r && r.type === 'float32' && sameDims(r.dims, outDims) && !consts.has(residual))) {

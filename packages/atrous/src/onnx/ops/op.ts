@@ -29,6 +29,23 @@ export interface PreparedOp {
 
 export type OpPreparer = (ctx: OpContext) => PreparedOp;
 
+/** Largest tensor a session will make: what 32-bit wasm memory could hold as float32. */
+export const MAX_ELEMENTS = 2 ** 30;
+
+/** Checks dims an op computed (from possibly corrupted constants) before anything is allocated. */
+export function checkOutputDims(node: NodeIR, metas: readonly ValueMeta[]): void {
+  for (const m of metas) {
+    let size = 1;
+    for (const d of m.dims) {
+      if (!Number.isSafeInteger(d) || d < 0) throw opError(node, `computed output dims ${show(m.dims)} are not valid`);
+      size *= d;
+    }
+    if (size > MAX_ELEMENTS) {
+      throw new AtrousError('OUT_OF_MEMORY', `${nodeLabel(node)}: output dims ${show(m.dims)} (${size} elements) exceed what wasm memory can hold`);
+    }
+  }
+}
+
 export function opError(node: NodeIR, message: string): AtrousError {
   return new AtrousError('INVALID_MODEL', `${nodeLabel(node)}: ${message}`);
 }

@@ -1,0 +1,138 @@
+// 1 000 mutated models (bit flips, truncations, byte insertions, deletions and overwrites of a small valid
+// model): each must load and run, or fail with an AtrousError; never another exception, a crash or a hang
+// (the test's timeout bounds the whole run).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AtrousError, InferenceSession, Tensor, init } from 'atrous';
+import { ModelBuilder, f, randomFloats } from '../../packages/atrous/test-support/onnx-builder.js';
+
+const MUTANTS = 1000;
+
+function baseModel(): Uint8Array {
+  const m = new ModelBuilder(13);
+  m.input('x', [1, 3, 8, 8]);
+  m.init('w1', [4, 3, 3, 3], randomFloats(108, 1));
+  m.init('b1', [4], randomFloats(4, 2));
+  const c1 = m.node('Conv', ['x', 'w1', 'b1'], 1, { pads: [2, 2, 2, 2], dilations: [2, 2] });
+  m.init('g', [4], [1, 1.5, 0.5, 2]);
+  m.init('be', [4], [0, 0.1, 0.2, 0.3]);
+  m.init('mu', [4], [0, 0, 0.5, -0.5]);
+  m.init('va', [4], [1, 2, 1, 0.5]);
+  const bn = m.node('BatchNormalization', [c1, 'g', 'be', 'mu', 'va'], 1, { epsilon: f(1e-5) });
+  const r = m.node('Relu', [bn]);
+  m.init('w2', [4, 1, 3, 3], randomFloats(36, 3));
+  const c2 = m.node('Conv', [r, 'w2'], 1, { pads: [1, 1, 1, 1], group: 4 });
+  const sum = m.node('Add', [c2, r]);
+  const pooled = m.node('MaxPool', [sum], 1, { kernel_shape: [2, 2], strides: [2, 2] });
+  const shape = m.node('Shape', [sum]);
+  m.init('start', [1], [2], 7);
+  m.init('end', [1], [4], 7);
+  m.init('nc', [2], [1, 4], 7);
+  const sizes = m.node('Concat', ['nc', m.node('Slice', [shape, 'start', 'end'])], 1, { axis: 0 });
+  const up = m.node('Resize', [pooled, '', '', sizes], 1, { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
+  const gap = m.node('GlobalAveragePool', [up]);
+  const se = m.node('HardSigmoid', [gap], 1, { alpha: f(0.2), beta: f(0.5) });
+  const cat = m.node('Concat', [m.node('Mul', [up, se]), sum], 1, { axis: 1 });
+  m.init('shape2', [3], [1, 8, -1], 7);
+  m.node('Softmax', [m.node('Reshape', [cat, 'shape2'])], ['y'], { axis: -1 });
+  m.node('ArgMax', [cat], ['label'], { axis: 1, keepdims: 0 });
+  m.output('y');
+  m.output('label', undefined, 7);
+  return m.bytes();
+}
+
+/** xorshift32: the same mutants every run, so a failure names a reproducible index. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+function mutate(bytes: Uint8Array, index: number): { bytes: Uint8Array; how: string } {
+  const r = rng(0x9e3779b9 ^ (index * 2654435761));
+  const at = (n: number) => Math.floor(r() * n);
+  switch (index % 5) {
+    case 0: {
+      const out = bytes.slice();
+      const flips = 1 + at(8);
+      for (let i = 0; i < flips; i++) out[at(out.length)]! ^= 1 << at(8);
+      return { bytes: out, how: `${flips} bit flips` };
+    }
+    case 1: {
+      const len = at(bytes.length);
+      return { bytes: bytes.slice(0, len), how: `truncated to ${len} bytes` };
+    }
+    case 2: {
+      const pos = at(bytes.length + 1);
+      const extra = Uint8Array.from({ length: 1 + at(16) }, () => at(256));
+      const out = new Uint8Array(bytes.length + extra.length);
+      out.set(bytes.subarray(0, pos));
+      out.set(extra, pos);
+      out.set(bytes.subarray(pos), pos + extra.length);
+      return { bytes: out, how: `${extra.length} bytes inserted at ${pos}` };
+    }
+    case 3: {
+      const pos = at(bytes.length);
+      const n = 1 + at(16);
+      const out = new Uint8Array(bytes.length - Math.min(n, bytes.length - pos));
+      out.set(bytes.subarray(0, pos));
+      out.set(bytes.subarray(pos + n), pos);
+      return { bytes: out, how: `${n} bytes deleted at ${pos}` };
+    }
+    default: {
+      const out = bytes.slice();
+      const pos = at(out.length);
+      const n = 1 + at(4);
+      for (let i = 0; i < n && pos + i < out.length; i++) out[pos + i] = [0x00, 0xff, 0x7f, 0x80][at(4)]!;
+      return { bytes: out, how: `${n} bytes overwritten with extremes at ${pos}` };
+    }
+  }
+}
+
+describe('fuzz: mutated ONNX models', () => {
+  beforeAll(async () => {
+    await init();
+  });
+
+  it('the base model loads and runs', async () => {
+    const session = await InferenceSession.create(baseModel());
+    const { y, label } = await session.run({ x: new Tensor('float32', randomFloats(192, 5), [1, 3, 8, 8]) });
+    expect(y!.dims).toEqual([1, 8, 64]);
+    expect(label!.type).toBe('int64');
+    session.dispose();
+  });
+
+  it(`${MUTANTS} mutants each succeed or fail with an AtrousError`, { timeout: 240_000 }, async () => {
+    const base = Uint8Array.from(baseModel()); // a copy: encode() gives a Buffer, whose slice() is a view
+    const feed = new Tensor('float32', randomFloats(192, 5), [1, 3, 8, 8]);
+    const outcomes = new Map<string, number>();
+    const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    for (let i = 0; i < MUTANTS; i++) {
+      const { bytes, how } = mutate(base, i);
+      let session: InferenceSession | undefined;
+      try {
+        session = await InferenceSession.create(bytes);
+        await session.run({ [session.inputNames[0] ?? 'x']: feed });
+        count('ran');
+      } catch (e) {
+        if (!(e instanceof AtrousError)) {
+          throw new Error(`mutant ${i} (${how}) threw ${(e as Error)?.name}: ${(e as Error)?.message}`);
+        }
+        expect(e.message.length, `mutant ${i} (${how}): empty message`).toBeGreaterThan(0);
+        count(`${session ? 'run' : 'create'}:${e.code}`);
+        if (process.env.FUZZ_VERBOSE) console.log(i, how, e.message.slice(0, 200));
+      } finally {
+        session?.dispose();
+      }
+    }
+    const total = [...outcomes.values()].reduce((a, b) => a + b, 0);
+    expect(total).toBe(MUTANTS);
+    // Mutants must exercise both paths: some still load (flipped weight bits), most are refused.
+    expect(outcomes.get('ran') ?? 0).toBeGreaterThan(0);
+    expect(outcomes.get('create:INVALID_MODEL') ?? 0).toBeGreaterThan(0);
+    console.log('fuzz outcomes', Object.fromEntries(outcomes));
+  });
+});
