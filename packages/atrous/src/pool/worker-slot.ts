@@ -56,8 +56,16 @@ export class WorkerSlot {
     // Not Promise.race with a long-lived "death" promise: every race would leave a reaction (holding its
     // result) on that promise until the worker dies.
     const reply = await new Promise<Reply<T>>((resolve, reject) => {
+      let sent: Promise<Reply<T>>;
+      try {
+        sent = fn(this.remote) as Promise<Reply<T>>;
+      } catch (error) {
+        // postMessage refused the message (a DataCloneError: a detached or unclonable value).
+        reject(error);
+        return;
+      }
       this.pending.add(reject);
-      (fn(this.remote) as Promise<Reply<T>>).then(resolve, reject).finally(() => this.pending.delete(reject));
+      sent.then(resolve, reject).finally(() => this.pending.delete(reject));
     });
     this.wasmBytes = reply.wasmBytes;
     if (reply.ok) return reply.value;
