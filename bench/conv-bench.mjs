@@ -5,6 +5,7 @@
  * Prints markdown. Run from the workspace root with `pnpm bench`; `--help` lists the flags.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { CASES, caseData, describe, gflop, outputHW, tapsInInput } from './cases.mjs';
 import { cpuModel, load, packageVersions, simdFlags } from './machine.mjs';
@@ -13,6 +14,7 @@ import { TIMING_NODE, TIMING_WEB, prepareOrtNode, prepareOrtWeb } from './runtim
 import { TIMING as TIMING_TFJS, prepareTfjs, tfjsDetails, tfjsUnsupported } from './runtimes/tfjs.mjs';
 
 const TOLERANCE = 1e-4;
+const SECTION = '## Convolutions, single thread';
 const RUNTIMES = ['atrous', 'tfjs', 'ortweb', 'ortnode'];
 
 const HELP = `usage: node --experimental-wasm-relaxed-simd bench/conv-bench.mjs [flags]
@@ -24,6 +26,8 @@ const HELP = `usage: node --experimental-wasm-relaxed-simd bench/conv-bench.mjs 
   --min-time <s>          and at least s seconds of timed calls per runtime per case (default 2)
   --warmup <s>            untimed calls per runtime per case before timing, at least 3 (default 0.5)
   --slice <ms>            each round gives every runtime about this much time (default 100)
+  --results <file>        also write the output as the "${SECTION}" section of a markdown file
+                          (bench/RESULTS.md), replacing that section and keeping the others
   --quick                 --min-reps 3 --min-time 0.2 --warmup 0.1 --slice 20 (numbers only indicative)
   --help`;
 
@@ -56,6 +60,10 @@ function parseArgs(argv) {
         break;
       case '--runtimes':
         o.runtimes = value().split(',').filter(Boolean);
+        break;
+      case '--results':
+        o.results = value();
+        if (!o.results) throw new UsageError('--results needs a file name');
         break;
       case '--min-reps':
         o.minReps = Math.max(1, Math.round(number(flag, value())));
@@ -150,6 +158,8 @@ async function measure(runners, o) {
         r.cpu.push((dc.user + dc.system) / 1000);
         r.total += dt;
       }
+      // Keep the slices equal in time as the picture changes (the warm-up estimate may have been disturbed).
+      r.estimate = median(r.samples.slice(-Math.max(calls, 5)));
     }
   }
 }
@@ -188,14 +198,19 @@ async function main() {
   ];
 
   const loadBefore = load();
-  const out = (s = '') => console.log(s);
+  const lines = [];
+  const out = (s = '') => {
+    lines.push(s);
+    console.log(s);
+  };
   const command = `node ${process.execArgv.join(' ')} ${relative(process.cwd(), process.argv[1])} ${process.argv.slice(2).join(' ')}`.replace(/\s+/g, ' ').trim();
 
   // Peak first, on a quiet process: nothing else has been loaded yet.
   const peak = await measurePeak({ budgetMs: o.quick ? 500 : 1500 });
 
   out(`- date: ${new Date().toISOString()}, workspace ${gitDescribe()}`);
-  out(`- command: \`${command}\`${o.quick ? ' (QUICK: few repetitions, numbers only indicative)' : ''}`);
+  const viaPnpm = process.env.npm_lifecycle_event === 'bench' ? `\`pnpm bench ${process.argv.slice(2).join(' ')}\`.replace(' `', '`') + ' = ' : '';
+  out(`- command: ${viaPnpm}\`${command}\`${o.quick ? ' (QUICK: few repetitions, numbers only indicative)' : ''}`);
   out(`- machine: ${cpuModel()}, ${peak.pipes.arch}; SIMD flags: ${simdFlags(peak.cpu)}`);
   out(`- Node ${process.version} (V8 ${process.versions.v8}), flags: ${process.execArgv.join(' ') || 'none'}; atrous builds this engine validates: best = ${best}${best === 'simd128' ? ' (no relaxed SIMD: run Node with --experimental-wasm-relaxed-simd)' : ''}`);
   out(`- packages: ${packageVersions().join(', ')}`);
@@ -365,6 +380,24 @@ async function main() {
     console.error(`\nconv-bench: outputs disagree with onnxruntime-node by more than ${TOLERANCE} (FAIL cells in the table)`);
     process.exitCode = 1;
   }
+  if (o.results) {
+    writeSection(o.results, lines);
+    console.error(`conv-bench: wrote the "${SECTION}" section of ${o.results}`);
+  }
+}
+
+/** Replaces (or appends) this benchmark's section of a markdown file; other sections stay as they are. */
+function writeSection(file, lines) {
+  const body = `${SECTION}\n\n${lines.join('\n').trim()}\n`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# atrous benchmarks\n\nEach section is the latest output of one benchmark, with the command that made it.\n';
+  const start = text.indexOf(`${SECTION}\n`);
+  if (start === -1) {
+    text = `${text.trimEnd()}\n\n${body}`;
+  } else {
+    const next = text.indexOf('\n## ', start + SECTION.length);
+    text = `${text.slice(0, start)}${body}${next === -1 ? '' : `\n${text.slice(next + 1)}`}`;
+  }
+  writeFileSync(file, text);
 }
 
 main().catch((error) => {
