@@ -209,7 +209,8 @@ async function main() {
   const peak = await measurePeak({ budgetMs: o.quick ? 500 : 1500 });
 
   out(`- date: ${new Date().toISOString()}, workspace ${gitDescribe()}`);
-  const viaPnpm = process.env.npm_lifecycle_event === 'bench' ? `\`pnpm bench ${process.argv.slice(2).join(' ')}\`.replace(' `', '`') + ' = ' : '';
+  const pnpmCommand = `pnpm bench ${process.argv.slice(2).join(' ')}`.trim();
+  const viaPnpm = process.env.npm_lifecycle_event === 'bench' ? `\`${pnpmCommand}\` = ` : '';
   out(`- command: ${viaPnpm}\`${command}\`${o.quick ? ' (QUICK: few repetitions, numbers only indicative)' : ''}`);
   out(`- machine: ${cpuModel()}, ${peak.pipes.arch}; SIMD flags: ${simdFlags(peak.cpu)}`);
   out(`- Node ${process.version} (V8 ${process.versions.v8}), flags: ${process.execArgv.join(' ') || 'none'}; atrous builds this engine validates: best = ${best}${best === 'simd128' ? ' (no relaxed SIMD: run Node with --experimental-wasm-relaxed-simd)' : ''}`);
