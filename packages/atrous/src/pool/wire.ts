@@ -2,12 +2,19 @@
 // transferred (moved, not copied by the structured clone), and errors as plain objects that keep their
 // `code` (Comlink on its own keeps only name, message and stack).
 import { AtrousError, type AtrousErrorCode } from '../errors.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, type TensorDataTypes, type TensorType } from '../tensor.js';
 import type { Conv2dOptions } from '../ops/conv-options.js';
 import type { Conv1dOptions } from '../ops/conv1d.js';
 
 export interface WireTensor {
   data: Float32Array;
+  dims: number[];
+}
+
+/** A tensor of any element type (ONNX feeds and results). */
+export interface WireAnyTensor {
+  type: TensorType;
+  data: TensorDataTypes[TensorType];
   dims: number[];
 }
 
@@ -37,13 +44,21 @@ export class Transfers {
   constructor(private readonly handOver: boolean) {}
 
   floats(data: Float32Array): Float32Array {
+    return this.array(data);
+  }
+
+  array<A extends TensorDataTypes[TensorType]>(data: A): A {
     const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
     // A view into a larger buffer, a shared buffer, or a buffer already listed (the same tensor passed twice)
     // is copied: transferring it would move (or fail on) more than this array.
-    const own = this.handOver && whole && !this.seen.has(data.buffer) ? data : data.slice();
+    const own = this.handOver && whole && !this.seen.has(data.buffer) ? data : (data.slice() as A);
     this.seen.add(own.buffer);
     this.list.push(own.buffer as ArrayBuffer);
     return own;
+  }
+
+  anyTensor(t: Tensor): WireAnyTensor {
+    return { type: t.type, data: this.array(t.data), dims: [...t.dims] };
   }
 
   tensor(t: Tensor<'float32'>): WireTensor {
@@ -58,6 +73,10 @@ export class Transfers {
 
 export function toTensor(w: WireTensor): Tensor<'float32'> {
   return new Tensor('float32', w.data, w.dims);
+}
+
+export function toAnyTensor(w: WireAnyTensor): Tensor {
+  return new Tensor(w.type, w.data, w.dims);
 }
 
 export function biasData(bias: Tensor<'float32'> | Float32Array | undefined): Float32Array | undefined {

@@ -8,21 +8,22 @@ import type { Engine } from '../wasm/engine.js';
 import { init } from '../wasm/loader.js';
 import type { WorkerApi, WorkerFault } from './worker-protocol.js';
 import { CONV_RESOURCES, OPS } from './worker-ops.js';
+import { SESSION_RESOURCES } from './session-resource.js';
 import { ResourceTable, type MethodResult } from './worker-resources.js';
 import { toWireError, type Reply } from './wire.js';
 
 let engine: Engine | undefined;
-// Every kind of named resource a worker can hold; `pool.loadModel` will add the ONNX session kind here.
-const resources = new ResourceTable({ ...CONV_RESOURCES });
+// Every kind of named resource a worker can hold.
+const resources = new ResourceTable({ ...CONV_RESOURCES, ...SESSION_RESOURCES });
 
 function wasmBytes(): number {
   return engine?.memoryBytes ?? 0;
 }
 
 /** Runs `work` and turns its outcome into a Reply; a wasm trap marks the worker as unusable. */
-function serve<T>(work: () => MethodResult | { value: T; transfer: ArrayBuffer[] }): Reply<T> {
+async function serve<T>(work: () => MethodResult | Promise<MethodResult>): Promise<Reply<T>> {
   try {
-    const { value, transfer } = work();
+    const { value, transfer } = await work();
     return Comlink.transfer({ ok: true, value: value as T, wasmBytes: wasmBytes() }, transfer);
   } catch (error) {
     if (error instanceof WebAssembly.RuntimeError) {
@@ -61,9 +62,9 @@ const api: WorkerApi = {
   },
 
   async create(kind, id, payload) {
-    return serve(() => {
+    return serve(async () => {
       requireEngine(kind);
-      return { value: resources.create(kind, id, payload), transfer: [] };
+      return { value: await resources.create(kind, id, payload), transfer: [] };
     });
   },
 

@@ -12,6 +12,8 @@ import { WorkerSlot } from './worker-slot.js';
 import type { WorkerFault } from './worker-protocol.js';
 import { biasData, toTensor, Transfers, type WireTensor } from './wire.js';
 import { PooledConvPlan, PooledConvStack, layerPayload } from './pooled-conv.js';
+import { PooledSession, type PooledSessionOptions } from './pooled-session.js';
+import type { SessionPayload } from './session-resource.js';
 import { cropTile, pasteTile, planTiles } from './tiling.js';
 
 export interface WorkerPoolOptions {
@@ -100,6 +102,8 @@ export class PooledResource {
     private readonly pool: WorkerPool,
     private readonly record: ResourceRecord,
     readonly label: string,
+    /** What the first worker to create it said about it (see ResourceKind.describe). */
+    readonly info: unknown,
   ) {}
 
   get disposed(): boolean {
@@ -340,11 +344,21 @@ export class WorkerPool {
     const outcomes = await Promise.allSettled(live.map((s) => s.ensure(record.id, kind, payload)));
     // A worker that died meanwhile is not a failure of the resource: its replacement creates it when used.
     const failure = outcomes.find((o, i): o is PromiseRejectedResult => o.status === 'rejected' && !live[i]!.dead);
+    let created = outcomes.find((o): o is PromiseFulfilledResult<unknown> => o.status === 'fulfilled');
+    if (!failure && !created) {
+      // No worker could take it now (all starting or dying): let the next free one create it.
+      try {
+        created = { status: 'fulfilled', value: await this.submit(label, (slot) => slot.ensure(record.id, kind, payload)) };
+      } catch (error) {
+        await this.disposeResource(record);
+        throw error;
+      }
+    }
     if (failure) {
       await this.disposeResource(record);
       throw failure.reason;
     }
-    return new PooledResource(this, record, label);
+    return new PooledResource(this, record, label, created!.value);
   }
 
   /** @internal used by PooledResource */
@@ -443,6 +457,20 @@ export class WorkerPool {
     const payload = layers.map((l, i) => layerPayload(expectFloat32(l.weights, `${op}: layers[${i}].weights`, 4, '[M, C/groups, kH, kW]'), l.options ?? {}));
     const resource = await this.createResource('convStack', payload, op);
     return new PooledConvStack(resource, specs);
+  }
+
+  /**
+   * Loads an ONNX model in every worker (the bytes cross once per worker; the pool keeps a copy to load it
+   * in replacement workers). `session.run(feeds, { signal, timeoutMs })` then runs in whichever worker is free.
+   */
+  async loadModel(model: Uint8Array | ArrayBuffer, options: PooledSessionOptions = {}): Promise<PooledSession> {
+    const op = 'loadModel';
+    if (!(model instanceof Uint8Array) && !(model instanceof ArrayBuffer)) {
+      throw new AtrousError('INVALID_ARGUMENT', `${op}: model must be the .onnx bytes as a Uint8Array or an ArrayBuffer, got ${show(model)}`);
+    }
+    const bytes = model instanceof Uint8Array ? model.slice() : new Uint8Array(model.slice(0));
+    const payload: SessionPayload = { bytes, profile: options?.profile === true };
+    return new PooledSession(await this.createResource('onnxSession', payload, 'InferenceSession'));
   }
 
   /**

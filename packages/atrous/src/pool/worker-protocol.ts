@@ -4,6 +4,7 @@
 //   ONNX session) and then invoked by id, so that their weights cross once per worker, not per call.
 import type { WasmBuild } from '../wasm/builds.js';
 import type { Reply } from './wire.js';
+import type { ResourceCreated } from './worker-resources.js';
 
 /** Ways to break a worker on purpose, to prove the pool survives them (tests and demos). */
 export type WorkerFault =
@@ -17,7 +18,8 @@ export interface WorkerApi {
   /** Loads the kernels (the given build, or the best this engine validates); answers with the build loaded. */
   init(build: WasmBuild | undefined): Promise<Reply<WasmBuild>>;
   run(op: string, args: unknown[]): Promise<Reply<unknown>>;
-  create(kind: string, id: number, payload: unknown): Promise<Reply<number>>;
+  /** Creates resource `id`; answers with what the kind says about it (an ONNX session: its inputs and outputs). */
+  create(kind: string, id: number, payload: unknown): Promise<Reply<ResourceCreated>>;
   invoke(id: number, method: string, args: unknown[]): Promise<Reply<unknown>>;
   release(id: number): Promise<Reply<void>>;
   fault(kind: WorkerFault): Promise<Reply<void>>;

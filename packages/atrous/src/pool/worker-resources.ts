@@ -10,12 +10,19 @@ export interface MethodResult {
 }
 
 export interface ResourceKind<R = any> {
-  /** Builds the resource in this worker. */
-  create(payload: any): R;
+  /** Builds the resource in this worker (an ONNX session, say, is created asynchronously). */
+  create(payload: any): R | Promise<R>;
   /** Bytes of wasm memory the resource holds, for `pool.stats()`. */
   bytes(resource: R): number;
-  methods: Record<string, (resource: R, args: any) => MethodResult>;
+  methods: Record<string, (resource: R, args: any) => MethodResult | Promise<MethodResult>>;
   dispose(resource: R): void;
+  /** What the pool learns about a new resource (plain data), e.g. a session's input and output names. */
+  describe?(resource: R): unknown;
+}
+
+export interface ResourceCreated {
+  bytes: number;
+  info: unknown;
 }
 
 /** The resources this worker holds, by the id the pool gave them. */
@@ -24,16 +31,16 @@ export class ResourceTable {
 
   constructor(private readonly kinds: Record<string, ResourceKind>) {}
 
-  create(kindName: string, id: number, payload: unknown): number {
+  async create(kindName: string, id: number, payload: unknown): Promise<ResourceCreated> {
     const kind = this.kinds[kindName];
     if (!kind) throw new AtrousError('INTERNAL', `worker: unknown resource kind ${show(kindName)} (known: ${show(Object.keys(this.kinds))})`);
     this.release(id);
-    const resource = kind.create(payload);
+    const resource = await kind.create(payload);
     this.entries.set(id, { kind, resource });
-    return kind.bytes(resource);
+    return { bytes: kind.bytes(resource), info: kind.describe?.(resource) };
   }
 
-  invoke(id: number, method: string, args: unknown[]): MethodResult {
+  invoke(id: number, method: string, args: unknown[]): MethodResult | Promise<MethodResult> {
     const entry = this.entries.get(id);
     if (!entry) throw new AtrousError('DISPOSED', `worker: resource #${id} does not exist here (disposed, or never created)`);
     const fn = entry.kind.methods[method];

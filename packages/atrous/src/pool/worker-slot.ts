@@ -17,8 +17,8 @@ export class WorkerSlot {
   jobs = 0;
   /** Size of the worker's wasm memory at its last answer. */
   wasmBytes = 0;
-  /** Resource ids this worker holds (or is creating). */
-  readonly resources = new Map<number, Promise<void>>();
+  /** Resource ids this worker holds (or is creating), with what the worker said about each. */
+  readonly resources = new Map<number, Promise<unknown>>();
   private readonly handle: WorkerHandle;
   private readonly remote: Comlink.Remote<WorkerApi>;
   /** Rejecters of the calls in flight: a dying worker fails them all. */
@@ -79,10 +79,10 @@ export class WorkerSlot {
   }
 
   /** Makes sure the worker holds resource `id`, creating it from `payload` on first use. */
-  ensure(id: number, kind: string, payload: unknown): Promise<void> {
+  ensure(id: number, kind: string, payload: unknown): Promise<unknown> {
     let ready = this.resources.get(id);
     if (!ready) {
-      ready = this.call((r) => r.create(kind, id, payload)).then(() => undefined);
+      ready = this.call((r) => r.create(kind, id, payload)).then((created) => created.info);
       this.resources.set(id, ready);
       ready.catch(() => this.resources.delete(id));
     }
