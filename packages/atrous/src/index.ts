@@ -28,7 +28,7 @@ export {
 export { PooledConvPlan, PooledConvStack, type PooledRunOptions } from './pool/pooled-conv.js';
 export type { WorkerFault } from './pool/worker-protocol.js';
 export { planTiles, cropTile, pasteTile, type Tile, type TilePlan, type Region } from './pool/tiling.js';
-export { PooledSession, type PooledSessionOptions } from './pool/pooled-session.js';
+export { PooledSession } from './pool/pooled-session.js';
 export {
   InferenceSession,
   type SessionOptions,

@@ -7,11 +7,6 @@ import type { PoolCallOptions, PooledResource } from './worker-pool.js';
 import type { SessionInfo } from './session-resource.js';
 import { toAnyTensor, Transfers, type WireAnyTensor } from './wire.js';
 
-export interface PooledSessionOptions {
-  /** Time every step of each run in the workers (see InferenceSession's `profile`). */
-  profile?: boolean;
-}
-
 export class PooledSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];

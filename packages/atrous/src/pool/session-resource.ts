@@ -8,7 +8,6 @@ import { toAnyTensor, type WireAnyTensor } from './wire.js';
 
 export interface SessionPayload {
   bytes: Uint8Array;
-  profile: boolean;
 }
 
 /** What the pool learns about a loaded model. */
@@ -22,7 +21,7 @@ export interface SessionInfo {
 
 const onnxSessionKind: ResourceKind<InferenceSession> = {
   // The worker's kernels are already loaded: the session uses the same build (not the engine's best).
-  create: ({ bytes, profile }: SessionPayload) => InferenceSession.create(bytes, { build: loadedBuild(), profile }),
+  create: ({ bytes }: SessionPayload) => InferenceSession.create(bytes, { build: loadedBuild() }),
   bytes: (session) => session.memory.weightBytes + session.memory.arenaBytes,
   describe: (session): SessionInfo => ({
     inputNames: [...session.inputNames],

@@ -12,7 +12,7 @@ import { WorkerSlot } from './worker-slot.js';
 import type { WorkerFault } from './worker-protocol.js';
 import { biasData, toTensor, Transfers, type WireTensor } from './wire.js';
 import { PooledConvPlan, PooledConvStack, layerPayload } from './pooled-conv.js';
-import { PooledSession, type PooledSessionOptions } from './pooled-session.js';
+import { PooledSession } from './pooled-session.js';
 import type { SessionPayload } from './session-resource.js';
 import { cropTile, pasteTile, planTiles } from './tiling.js';
 
@@ -463,13 +463,13 @@ export class WorkerPool {
    * Loads an ONNX model in every worker (the bytes cross once per worker; the pool keeps a copy to load it
    * in replacement workers). `session.run(feeds, { signal, timeoutMs })` then runs in whichever worker is free.
    */
-  async loadModel(model: Uint8Array | ArrayBuffer, options: PooledSessionOptions = {}): Promise<PooledSession> {
+  async loadModel(model: Uint8Array | ArrayBuffer): Promise<PooledSession> {
     const op = 'loadModel';
     if (!(model instanceof Uint8Array) && !(model instanceof ArrayBuffer)) {
       throw new AtrousError('INVALID_ARGUMENT', `${op}: model must be the .onnx bytes as a Uint8Array or an ArrayBuffer, got ${show(model)}`);
     }
     const bytes = model instanceof Uint8Array ? model.slice() : new Uint8Array(model.slice(0));
-    const payload: SessionPayload = { bytes, profile: options?.profile === true };
+    const payload: SessionPayload = { bytes };
     return new PooledSession(await this.createResource('onnxSession', payload, 'InferenceSession'));
   }
 
