@@ -36,4 +36,5 @@ export {
   type InferenceFeeds,
   type InferenceResults,
   type SessionMemory,
+  type ProfileEntry,
 } from './onnx/session.js';

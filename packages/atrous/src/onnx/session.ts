@@ -16,6 +16,15 @@ import { specialize, type Program } from './shape-inference.js';
 export interface SessionOptions {
   /** Force one wasm build (as `init({ build })`); default: the best this engine runs. */
   build?: WasmBuild;
+  /** Time every step of each run (see `session.profile`). Off by default: it costs a clock read per step. */
+  profile?: boolean;
+}
+
+/** Time spent per op type in the last run, in ms, largest first. */
+export interface ProfileEntry {
+  opType: string;
+  count: number;
+  ms: number;
 }
 
 /** A graph input or output as the model declares it; symbolic dims are names (`"batch"`) or `"?"`. */
@@ -128,6 +137,8 @@ export class InferenceSession {
   private peakWasm = 0;
   private unshared = 0;
   private disposed = false;
+  private profiling = false;
+  private lastProfile: ProfileEntry[] = [];
 
   private constructor(engine: Engine, graph: GraphIR, kernels: Map<NodeIR, ConvKernel>, report: OptimizerReport) {
     this.engine = engine;
@@ -169,6 +180,7 @@ export class InferenceSession {
         kernel.plan(true);
       }
       const session = new InferenceSession(engine, graph, kernels, report);
+      session.profiling = options.profile === true;
       const fixed = graph.inputs.every((v) => v.dims?.every((d) => typeof d === 'number'));
       if (fixed) session.ensureArena(session.prepare(new Map(graph.inputs.map((v) => [v.name, v.dims as number[]]))).memory.arenaBytes);
       session.notePeak();
@@ -179,6 +191,11 @@ export class InferenceSession {
       // Anything else is a model the checks above let through in a state they did not foresee.
       throw new AtrousError('INVALID_MODEL', `InferenceSession.create: the model could not be loaded: ${(e as Error)?.message ?? String(e)}`);
     }
+  }
+
+  /** With `profile: true`: time per op type in the last run. */
+  get profile(): readonly ProfileEntry[] {
+    return this.lastProfile;
   }
 
   /** Peak size of the wasm memory seen by this session's create and runs, in bytes. */
@@ -230,22 +247,37 @@ export class InferenceSession {
       if (feed.type === 'int64') (t.data as Float64Array).set(Float64Array.from(feed.data as BigInt64Array, Number));
       else t.data.set(feed.data as ArrayLike<number>);
     }
-    for (const step of program.steps) {
+    const execute = (step: Program['steps'][number]) => {
       if (step.conv) {
         const { kernel, withActivation, inputDims, residual } = step.conv;
         const ptr = (name: string) => base() + memory.offsets.get(name)!;
         kernel.run(withActivation, inputDims, ptr(step.inputs[0]!), ptr(step.outputs[0]!), residual ? ptr(residual) : 0);
-        continue;
+        return;
       }
       const inputs = step.inputs.map((n) => (n === '' ? undefined : tensorOf(n)));
-      const outputs = step.outputs.map((n, i) => (n === '' ? { type: 'float32' as const, dims: [], data: new Float32Array(0) } : (void i, tensorOf(n))));
+      const outputs = step.outputs.map((n) => (n === '' ? { type: 'float32' as const, dims: [], data: new Float32Array(0) } : tensorOf(n)));
       try {
         step.run!(inputs, outputs);
       } catch (err) {
         if (err instanceof AtrousError) throw err;
         throw new AtrousError('INTERNAL', `${nodeLabel(step.node)}: ${(err as Error)?.message ?? String(err)}`);
       }
+    };
+    const times = this.profiling ? new Map<string, ProfileEntry>() : undefined;
+    for (const step of program.steps) {
+      if (!times) {
+        execute(step);
+        continue;
+      }
+      const t0 = performance.now();
+      execute(step);
+      const key = step.conv ? (step.conv.kernel.attrs.groups > 1 ? 'Conv (grouped)' : 'Conv') : step.node.opType;
+      const entry = times.get(key) ?? { opType: key, count: 0, ms: 0 };
+      entry.count++;
+      entry.ms += performance.now() - t0;
+      times.set(key, entry);
     }
+    if (times) this.lastProfile = [...times.values()].sort((a, b) => b.ms - a.ms);
     const results: InferenceResults = {};
     for (const name of this.outputNames) results[name] = toTensor(tensorOf(name), name);
     this.notePeak();

@@ -24,13 +24,30 @@ const LOOPS: Record<string, BinaryFn> = {
   Or: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = a[ai] || b[bi] ? 1 : 0; },
 };
 
+type F32Fn = (out: Float32Array, o: number, a: Float32Array, ai: number, as: number, b: Float32Array, bi: number, bs: number, n: number) => void;
+
+// The float32 feature-map path, kept apart from the loops above (which also see the float64 shape values
+// of constant folding) so the JIT sees one array type here.
+const F32_LOOPS: Record<string, F32Fn> = {
+  Add: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = a[ai]! + b[bi]!; },
+  Sub: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = a[ai]! - b[bi]!; },
+  Mul: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = a[ai]! * b[bi]!; },
+  Div: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = a[ai]! / b[bi]!; },
+};
+
 const COMPARISONS = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or']);
 
 /** out = a (op) b with numpy broadcasting; also used by the session for unfused residual adds. */
 export function binaryInto(op: string, out: HostTensor, a: HostTensor, b: HostTensor): void {
-  const loop = LOOPS[op]!;
   const plan = planBroadcast(out.dims, [a.dims, b.dims]);
   const [as, bs] = plan.innerStrides as [number, number];
+  const f32 = F32_LOOPS[op];
+  if (f32 && out.data instanceof Float32Array && a.data instanceof Float32Array && b.data instanceof Float32Array) {
+    const [od, ad, bd] = [out.data, a.data, b.data];
+    forEachRun(plan, (offsets, o) => f32(od, o, ad, offsets[0]!, as, bd, offsets[1]!, bs, plan.inner));
+    return;
+  }
+  const loop = LOOPS[op]!;
   forEachRun(plan, (offsets, o) => loop(out.data, o, a.data, offsets[0]!, as, b.data, offsets[1]!, bs, plan.inner));
 }
 

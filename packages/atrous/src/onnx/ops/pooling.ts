@@ -68,28 +68,25 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
   return {
     outputs: [{ type: 'float32', dims }],
     run([a], [out]) {
-      const src = a!.data, dst = out!.data;
+      const src = a!.data as Float32Array, dst = out!.data as Float32Array;
+      const ry = tapRanges(wh), rx = tapRanges(ww);
       for (let p = 0; p < planes; p++) {
         const ib = p * H * W, ob = p * OH * OW;
         for (let oy = 0; oy < OH; oy++) {
-          const y0 = oy * wh.stride - wh.padBegin;
+          const y0 = oy * wh.stride - wh.padBegin, ky0 = ry.first[oy]!, ky1 = ry.end[oy]!;
           for (let ox = 0; ox < OW; ox++) {
-            const x0 = ox * ww.stride - ww.padBegin;
+            const x0 = ox * ww.stride - ww.padBegin, kx0 = rx.first[ox]!, kx1 = rx.end[ox]!;
             let acc = kind === 'max' ? -Infinity : 0;
-            let count = 0;
-            for (let ky = 0; ky < wh.kernel; ky++) {
-              const y = y0 + ky * wh.dilation;
-              if (y < 0 || y >= H) continue;
-              const row = ib + y * W;
-              for (let kx = 0; kx < ww.kernel; kx++) {
-                const xx = x0 + kx * ww.dilation;
-                if (xx < 0 || xx >= W) continue;
-                const v = src[row + xx]!;
-                if (kind === 'max') { if (v > acc) acc = v; } else acc += v;
-                count++;
+            for (let ky = ky0; ky < ky1; ky++) {
+              const row = ib + (y0 + ky * wh.dilation) * W + x0;
+              if (kind === 'max') {
+                for (let kx = kx0; kx < kx1; kx++) { const v = src[row + kx * ww.dilation]!; if (v > acc) acc = v; }
+              } else {
+                for (let kx = kx0; kx < kx1; kx++) acc += src[row + kx * ww.dilation]!;
               }
             }
             if (kind === 'average') {
+              let count = (ky1 - ky0) * (kx1 - kx0);
               if (includePad) {
                 // Taps over the declared padding count; taps past it (ceil_mode overhang) do not.
                 const hEnd = Math.min(y0 + (wh.kernel - 1) * wh.dilation + 1, H + wh.padEnd);
@@ -97,6 +94,8 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
                 count = Math.ceil((hEnd - y0) / wh.dilation) * Math.ceil((wEnd - x0) / ww.dilation);
               }
               acc = count > 0 ? acc / count : 0;
+            } else if (ky0 >= ky1 || kx0 >= kx1) {
+              acc = -Infinity; // a window entirely in the padding
             }
             dst[ob + oy * OW + ox] = acc;
           }
@@ -104,6 +103,21 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
       }
     },
   };
+}
+
+/** Per output position along one axis: the taps [first, end) that land inside the input. */
+function tapRanges(w: Window): { first: Int32Array; end: Int32Array } {
+  const first = new Int32Array(w.outSize), end = new Int32Array(w.outSize);
+  for (let o = 0; o < w.outSize; o++) {
+    const start = o * w.stride - w.padBegin;
+    let k0 = 0;
+    while (k0 < w.kernel && start + k0 * w.dilation < 0) k0++;
+    let k1 = w.kernel;
+    while (k1 > k0 && start + (k1 - 1) * w.dilation >= w.inSize) k1--;
+    first[o] = k0;
+    end[o] = k1;
+  }
+  return { first, end };
 }
 
 function globalPool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {

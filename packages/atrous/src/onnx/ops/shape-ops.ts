@@ -156,7 +156,9 @@ function cast(ctx: OpContext): PreparedOp {
   const type = elemTypeOf(to);
   if (type === undefined) throw unsupported(ctx.node, `cast to data type ${to} is not supported`);
   const truncate = type !== 'float32' && type !== 'bool' && x.type === 'float32';
-  // float16 is computed as float32 inside atrous: a cast to it keeps the float32 value.
+  // float16 and float64 are computed as float32 inside atrous: a cast between float types keeps the value,
+  // so it is a view (fp16 models cast around every block).
+  if (type === x.type && (type === 'float32' || (x.type !== 'bool' && x.type !== 'uint8'))) return view(ctx, [...x.dims]);
   return {
     outputs: [{ type, dims: [...x.dims] }],
     run([a], [out]) {

@@ -24,6 +24,34 @@ function map(ctx: OpContext, fn: Fn, outType?: ElemType): PreparedOp {
   };
 }
 
+type F32Loop = (src: Float32Array, dst: Float32Array, p0: number, p1: number) => void;
+
+/**
+ * The activations a feature map goes through when they could not be fused into a conv, as their own
+ * loops: a callback shared by every op would not be inlined, and a float32 map of a 1024x1024 map would
+ * cost tens of ns per pixel.
+ */
+const F32_ACTIVATIONS: Record<string, F32Loop> = {
+  Relu: (s, d) => { for (let i = 0; i < d.length; i++) { const v = s[i]!; d[i] = v > 0 ? v : 0; } },
+  Sigmoid: (s, d) => { for (let i = 0; i < d.length; i++) d[i] = 1 / (1 + Math.exp(-s[i]!)); },
+  Tanh: (s, d) => { for (let i = 0; i < d.length; i++) d[i] = Math.tanh(s[i]!); },
+  LeakyRelu: (s, d, a) => { for (let i = 0; i < d.length; i++) { const v = s[i]!; d[i] = v >= 0 ? v : a * v; } },
+  HardSigmoid: (s, d, a, b) => { for (let i = 0; i < d.length; i++) { const v = a * s[i]! + b; d[i] = v < 0 ? 0 : v > 1 ? 1 : v; } },
+  HardSwish: (s, d) => { for (let i = 0; i < d.length; i++) { const x = s[i]!, v = x / 6 + 0.5; d[i] = v <= 0 ? 0 : v >= 1 ? x : x * v; } },
+};
+
+function activation(ctx: OpContext, fn: Fn, p0 = 0, p1 = 0): PreparedOp {
+  const prepared = map(ctx, fn);
+  const loop = F32_ACTIVATIONS[ctx.node.opType]!;
+  const generic = prepared.run;
+  prepared.run = (inputs, outputs) => {
+    const src = inputs[0]!.data, dst = outputs[0]!.data;
+    if (src instanceof Float32Array && dst instanceof Float32Array) loop(src, dst, p0, p1);
+    else generic(inputs, outputs);
+  };
+  return prepared;
+}
+
 /** Bounds of a Clip: attributes before opset 11, optional inputs from 11 on. */
 export function clipBounds(ctx: OpContext): { min: number; max: number } | undefined {
   if (ctx.opset < 11) {
@@ -56,9 +84,9 @@ function clip(ctx: OpContext): PreparedOp {
 const sigmoid: Fn = (v) => 1 / (1 + Math.exp(-v));
 
 export const unaryOps: Record<string, OpPreparer> = {
-  Relu: (ctx) => map(ctx, (v) => (v > 0 ? v : 0)),
-  Sigmoid: (ctx) => map(ctx, sigmoid),
-  Tanh: (ctx) => map(ctx, Math.tanh),
+  Relu: (ctx) => activation(ctx, (v) => (v > 0 ? v : 0)),
+  Sigmoid: (ctx) => activation(ctx, sigmoid),
+  Tanh: (ctx) => activation(ctx, Math.tanh),
   Exp: (ctx) => map(ctx, Math.exp),
   Log: (ctx) => map(ctx, Math.log),
   Sqrt: (ctx) => map(ctx, Math.sqrt),
@@ -72,12 +100,12 @@ export const unaryOps: Record<string, OpPreparer> = {
   Not: (ctx) => map(ctx, (v) => (v ? 0 : 1), 'bool'),
   Softplus: (ctx) => map(ctx, (v) => (v > 20 ? v : Math.log1p(Math.exp(v)))),
   Elu: (ctx) => { const a = attrFloat(ctx.node, 'alpha', 1); return map(ctx, (v) => (v > 0 ? v : a * (Math.exp(v) - 1))); },
-  LeakyRelu: (ctx) => { const a = attrFloat(ctx.node, 'alpha', 0.01); return map(ctx, (v) => (v >= 0 ? v : a * v)); },
+  LeakyRelu: (ctx) => { const a = attrFloat(ctx.node, 'alpha', 0.01); return activation(ctx, (v) => (v >= 0 ? v : a * v), a); },
   HardSigmoid: (ctx) => {
     const a = attrFloat(ctx.node, 'alpha', 0.2), b = attrFloat(ctx.node, 'beta', 0.5);
-    return map(ctx, (v) => Math.max(0, Math.min(1, a * v + b)));
+    return activation(ctx, (v) => Math.max(0, Math.min(1, a * v + b)), a, b);
   },
-  HardSwish: (ctx) => map(ctx, (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5))),
+  HardSwish: (ctx) => activation(ctx, (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5))),
   Gelu: (ctx) => {
     if ((ctx.node.attributes.get('approximate') ?? 'none') !== 'none') throw opError(ctx.node, 'only approximate="none" is supported');
     return map(ctx, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
