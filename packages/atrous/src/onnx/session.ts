@@ -358,6 +358,11 @@ export class InferenceSession {
     this.peakWasm = Math.max(this.peakWasm, this.engine.memoryBytes);
   }
 
+  /** onnxruntime-web's name for `dispose()`. */
+  async release(): Promise<void> {
+    this.dispose();
+  }
+
   /** Frees the packed weights and the arena. The session cannot run afterwards. */
   dispose(): void {
     if (this.disposed) return;
