@@ -163,4 +163,16 @@ describe('InferenceSession parity with onnxruntime-node', () => {
     const session = await parity(m.bytes(), { x: feed([1, 3, 5, 7]), s: feed([2, 3, 20]) });
     expect(session.optimizations.fusedActivations).toBe(1);
   });
+
+  it('runs opset-10 Resize (asymmetric; nearest rounds down when enlarging, up when shrinking)', async () => {
+    const m = new ModelBuilder(10);
+    m.input('x', [1, 2, 7, 9]);
+    m.init('up', [4], [1, 1, 2.5, 1.5]);
+    m.init('down', [4], [1, 1, 0.6, 0.5]);
+    m.node('Resize', ['x', 'up'], ['a'], { mode: 'nearest' });
+    m.node('Resize', ['x', 'down'], ['b'], { mode: 'nearest' });
+    m.node('Resize', ['x', 'up'], ['c'], { mode: 'linear' });
+    for (const o of ['a', 'b', 'c']) m.output(o);
+    await parity(m.bytes(), { x: feed([1, 2, 7, 9]) });
+  });
 });

@@ -63,7 +63,7 @@ function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
   if (attrInt(node, 'antialias', 0) !== 0) throw unsupported(node, 'antialias is not supported');
   if (node.attributes.has('axes')) throw unsupported(node, 'the axes attribute is not supported');
   if (attrString(node, 'keep_aspect_ratio_policy', 'stretch') !== 'stretch') throw unsupported(node, 'keep_aspect_ratio_policy other than "stretch" is not supported');
-  // Upsample and opset-10 Resize sample at x / scale and take the floor for nearest.
+  // Upsample and opset-10 Resize sample at x / scale.
   const legacy = legacyUpsample || opset < 11;
   const coord = legacy ? 'asymmetric' : attrString(node, 'coordinate_transformation_mode', 'half_pixel');
   if (!COORD_MODES.has(coord)) throw unsupported(node, `coordinate_transformation_mode ${show(coord)} is not supported`);
@@ -96,8 +96,10 @@ function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
   const linear = mode !== 'nearest';
   const [H, W] = rank === 2 ? [x.dims[0]!, x.dims[1]!] : [x.dims[rank - 2]!, x.dims[rank - 1]!];
   const [OH, OW] = [outDims[rank - 2]!, outDims[rank - 1]!];
-  const ty = axisTable(linear, coord as CoordMode, nearestMode as NearestMode, axisScales[rank - 2]!, H, OH);
-  const tx = axisTable(linear, coord as CoordMode, nearestMode as NearestMode, axisScales[rank - 1]!, W, OW);
+  // Legacy nearest ("simple" in onnxruntime) rounds up when shrinking and down when enlarging.
+  const nearestFor = (scale: number): NearestMode => (legacy ? (scale < 1 ? 'ceil' : 'floor') : (nearestMode as NearestMode));
+  const ty = axisTable(linear, coord as CoordMode, nearestFor(axisScales[rank - 2]!), axisScales[rank - 2]!, H, OH);
+  const tx = axisTable(linear, coord as CoordMode, nearestFor(axisScales[rank - 1]!), axisScales[rank - 1]!, W, OW);
   const planes = rank === 2 ? 1 : x.dims.slice(0, rank - 2).reduce((a, b) => a * b, 1);
   return {
     outputs: [{ type: 'float32', dims: outDims }],
