@@ -152,6 +152,13 @@ describe('runTiled', () => {
     const aborted = await pool.runTiled(x, dilatedStack(3), { tile: 8, signal: c.signal }).catch((e: unknown) => e as AtrousError);
     expect(aborted).toBeInstanceOf(AtrousError);
     expect((aborted as AtrousError).code).toBe('ABORTED');
+    // Aborted while it runs: whichever tile is waiting or running stops, nothing is left behind.
+    const later = new AbortController();
+    const running = pool.runTiled(tensor([1, 3, 96, 96], 11), dilatedStack(3), { tile: 8, signal: later.signal });
+    setTimeout(() => later.abort('stop'), 0);
+    const stopped = await running.catch((e: unknown) => e as AtrousError);
+    expect(stopped).toBeInstanceOf(AtrousError);
+    expect((stopped as AtrousError).code).toBe('ABORTED');
     const bad = await pool.runTiled(x, dilatedStack(3), { tile: 0 }).catch((e: unknown) => e as AtrousError);
     expect((bad as AtrousError).code).toBe('INVALID_ARGUMENT');
     expect((bad as AtrousError).message).toMatch(/options\.tile\) must be .* got 0/);

@@ -43,6 +43,8 @@ export interface PoolCallOptions {
 export interface TiledRunOptions extends PoolCallOptions {
   /** Output pixels per tile: `n` or `[h, w]`. */
   tile: number | readonly [number, number];
+  // `signal` cancels every tile; `timeoutMs` bounds the whole run; the tiles' inputs are always fresh copies,
+  // so `transfer` has no effect here.
 }
 
 export interface WorkerStats {
@@ -487,39 +489,39 @@ export class WorkerPool {
       throw new AtrousError('INVALID_ARGUMENT', `${op}: options must be { tile, signal?, timeoutMs? }, got ${show(options)}`);
     }
     checkCallOptions(options, op);
+    const signal = options.signal;
+    if (signal?.aborted) throw new AtrousError('ABORTED', `${op}: the signal was already aborted (${reasonText(signal)})`);
+    // timeoutMs bounds the whole run: each tile gets what is left.
+    const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
     const owned = !(stack instanceof PooledConvStack);
     const s = stack instanceof PooledConvStack ? stack : await this.prepareConvStack(stack);
     try {
       const outDims = s.outputDims(x.dims);
       const plan = planTiles(s.geometry, [x.dims[2]!, x.dims[3]!], options.tile);
       const output = new Float32Array(outDims.reduce((a, b) => a * b, 1));
-      // One failed tile stops the others; the caller's signal stops them all.
-      const stop = new AbortController();
-      const onAbort = () => stop.abort(options.signal!.reason);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.signal?.aborted) stop.abort(options.signal.reason);
       let next = 0;
-      // At most one tile per worker in flight, so a large image never overflows the queue.
+      let failed = false;
+      // At most one tile per worker in flight, so a large image never overflows the queue. After a failure no
+      // new tile starts, but tiles already running finish (cancelling them would cost their workers).
       const lane = async () => {
-        while (next < plan.tiles.length && !stop.signal.aborted) {
+        while (next < plan.tiles.length && !failed) {
           const tile = plan.tiles[next++]!;
-          const y = await s.runPadded(cropTile(x, tile.input), tile.pads, { signal: stop.signal, timeoutMs: options.timeoutMs, transfer: true }, op);
-          pasteTile(output, outDims, y, tile.output);
+          try {
+            const left = deadline === undefined ? undefined : deadline - Date.now();
+            if (left !== undefined && left <= 0) {
+              throw new AtrousError('TIMEOUT', `${op}: did not finish within timeoutMs = ${options.timeoutMs} (${next - 1} of ${plan.tiles.length} tiles started)`);
+            }
+            const y = await s.runPadded(cropTile(x, tile.input), tile.pads, { signal, timeoutMs: left, transfer: true }, op);
+            pasteTile(output, outDims, y, tile.output);
+          } catch (error) {
+            failed = true;
+            throw error;
+          }
         }
       };
-      try {
-        await Promise.all(
-          Array.from({ length: Math.min(this.size, plan.tiles.length) }, () =>
-            lane().catch((error: unknown) => {
-              stop.abort(error);
-              throw error;
-            }),
-          ),
-        );
-      } finally {
-        options.signal?.removeEventListener('abort', onAbort);
-      }
-      if (stop.signal.aborted) throw new AtrousError('ABORTED', `${op}: aborted (${reasonText(stop.signal)})`);
+      const lanes = await Promise.allSettled(Array.from({ length: Math.min(this.size, plan.tiles.length) }, lane));
+      const failure = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+      if (failure) throw failure.reason;
       return new Tensor('float32', output, outDims);
     } finally {
       if (owned) await s.dispose();
