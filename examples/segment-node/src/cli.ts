@@ -166,7 +166,7 @@ async function main(argv: string[]): Promise<number> {
     const legend = spec.classes.map((name, c) => `${name} ${(((shares[c] ?? 0) / ok) * 100).toFixed(1)}%`).join(', ');
     out(`  classes    ${legend}`);
   }
-  if (truth && truth.count > 0) out(`  truth      mIoU ${truth.meanIoU().toFixed(4)} against ${truth.count} ground-truth masks in ${relative(process.cwd(), truth.dir) || '.'}${truth.missing ? ` (${truth.missing} images had none)` : ''}`);
+  if (truth && truth.count > 0) out(`  truth      mIoU ${truth.meanIoU().toFixed(4)} against ${truth.count} ground-truth masks in ${relative(process.cwd(), truth.dir) || '.'}${truth.missing ? ` (${truth.missing} without one)` : ''}`);
   if (ok > 0) out(`  masks in   ${outDir}  (<name>.mask.png: class colours; <name>.overlay.png: over the image)`);
   if (failures.length > 0) {
     out(`  ${failures.length} failed:`);

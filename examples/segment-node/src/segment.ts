@@ -1,6 +1,5 @@
 // The Node side of the pipeline: decode -> resample -> worker pool -> decode scores -> mask and overlay.
-import { AtrousError, Tensor } from 'atrous';
-import * as atrous from 'atrous';
+import { AtrousError, createWorkerPool, type PooledSession, type WorkerPool } from 'atrous';
 import {
   chooseInputSize,
   decodeMask,
@@ -33,17 +32,6 @@ export interface Segmentation {
   inferenceMs: number;
 }
 
-interface PoolSession {
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
-  run(feeds: Record<string, Tensor>, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<Record<string, Tensor>>;
-}
-
-interface Pool {
-  loadModel(bytes: Uint8Array): Promise<PoolSession>;
-  terminate(): Promise<void>;
-}
-
 /** Segments images with one model loaded into every worker of an atrous worker pool. */
 export class Segmenter {
   private specs = new Map<number, ModelSpec>();
@@ -51,8 +39,8 @@ export class Segmenter {
   readonly build: string;
 
   private constructor(
-    private readonly pool: Pool,
-    private readonly session: PoolSession,
+    private readonly pool: WorkerPool,
+    private readonly session: PooledSession,
     private readonly options: SegmenterOptions,
     /** Input-side description (mean, std, size); for a bare .onnx the class list comes with the first output. */
     private readonly inputSpec: ModelSpec,
@@ -62,15 +50,11 @@ export class Segmenter {
   }
 
   static async create(options: SegmenterOptions): Promise<Segmenter> {
-    const { createWorkerPool } = atrous as unknown as { createWorkerPool?: (o: { size: number; maxQueue: number }) => Promise<Pool> };
-    if (typeof createWorkerPool !== 'function') {
-      throw new AtrousError('INTERNAL', 'Segmenter: this build of atrous has no createWorkerPool; rebuild it with `pnpm --filter atrous build`');
-    }
     const pool = await createWorkerPool({ size: options.workers, maxQueue: Math.max(16, options.workers * 4) });
     try {
       const session = await pool.loadModel(options.model.bytes);
       const inputSpec = options.model.spec ?? specForUnknownModel({ name: options.model.label, outputChannels: 1, metadata: options.model.metadata, classNames: options.classes });
-      return new Segmenter(pool, session, options, inputSpec, atrous.supportedBuilds()[0] ?? 'none');
+      return new Segmenter(pool, session, options, inputSpec, pool.stats().build ?? 'none');
     } catch (error) {
       await pool.terminate();
       throw error;
@@ -102,7 +86,8 @@ export class Segmenter {
     const inputName = this.inputSpec.inputName ?? this.session.inputNames[0];
     const outputName = this.inputSpec.outputName ?? this.session.outputNames[0];
     const start = performance.now();
-    const outputs = await this.session.run({ [inputName]: input }, { signal });
+    // transfer: the input's buffer moves to the worker (it is not used again here).
+    const outputs = await this.session.run({ [inputName]: input }, { signal, transfer: true });
     const inferenceMs = performance.now() - start;
     const scores = outputs[outputName];
     if (!scores || scores.type !== 'float32') {

@@ -47,7 +47,7 @@ if (existsSync(isnet)) {
 writeFileSync(join(pub, 'models/index.json'), `${JSON.stringify(models, null, 2)}\n`);
 
 const samples = [];
-const scenesDir = join(modelDir, 'samples');
+const scenesDir = join(root, 'models/default/samples');
 if (existsSync(scenesDir)) {
   const scenes = readdirSync(scenesDir).filter((f) => /^scene-\d+\.png$/.test(f)).sort().slice(0, 6);
   for (const file of scenes) {

@@ -35,8 +35,3 @@ export async function fetchBlob(url: string): Promise<Blob> {
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return response.blob();
 }
-
-export function toImageData(image: RgbaImage): ImageData {
-  const data = image.data instanceof Uint8ClampedArray ? image.data : new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-  return new ImageData(data as Uint8ClampedArray<ArrayBuffer>, image.width, image.height);
-}

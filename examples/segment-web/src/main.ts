@@ -1,17 +1,9 @@
 import './style.css';
-import { AtrousError, createWorkerPool, supportedBuilds, type Tensor } from 'atrous';
-import {
-  chooseInputSize,
-  classShares,
-  colorizeMask,
-  decodeMask,
-  imageToTensor,
-  specForUnknownModel,
-  type ClassMask,
-  type ModelSpec,
-  type RgbaImage,
-} from 'segment-core';
-import { decodeImage, fetchBlob, toImageData } from './image-input.js';
+import * as Comlink from 'comlink';
+import { AtrousError, createWorkerPool, Tensor } from 'atrous';
+import { chooseInputSize, specForUnknownModel, type ModelSpec } from 'segment-core';
+import { fetchBlob } from './image-input.js';
+import type { PipelineApi } from './pipeline-worker.js';
 import { availableModels, fetchModel, modelFromFile, type Availability, type ModelId, type ModelSource } from './models.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -59,11 +51,14 @@ const state: {
   availability: Availability;
   models: Map<ModelId, Promise<LoadedModel>>;
   custom?: ModelSource;
-  image?: { image: RgbaImage; name: string; note: string };
+  image?: { id: number; width: number; height: number; name: string; note: string };
   run?: AbortController;
   runId: number;
-  mask?: { mask: ClassMask; spec: ModelSpec };
-} = { workers: 1, build: '', availability: { default: false, isnet: false }, models: new Map(), runId: 0 };
+  imageId: number;
+} = { workers: 1, build: '', availability: { default: false, isnet: false }, models: new Map(), runId: 0, imageId: 0 };
+
+/** Decoding, resampling and mask making, in a worker of their own (see pipeline-worker.ts). */
+const pipeline = Comlink.wrap<PipelineApi>(new Worker(new URL('./pipeline-worker.ts', import.meta.url), { type: 'module' }));
 
 /** What the page is doing, for people (the status line) and for tests (data-state on <body>). */
 function setStatus(text: string, kind: 'idle' | 'loading' | 'running' | 'done' | 'cancelled' | 'error' = 'idle'): void {
@@ -103,8 +98,7 @@ function getPool(): Promise<Pool> {
 
 /** The wasm build the pool's workers loaded. */
 function poolBuild(pool: Pool): string {
-  const reported = (pool as unknown as { build?: string }).build;
-  return reported ?? supportedBuilds()[0] ?? 'none';
+  return pool.stats().build ?? 'none';
 }
 
 function selectedModel(): ModelId {
@@ -140,19 +134,17 @@ function specFor(source: ModelSource, channels: number, inputDims?: readonly (nu
   return specForUnknownModel({ name: source.label, outputChannels: channels, metadata: source.metadata, classNames, inputDims });
 }
 
-function inputDimsOf(session: Session): readonly (number | string | undefined)[] | undefined {
-  const meta = (session as unknown as { inputMetadata?: unknown }).inputMetadata;
-  const first = Array.isArray(meta) ? meta[0] : meta && typeof meta === 'object' ? Object.values(meta)[0] : undefined;
-  const dims = first && typeof first === 'object' ? ((first as { dims?: unknown; shape?: unknown }).dims ?? (first as { shape?: unknown }).shape) : undefined;
-  return Array.isArray(dims) ? dims : undefined;
+function inputDimsOf(session: Session, name: string): readonly (number | string | undefined)[] | undefined {
+  return session.inputMetadata.find((m) => m.name === name)?.dims;
 }
 
 /** Fits the image into the stage, keeping its aspect ratio; small images are enlarged to a usable size. */
 function layoutCanvas(): void {
   if (!state.image) return;
-  const { width, height } = state.image.image;
+  const { width, height } = state.image;
   const maxW = ui.stage.clientWidth - 36;
-  const maxH = Math.min(window.innerHeight * 0.66, 720);
+  // Leave room for the header, toolbar, legend and metrics on one screen.
+  const maxH = Math.max(240, Math.min(window.innerHeight - 340, 900));
   const scale = Math.min(maxW / width, maxH / height);
   ui.photo.style.width = `${Math.floor(width * scale)}px`;
   ui.photo.style.height = `${Math.floor(height * scale)}px`;
@@ -160,23 +152,22 @@ function layoutCanvas(): void {
   ui.overlay.style.imageRendering = ui.photo.style.imageRendering;
 }
 
-function showImage(image: RgbaImage): void {
+function showImage(width: number, height: number, pixels: Uint8ClampedArray<ArrayBuffer>): void {
   ui.empty.hidden = true;
   ui.canvasBox.hidden = false;
-  ui.photo.width = image.width;
-  ui.photo.height = image.height;
-  ui.photo.getContext('2d')!.putImageData(toImageData(image), 0, 0);
-  ui.overlay.width = image.width;
-  ui.overlay.height = image.height;
-  ui.overlay.getContext('2d')!.clearRect(0, 0, image.width, image.height);
+  ui.photo.width = width;
+  ui.photo.height = height;
+  ui.photo.getContext('2d')!.putImageData(new ImageData(pixels, width, height), 0, 0);
+  ui.overlay.width = width;
+  ui.overlay.height = height;
+  ui.overlay.getContext('2d')!.clearRect(0, 0, width, height);
   ui.legend.replaceChildren();
   ui.download.setAttribute('aria-disabled', 'true');
   ui.download.removeAttribute('href');
   layoutCanvas();
 }
 
-function showLegend(mask: ClassMask, spec: ModelSpec): void {
-  const shares = classShares(mask, spec.classes.length);
+function showLegend(shares: number[], spec: ModelSpec): void {
   ui.legend.replaceChildren(
     ...spec.classes.map((name, c) => {
       const li = document.createElement('li');
@@ -197,12 +188,9 @@ function showLegend(mask: ClassMask, spec: ModelSpec): void {
   );
 }
 
-async function setMaskDownload(mask: ClassMask, spec: ModelSpec, name: string): Promise<void> {
-  const canvas = new OffscreenCanvas(mask.width, mask.height);
-  canvas.getContext('2d')!.putImageData(toImageData(colorizeMask(mask, spec.colors)), 0, 0);
-  const blob = await canvas.convertToBlob({ type: 'image/png' });
+function setMaskDownload(png: Blob, name: string): void {
   if (ui.download.href) URL.revokeObjectURL(ui.download.href);
-  ui.download.href = URL.createObjectURL(blob);
+  ui.download.href = URL.createObjectURL(png);
   ui.download.download = `${name.replace(/\.[^.]+$/, '')}.mask.png`;
   ui.download.setAttribute('aria-disabled', 'false');
 }
@@ -228,32 +216,34 @@ async function segment(): Promise<void> {
     controller.signal.throwIfAborted();
     setStatus(`Segmenting ${current.name} with ${source.label}…`, 'running');
     const start = performance.now();
-    const inputDims = inputDimsOf(session);
+    const inputDims = inputDimsOf(session, source.spec?.inputName ?? session.inputNames[0]);
     const inputSpec = specFor(source, 1, inputDims);
-    const size = chooseInputSize(inputSpec, current.image.width, current.image.height);
-    const input = imageToTensor(current.image, inputSpec, size);
+    const size = chooseInputSize(inputSpec, current.width, current.height);
+    const planes = await pipeline.prepare(current.id, size, [...inputSpec.mean], [...inputSpec.std]);
+    if (stale()) return;
+    const input = new Tensor('float32', planes, [1, 3, size[0], size[1]]);
     const inputName = inputSpec.inputName ?? session.inputNames[0];
     const outputName = inputSpec.outputName ?? session.outputNames[0];
     const runStart = performance.now();
-    const outputs: Record<string, Tensor> = await session.run({ [inputName]: input }, { signal: controller.signal });
+    const outputs: Record<string, Tensor> = await session.run({ [inputName]: input }, { signal: controller.signal, transfer: true });
     const inferenceMs = performance.now() - runStart;
     if (stale()) return;
     const scores = outputs[outputName];
     if (!scores || scores.type !== 'float32') throw new Error(`the model has no float32 output ${JSON.stringify(outputName)}`);
     const spec = specFor(source, scores.dims[1] ?? 1, inputDims);
-    const mask = decodeMask({ data: scores.data as Float32Array, dims: scores.dims }, spec, current.image.width, current.image.height);
-    ui.overlay.getContext('2d')!.putImageData(toImageData(colorizeMask(mask, spec.colors, spec.background)), 0, 0);
+    const data = scores.data as Float32Array;
+    const result = await pipeline.finish(current.id, Comlink.transfer(data, [data.buffer]), [...scores.dims], spec);
+    if (stale()) return;
+    ui.overlay.getContext('2d')!.putImageData(new ImageData(result.overlay as Uint8ClampedArray<ArrayBuffer>, current.width, current.height), 0, 0);
     const totalMs = performance.now() - start;
-    state.mask = { mask, spec };
-    showLegend(mask, spec);
+    showLegend(result.shares, spec);
     ui.metrics.hidden = false;
     ui.latency.textContent = ms(totalMs);
     ui.inference.textContent = ms(inferenceMs);
     ui.inputSize.textContent = `${size[1]} × ${size[0]}`;
     ui.build.textContent = state.build || '…';
-    await setMaskDownload(mask, spec, current.name);
-    if (stale()) return;
-    setStatus(`${current.name}: ${current.image.width} × ${current.image.height}${current.note}, segmented in ${ms(totalMs)}.`, 'done');
+    setMaskDownload(result.png, current.name);
+    setStatus(`${current.name}: ${current.width} × ${current.height}${current.note}, segmented in ${ms(totalMs)}.`, 'done');
   } catch (error) {
     if (stale()) return;
     if (isAbort(error) || controller.signal.aborted) setStatus('Cancelled. Pick another image or press a sample to run again.', 'cancelled');
@@ -268,9 +258,12 @@ async function segment(): Promise<void> {
 
 async function openImage(blob: Blob, name: string): Promise<void> {
   try {
-    const { image, scaled, original } = await decodeImage(blob);
-    state.image = { image, name, note: scaled ? ` (scaled from ${original.width} × ${original.height})` : '' };
-    showImage(image);
+    const id = ++state.imageId;
+    const opened = await pipeline.open(id, blob);
+    if (id !== state.imageId) return;
+    const { width, height, pixels, scaled, original } = opened;
+    state.image = { id, width, height, name, note: scaled ? ` (scaled from ${original.width} × ${original.height})` : '' };
+    showImage(width, height, pixels as Uint8ClampedArray<ArrayBuffer>);
     await segment();
   } catch (error) {
     setStatus(`Could not open ${name}: ${describe(error)}`, 'error');
@@ -366,7 +359,7 @@ async function start(): Promise<void> {
   setStatus('Starting the workers…', 'loading');
   state.availability = await availableModels();
   const options: [ModelId, string, boolean][] = [
-    ['default', state.availability.default ? 'Built-in · synthetic shapes (6 classes)' : 'Built-in (not bundled with this build)', state.availability.default],
+    ['default', state.availability.default ? 'Built-in · shapes (6 classes)' : 'Built-in (not bundled with this build)', state.availability.default],
     ['isnet', state.availability.isnet ? 'ISNet · salient object (88 MB)' : 'ISNet (not fetched: node tools/fetch-isnet.mjs)', state.availability.isnet],
     ['custom', 'Your model · drop an .onnx file', true],
   ];
