@@ -18,6 +18,7 @@ pub mod isa;
 mod micro_kernel;
 mod panel;
 pub mod plan;
+pub mod resample;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]

@@ -212,3 +212,37 @@ pub unsafe extern "C" fn atrous_conv_plan_run(
         Err(e) => e as i32,
     }
 }
+
+/// Bilinear resize of `planes` maps `[h, w]` -> `[oh, ow]` (ONNX Resize, mode linear). `tables` holds
+/// `oh` row indices i0, `oh` row indices i1, `oh` row weights (f32 bits), then the same three for the
+/// `ow` columns. Returns 0, 1 for a table out of range, or 11 when the scratch row buffer cannot be had.
+///
+/// # Safety
+/// `src` valid for `planes * h * w` floats, `dst` for `planes * oh * ow`, `tables` for `3 * (oh + ow)` u32s.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_resize_bilinear(
+    src: *const f32,
+    dst: *mut f32,
+    planes: usize,
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+    tables: *const u32,
+) -> i32 {
+    use atrous_kernels::resample::{resize_bilinear, AxisTable};
+    let (Some(in_len), Some(out_len)) = (planes.checked_mul(h).and_then(|n| n.checked_mul(w)), planes.checked_mul(oh).and_then(|n| n.checked_mul(ow))) else {
+        return 1;
+    };
+    let t = std::slice::from_raw_parts(tables, 3 * (oh + ow));
+    let floats = |s: &[u32]| std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len());
+    let ty = AxisTable { i0: &t[..oh], i1: &t[oh..2 * oh], w1: floats(&t[2 * oh..3 * oh]) };
+    let c = &t[3 * oh..];
+    let tx = AxisTable { i0: &c[..ow], i1: &c[ow..2 * ow], w1: floats(&c[2 * ow..3 * ow]) };
+    let src = std::slice::from_raw_parts(src, in_len);
+    let dst = std::slice::from_raw_parts_mut(dst, out_len);
+    match resize_bilinear(src, dst, planes, (h, w), (oh, ow), &ty, &tx) {
+        Ok(()) => 0,
+        Err(e) => e as i32,
+    }
+}

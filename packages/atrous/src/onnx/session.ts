@@ -254,6 +254,10 @@ export class InferenceSession {
         kernel.run(withActivation, inputDims, ptr(step.inputs[0]!), ptr(step.outputs[0]!), residual ? ptr(residual) : 0);
         return;
       }
+      if (step.wasm) {
+        const [i, o] = [memory.offsets.get(step.inputs[0]!), memory.offsets.get(step.outputs[0]!)];
+        if (i !== undefined && o !== undefined && step.wasm(e, base() + i, base() + o)) return;
+      }
       const inputs = step.inputs.map((n) => (n === '' ? undefined : tensorOf(n)));
       const outputs = step.outputs.map((n) => (n === '' ? { type: 'float32' as const, dims: [], data: new Float32Array(0) } : tensorOf(n)));
       try {

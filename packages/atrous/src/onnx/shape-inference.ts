@@ -14,6 +14,8 @@ export interface Step {
   outputs: string[];
   /** A JavaScript op on host views of its inputs and outputs. */
   run?: PreparedOp['run'];
+  /** Its wasm form, used when input 0 and output 0 are in the arena. */
+  wasm?: PreparedOp['wasm'];
   /** A convolution on wasm pointers. */
   conv?: { kernel: ConvKernel; withActivation: boolean; inputDims: number[]; residual?: string };
 }
@@ -77,7 +79,7 @@ export function specialize(graph: GraphIR, kernels: Map<NodeIR, ConvKernel>, inp
     } else if (prepared.view) {
       viewOf.set(node.outputs[0]!, node.inputs[0]!);
     } else {
-      steps.push({ node, inputs: node.inputs, outputs: node.outputs, run: prepared.run });
+      steps.push({ node, inputs: node.inputs, outputs: node.outputs, run: prepared.run, wasm: prepared.wasm });
     }
   }
   return { inputDims, metas, consts, steps, viewOf };

@@ -13,6 +13,8 @@ export interface KernelExports {
   atrous_conv_plan_bytes(plan: number): number;
   atrous_conv_plan_output_dims(plan: number, batch: number, height: number, width: number, dims: number): number;
   atrous_conv_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, residual: number): number;
+  /** Bilinear resize (onnx/ops/resize.ts); optional so that an older build still loads. */
+  atrous_resize_bilinear?(src: number, dst: number, planes: number, h: number, w: number, oh: number, ow: number, tables: number): number;
 }
 
 /** Slots of the u32 descriptor read by `atrous_conv_plan_create` (mirrors `desc` in the Rust ABI). */

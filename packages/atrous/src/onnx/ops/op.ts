@@ -1,5 +1,6 @@
 import { AtrousError, show } from '../../errors.js';
 import type { ElemType, HostTensor } from '../data-types.js';
+import type { Engine } from '../../wasm/engine.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
 
 /** Type and dims of a value, all dims known (a session specializes its graph to the fed input dims). */
@@ -25,6 +26,11 @@ export interface PreparedOp {
   run(inputs: (HostTensor | undefined)[], outputs: HostTensor[]): void;
   /** Output 0 is input 0 reinterpreted with new dims (Reshape, Flatten, ...): nothing to run, no copy. */
   view?: boolean;
+  /**
+   * The same op on the wasm kernels, for when input 0 and output 0 live in wasm memory (byte offsets);
+   * returns false when this engine's build lacks the kernel, and `run` is used instead.
+   */
+  wasm?(engine: Engine, input: number, output: number): boolean;
 }
 
 export type OpPreparer = (ctx: OpContext) => PreparedOp;

@@ -1,4 +1,6 @@
-import { show } from '../../errors.js';
+import { AtrousError, show } from '../../errors.js';
+import type { Engine } from '../../wasm/engine.js';
+import { nodeLabel, type NodeIR } from '../graph.js';
 import { attrFloats, attrInt, attrString } from '../attributes.js';
 import { numbersOf } from '../data-types.js';
 import { constInput, expectFloat, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
@@ -108,7 +110,31 @@ function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
       if (linear) resizeLinear(src, dst, planes, H, W, OH, OW, ty, tx);
       else resizeNearest(src, dst, planes, H, W, OH, OW, ty, tx);
     },
+    wasm: linear ? (engine, input, output) => resizeLinearWasm(engine, input, output, planes, [H, W, OH, OW], ty, tx, node) : undefined,
   };
+}
+
+function resizeLinearWasm(engine: Engine, input: number, output: number, planes: number, [H, W, OH, OW]: number[], ty: AxisTable, tx: AxisTable, node: NodeIR): boolean {
+  const kernel = engine.exports.atrous_resize_bilinear;
+  if (!kernel) return false;
+  const words = 3 * (OH! + OW!);
+  const ptr = engine.alloc(words * 4, `${nodeLabel(node)}: resize tables`);
+  try {
+    const t = engine.u32(ptr, words);
+    const f = new Float32Array(t.buffer, t.byteOffset, words);
+    t.set(ty.i0, 0);
+    t.set(ty.i1, OH!);
+    f.set(ty.w1, 2 * OH!);
+    t.set(tx.i0, 3 * OH!);
+    t.set(tx.i1, 3 * OH! + OW!);
+    f.set(tx.w1, 3 * OH! + 2 * OW!);
+    const status = kernel(input, output, planes, H!, W!, OH!, OW!, ptr);
+    if (status === 11) throw new AtrousError('OUT_OF_MEMORY', `${nodeLabel(node)}: no wasm memory for the resize's row buffer (${H} x ${OW} floats)`);
+    if (status !== 0) throw new AtrousError('INTERNAL', `${nodeLabel(node)}: the resize kernel rejected its tables (status ${status})`);
+    return true;
+  } finally {
+    engine.free(ptr, words * 4);
+  }
 }
 
 function resizeNearest(src: Float32Array, dst: Float32Array, planes: number, H: number, W: number, OH: number, OW: number, ty: AxisTable, tx: AxisTable): void {
