@@ -159,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
   const ok = done - failures.filter((f) => files.includes(f.file)).length;
 
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`atrous-segment: ${ok} of ${files.length} images in ${seconds.toFixed(2)} s (${(ok / seconds).toFixed(1)} images/s, ${(pixels / 1e6 / seconds).toFixed(2)} Mpixel/s)`);
+  out(`atrous-segment: ${ok} of ${files.length} images in ${seconds.toFixed(2)} s (${(ok / seconds).toFixed(ok / seconds < 1 ? 2 : 1)} images/s, ${(pixels / 1e6 / seconds).toFixed(2)} Mpixel/s)`);
   out(`  model      ${model.label}, loaded in ${opts.workers} worker${opts.workers > 1 ? 's' : ''} in ${loadMs.toFixed(0)} ms; wasm build ${segmenter.build}`);
   if (ok > 0) out(`  inference  ${(inferenceMs / ok).toFixed(1)} ms per image in the pool (queue + transfer + run)`);
   if (spec && ok > 0) {

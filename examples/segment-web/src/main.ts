@@ -28,6 +28,7 @@ const ui = {
   photo: $<HTMLCanvasElement>('photo'),
   overlay: $<HTMLCanvasElement>('overlay'),
   busy: $('busy'),
+  busyText: $('busy-text'),
   metrics: $('metrics'),
   latency: $('latency'),
   inference: $('inference'),
@@ -209,6 +210,12 @@ async function segment(): Promise<void> {
   const stale = () => runId !== state.runId;
   ui.cancel.disabled = false;
   ui.busy.hidden = false;
+  // The elapsed time ticks while the workers run: a visible sign that the page itself is not blocked.
+  const shownAt = performance.now();
+  ui.busyText.textContent = 'Segmenting in a worker…';
+  const ticker = setInterval(() => {
+    ui.busyText.textContent = `Segmenting in a worker… ${((performance.now() - shownAt) / 1000).toFixed(1)} s`;
+  }, 100);
   const modelId = selectedModel();
   try {
     const { source, session } = await loadModel(modelId);
@@ -249,6 +256,7 @@ async function segment(): Promise<void> {
     if (isAbort(error) || controller.signal.aborted) setStatus('Cancelled. Pick another image or press a sample to run again.', 'cancelled');
     else setStatus(describe(error), 'error');
   } finally {
+    clearInterval(ticker);
     if (!stale()) {
       ui.cancel.disabled = true;
       ui.busy.hidden = true;
@@ -307,7 +315,7 @@ function updateModelHint(): void {
     id === 'default'
       ? 'Trained by the project on generated scenes: shapes on textured backgrounds. It knows nothing of photos.'
       : id === 'isnet'
-        ? 'ISNet (DIS, MIT licence): salient-object segmentation at 1024 × 1024, 88 MB of fp16 weights. Slow but real.'
+        ? 'ISNet (DIS, MIT licence): salient-object segmentation at 1024 × 1024, 88 MB of fp16 weights. Tens of seconds per image, but a real network on real photos.'
         : state.custom
           ? 'Your model: class names come from its metadata or from the field below.'
           : 'Drop an .onnx segmentation model ([1, 3, H, W] in, [1, C, H, W] scores out).';
