@@ -175,4 +175,16 @@ describe('InferenceSession parity with onnxruntime-node', () => {
     for (const o of ['a', 'b', 'c']) m.output(o);
     await parity(m.bytes(), { x: feed([1, 2, 7, 9]) });
   });
+
+  it('runs unfusable same-shape Add and Mul of feature maps, and a map scaled per channel', async () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [2, 3, 7, 5]);
+    const a = m.node('Relu', [m.node('Conv', ['x', ...convWeights(m, 'a', [3, 3, 3, 3])], 1, { pads: [1, 1, 1, 1] })]);
+    m.node('Add', [a, 'x'], ['sum']); // the activation comes first: not a residual the epilogue can take
+    m.node('Mul', ['x', a], ['prod']);
+    const s = m.node('GlobalAveragePool', [a]);
+    m.node('Mul', [s, a], ['scaled']);
+    for (const o of ['sum', 'prod', 'scaled']) m.output(o);
+    await parity(m.bytes(), { x: feed([2, 3, 7, 5]) });
+  });
 });

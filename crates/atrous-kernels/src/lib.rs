@@ -11,6 +11,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod activation;
+pub mod channel_ops;
 mod depthwise;
 mod gemm_conv;
 pub mod geometry;

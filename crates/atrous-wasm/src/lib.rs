@@ -246,3 +246,50 @@ pub unsafe extern "C" fn atrous_resize_bilinear(
         Err(e) => e as i32,
     }
 }
+
+/// `dst[p][i] = src[p][i] * scale[p]` over `planes` planes of `len` floats (a Mul by an `[N, C, 1, 1]` tensor).
+///
+/// # Safety
+/// `src` and `dst` valid for `planes * len` floats, `scale` for `planes`.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_scale_planes(src: *const f32, scale: *const f32, dst: *mut f32, planes: usize, len: usize) {
+    if planes == 0 || len == 0 {
+        return;
+    }
+    let n = planes * len;
+    atrous_kernels::channel_ops::scale_planes(
+        std::slice::from_raw_parts(src, n),
+        std::slice::from_raw_parts(scale, planes),
+        std::slice::from_raw_parts_mut(dst, n),
+        len,
+    );
+}
+
+/// `dst[p] = mean(src[p])` over `planes` planes of `len` floats (GlobalAveragePool).
+///
+/// # Safety
+/// `src` valid for `planes * len` floats, `dst` for `planes`.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_mean_planes(src: *const f32, dst: *mut f32, planes: usize, len: usize) {
+    if planes == 0 || len == 0 {
+        return;
+    }
+    atrous_kernels::channel_ops::mean_planes(std::slice::from_raw_parts(src, planes * len), std::slice::from_raw_parts_mut(dst, planes), len);
+}
+
+/// `dst = a + b`, or `a * b` when `multiply` is 1, over `n` floats.
+///
+/// # Safety
+/// All three valid for `n` floats; `dst` overlaps neither input.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_combine(a: *const f32, b: *const f32, dst: *mut f32, n: usize, multiply: u32) {
+    if n == 0 {
+        return;
+    }
+    atrous_kernels::channel_ops::combine(
+        std::slice::from_raw_parts(a, n),
+        std::slice::from_raw_parts(b, n),
+        std::slice::from_raw_parts_mut(dst, n),
+        multiply == 1,
+    );
+}

@@ -255,8 +255,11 @@ export class InferenceSession {
         return;
       }
       if (step.wasm) {
-        const [i, o] = [memory.offsets.get(step.inputs[0]!), memory.offsets.get(step.outputs[0]!)];
-        if (i !== undefined && o !== undefined && step.wasm(e, base() + i, base() + o)) return;
+        const at = (n: string) => {
+          const offset = n === '' ? undefined : memory.offsets.get(n);
+          return offset === undefined ? undefined : base() + offset;
+        };
+        if (step.wasm(e, step.inputs.map(at), step.outputs.map(at))) return;
       }
       const inputs = step.inputs.map((n) => (n === '' ? undefined : tensorOf(n)));
       const outputs = step.outputs.map((n) => (n === '' ? { type: 'float32' as const, dims: [], data: new Float32Array(0) } : tensorOf(n)));

@@ -15,6 +15,10 @@ export interface KernelExports {
   atrous_conv_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, residual: number): number;
   /** Bilinear resize (onnx/ops/resize.ts); optional so that an older build still loads. */
   atrous_resize_bilinear?(src: number, dst: number, planes: number, h: number, w: number, oh: number, ow: number, tables: number): number;
+  /** Feature-map element-wise kernels for ONNX sessions (onnx/ops), optional likewise. */
+  atrous_scale_planes?(src: number, scale: number, dst: number, planes: number, len: number): void;
+  atrous_mean_planes?(src: number, dst: number, planes: number, len: number): void;
+  atrous_combine?(a: number, b: number, dst: number, n: number, multiply: number): void;
 }
 
 /** Slots of the u32 descriptor read by `atrous_conv_plan_create` (mirrors `desc` in the Rust ABI). */

@@ -1,4 +1,4 @@
-import type { ElemType, HostData, HostTensor } from '../data-types.js';
+import { sizeOf, type ElemType, type HostData, type HostTensor } from '../data-types.js';
 import { broadcastDims, forEachRun, planBroadcast } from '../broadcast.js';
 import { nodeLabel } from '../graph.js';
 import { input, opError, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
@@ -66,6 +66,7 @@ function binary(ctx: OpContext, op: string): PreparedOp {
   const type: ElemType = COMPARISONS.has(op) ? 'bool' : metas[0]!.type;
   return {
     outputs: [{ type, dims }],
+    wasm: metas.length === 2 && type === 'float32' && (op === 'Add' || op === 'Mul') ? wasmBinary(op, metas[0]!.dims, metas[1]!.dims, dims) : undefined,
     run(inputs, [out]) {
       const first = inputs[0]!;
       if (inputs.length === 1) {
@@ -77,6 +78,36 @@ function binary(ctx: OpContext, op: string): PreparedOp {
       if (op === 'Mean') for (let i = 0; i < out!.data.length; i++) out!.data[i]! /= inputs.length;
     },
   };
+}
+
+/**
+ * Add and Mul of feature maps in wasm memory: same-shape operands, or (Mul) a map scaled per channel by
+ * an `[N, C, 1, 1]` tensor, the squeeze-and-excitation pattern.
+ */
+function wasmBinary(op: 'Add' | 'Mul', aDims: number[], bDims: number[], dims: number[]): PreparedOp['wasm'] {
+  const n = sizeOf(dims);
+  const same = (x: number[]) => x.length === dims.length && x.every((d, i) => d === dims[i]);
+  const perChannel = (x: number[]) => dims.length === 4 && x.length === 4 && x[0] === dims[0] && x[1] === dims[1] && x[2] === 1 && x[3] === 1;
+  if (same(aDims) && same(bDims)) {
+    return (engine, [a, b], [out]) => {
+      const kernel = engine.exports.atrous_combine;
+      if (!kernel || a === undefined || b === undefined || out === undefined) return false;
+      kernel(a, b, out, n, op === 'Mul' ? 1 : 0);
+      return true;
+    };
+  }
+  if (op === 'Mul' && (same(aDims) && perChannel(bDims) || same(bDims) && perChannel(aDims))) {
+    const mapFirst = same(aDims);
+    const planes = dims[0]! * dims[1]!;
+    return (engine, [a, b], [out]) => {
+      const kernel = engine.exports.atrous_scale_planes;
+      const [map, scale] = mapFirst ? [a, b] : [b, a];
+      if (!kernel || map === undefined || scale === undefined || out === undefined) return false;
+      kernel(map, scale, out, planes, n / planes);
+      return true;
+    };
+  }
+  return undefined;
 }
 
 function where(ctx: OpContext): PreparedOp {

@@ -27,10 +27,11 @@ export interface PreparedOp {
   /** Output 0 is input 0 reinterpreted with new dims (Reshape, Flatten, ...): nothing to run, no copy. */
   view?: boolean;
   /**
-   * The same op on the wasm kernels, for when input 0 and output 0 live in wasm memory (byte offsets);
-   * returns false when this engine's build lacks the kernel, and `run` is used instead.
+   * The same op on the wasm kernels: the address of each input and output that lives in wasm memory
+   * (undefined for those that do not). Returns false when it cannot run there (a value outside wasm
+   * memory, a build without the kernel), and `run` is used instead.
    */
-  wasm?(engine: Engine, input: number, output: number): boolean;
+  wasm?(engine: Engine, inputs: (number | undefined)[], outputs: (number | undefined)[]): boolean;
 }
 
 export type OpPreparer = (ctx: OpContext) => PreparedOp;

@@ -127,6 +127,15 @@ function globalPool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
   const inner = sizeOf(x.dims.slice(2));
   return {
     outputs: [{ type: 'float32', dims: x.dims.map((d, i) => (i < 2 ? d : 1)) }],
+    wasm:
+      kind === 'average'
+        ? (engine, [src], [dst]) => {
+            const kernel = engine.exports.atrous_mean_planes;
+            if (!kernel || src === undefined || dst === undefined || inner === 0) return false;
+            kernel(src, dst, planes, inner);
+            return true;
+          }
+        : undefined,
     run([a], [out]) {
       const src = a!.data, dst = out!.data;
       for (let p = 0; p < planes; p++) {

@@ -110,7 +110,9 @@ function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
       if (linear) resizeLinear(src, dst, planes, H, W, OH, OW, ty, tx);
       else resizeNearest(src, dst, planes, H, W, OH, OW, ty, tx);
     },
-    wasm: linear ? (engine, input, output) => resizeLinearWasm(engine, input, output, planes, [H, W, OH, OW], ty, tx, node) : undefined,
+    wasm: linear
+      ? (engine, [input], [output]) => input !== undefined && output !== undefined && resizeLinearWasm(engine, input, output, planes, [H, W, OH, OW], ty, tx, node)
+      : undefined,
   };
 }
 
