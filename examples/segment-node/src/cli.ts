@@ -90,12 +90,13 @@ async function main(argv: string[]): Promise<number> {
   const outDir = resolve(opts.out);
   const failures: Failure[] = [];
 
-  const files = await collectInputs(program.args, outDir, failures);
-  for (const file of files) {
-    if (resolve(dirname(file)) === outDir) {
-      throw new Error(`--out ${opts.out} is the folder of the input ${file}: masks would overwrite files there; choose another --out`);
+  for (const input of program.args) {
+    const folder = existsSync(input) && statSync(input).isDirectory() ? resolve(input) : resolve(dirname(input));
+    if (folder === outDir) {
+      throw new Error(`--out ${opts.out} is the folder of the input ${input}: masks would overwrite files there; choose another --out`);
     }
   }
+  const files = await collectInputs(program.args, outDir, failures);
   if (files.length === 0) {
     console.error(`atrous-segment: no PNG or JPEG files found in ${program.args.join(', ')}`);
     for (const f of failures) console.error(`  ${f.file}: ${f.reason}`);
