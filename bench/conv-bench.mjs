@@ -296,10 +296,10 @@ async function main() {
   const bestCol = atrousColumns[0];
   const simdCol = atrousColumns.find((c) => c.build === 'simd128');
   const cell = (row, id) => row.cells.get(id);
-  const speedup = (row, a, b) => {
+  const speedup = (row, a, b, key = 'median') => {
     const x = a && cell(row, a.id ?? a);
     const y = cell(row, b);
-    return x?.median && y?.median ? y.median / x.median : undefined;
+    return x?.[key] && y?.[key] ? y[key] / x[key] : undefined;
   };
   const peakOf = (col) => (col.build === 'relaxed' ? peak.peak.relaxed : peak.peak.simd128);
 
@@ -373,6 +373,13 @@ async function main() {
     out(`| ${row.k.id} | ${cells.join(' | ')} |`);
   }
   out();
+  if (ratios.length) {
+    const byCpu = ratios.map((r) => {
+      const xs = results.map((row) => speedup(row, r.a, r.b, 'cpu')).filter((x) => x !== undefined);
+      return `${r.label} ${ratio(geomean(xs))}`;
+    });
+    out(`- the same geomean ratios from the CPU-time medians (less sensitive to other processes): ${byCpu.join(', ')}`);
+  }
   out(`- load after: \`${load()}\``);
   if (disturbed) out('- some timings were disturbed by other processes (marked above): medians of those runtimes are pessimistic.');
   if (failed) {
