@@ -19,6 +19,7 @@ pub mod isa;
 mod micro_kernel;
 mod panel;
 pub mod plan;
+pub mod pooling;
 pub mod resample;
 #[cfg(test)]
 mod reference;

@@ -41,7 +41,7 @@ pub fn resize_bilinear(
     ty: &AxisTable,
     tx: &AxisTable,
 ) -> Result<(), ResizeError> {
-    let (Some(in_len), Some(out_len)) = (planes.checked_mul(h * w), planes.checked_mul(oh * ow)) else {
+    let (Some(in_len), Some(out_len)) = (h.checked_mul(w).and_then(|n| n.checked_mul(planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(planes))) else {
         return Err(ResizeError::InvalidTable);
     };
     if !ty.valid(oh, h) || !tx.valid(ow, w) || src.len() < in_len || dst.len() < out_len {

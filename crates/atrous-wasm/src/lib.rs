@@ -293,3 +293,38 @@ pub unsafe extern "C" fn atrous_combine(a: *const f32, b: *const f32, dst: *mut 
         multiply == 1,
     );
 }
+
+/// Max pooling: `desc` holds 13 u32s: planes, h, w, oh, ow, kernel h, w, stride h, w, dilation h, w,
+/// pad top, left. Returns 0, or 1 when the description is not valid.
+///
+/// # Safety
+/// `desc` valid for 13 u32s; `src` for `planes * h * w` floats, `dst` for `planes * oh * ow`.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_max_pool2d(src: *const f32, dst: *mut f32, desc: *const u32) -> i32 {
+    use atrous_kernels::pooling::{max_pool2d, PoolShape};
+    let mut d = [0usize; 13];
+    for (i, slot) in d.iter_mut().enumerate() {
+        *slot = *desc.add(i) as usize;
+    }
+    let shape = PoolShape {
+        planes: d[0],
+        in_hw: [d[1], d[2]],
+        out_hw: [d[3], d[4]],
+        kernel: [d[5], d[6]],
+        strides: [d[7], d[8]],
+        dilations: [d[9], d[10]],
+        pads: [d[11], d[12]],
+    };
+    let (Some(in_len), Some(out_len)) = (
+        d[1].checked_mul(d[2]).and_then(|n| n.checked_mul(d[0])),
+        d[3].checked_mul(d[4]).and_then(|n| n.checked_mul(d[0])),
+    ) else {
+        return 1;
+    };
+    let ok = max_pool2d(std::slice::from_raw_parts(src, in_len), std::slice::from_raw_parts_mut(dst, out_len), &shape);
+    if ok {
+        0
+    } else {
+        1
+    }
+}

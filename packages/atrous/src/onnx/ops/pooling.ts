@@ -1,4 +1,5 @@
-import { show } from '../../errors.js';
+import { AtrousError, show } from '../../errors.js';
+import { nodeLabel } from '../graph.js';
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import { sizeOf } from '../data-types.js';
 import { expectFloat, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
@@ -65,8 +66,24 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
   const planes = x.dims[0]! * x.dims[1]!;
   const dims = oneD ? [x.dims[0]!, x.dims[1]!, ww.outSize] : [x.dims[0]!, x.dims[1]!, wh.outSize, ww.outSize];
   const [H, W, OH, OW] = [wh.inSize, ww.inSize, wh.outSize, ww.outSize];
+  const desc = Uint32Array.of(planes, H, W, OH, OW, wh.kernel, ww.kernel, wh.stride, ww.stride, wh.dilation, ww.dilation, wh.padBegin, ww.padBegin);
   return {
     outputs: [{ type: 'float32', dims }],
+    wasm:
+      kind === 'max'
+        ? (engine, [src], [dst]) => {
+            const kernel = engine.exports.atrous_max_pool2d;
+            if (!kernel || src === undefined || dst === undefined) return false;
+            const ptr = engine.alloc(desc.byteLength, `${nodeLabel(node)}: pooling descriptor`);
+            try {
+              engine.u32(ptr, desc.length).set(desc);
+              if (kernel(src, dst, ptr) !== 0) throw new AtrousError('INTERNAL', `${nodeLabel(node)}: the pooling kernel rejected ${show([...desc])}`);
+            } finally {
+              engine.free(ptr, desc.byteLength);
+            }
+            return true;
+          }
+        : undefined,
     run([a], [out]) {
       const src = a!.data as Float32Array, dst = out!.data as Float32Array;
       const ry = tapRanges(wh), rx = tapRanges(ww);
