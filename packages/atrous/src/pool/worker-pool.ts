@@ -70,8 +70,10 @@ export interface WorkerPoolStats {
   timedOut: number;
   /** Workers that died by themselves (exit, uncaught error, trap, out of memory). */
   crashed: number;
-  /** Workers started to replace a crashed, cancelled or timed-out one. */
+  /** Workers started to replace a crashed, cancelled or timed-out one (or a replacement that failed to start). */
   replaced: number;
+  /** Replacement workers that died while loading the kernels (tried again, up to 3 times in a row). */
+  startFailed: number;
   /** Named resources (prepared plans, stacks) held in the workers. */
   resources: number;
   workers: WorkerStats[];
@@ -93,6 +95,9 @@ interface ResourceRecord {
   payload: unknown;
   disposed: boolean;
 }
+
+/** Tries to start a replacement before a place in the pool is given up. */
+const MAX_START_ATTEMPTS = 3;
 
 /**
  * A named object created once in every worker (a prepared plan, a conv stack, an ONNX session) and
@@ -158,7 +163,7 @@ export class WorkerPool {
   private nextSlotId = 1;
   private nextResourceId = 1;
   private terminated: Promise<void> | undefined;
-  private readonly counts = { completed: 0, failed: 0, aborted: 0, timedOut: 0, crashed: 0, replaced: 0 };
+  private readonly counts = { completed: 0, failed: 0, aborted: 0, timedOut: 0, crashed: 0, replaced: 0, startFailed: 0 };
 
   /** Use `createWorkerPool`, which also waits for every worker to load the kernels. */
   constructor(options: WorkerPoolOptions = {}) {
@@ -195,30 +200,34 @@ export class WorkerPool {
     return this;
   }
 
-  private newSlot(): WorkerSlot {
-    return new WorkerSlot(this.nextSlotId++, this.spawn, (slot, error) => this.onDeath(slot, error));
+  private newSlot(attempt = 1): WorkerSlot {
+    return new WorkerSlot(this.nextSlotId++, attempt, this.spawn, (slot, error) => this.onDeath(slot, error));
   }
 
   private onDeath(slot: WorkerSlot, error: AtrousError): void {
-    if (error.code === 'WORKER_CRASHED') this.counts.crashed++;
     const i = this.slots.indexOf(slot);
+    if (!slot.started) this.counts.startFailed++;
+    else if (error.code === 'WORKER_CRASHED') this.counts.crashed++;
     if (i < 0 || this.terminated) return;
-    const fresh = this.newSlot();
+    // A replacement that dies while loading the kernels is tried again a few times (the cause may pass);
+    // then the pool gives up on that place and shrinks.
+    const attempt = slot.started ? 1 : slot.attempt + 1;
+    if (attempt > MAX_START_ATTEMPTS) {
+      this.slots.splice(i, 1);
+      if (this.slots.length === 0) {
+        for (const job of this.queue.drain()) {
+          this.settle(job, new AtrousError('WORKER_CRASHED', `${job.label}: no worker left in the pool (the last one failed to start: ${error.message})`));
+        }
+      }
+      return;
+    }
+    const fresh = this.newSlot(attempt);
     this.slots[i] = fresh;
     this.counts.replaced++;
+    // A failed start ends `fresh`, which brings it back here.
     fresh.start(this.build).then(
       () => this.pump(),
-      (startError: unknown) => {
-        // The replacement could not start: the pool shrinks. With no worker left, nothing can run.
-        const at = this.slots.indexOf(fresh);
-        if (at >= 0) this.slots.splice(at, 1);
-        if (this.slots.length === 0) {
-          const why = startError instanceof Error ? startError.message : String(startError);
-          for (const job of this.queue.drain()) {
-            this.settle(job, new AtrousError('WORKER_CRASHED', `${job.label}: no worker left in the pool (a replacement failed to start: ${why})`));
-          }
-        }
-      },
+      () => undefined,
     );
   }
 

@@ -27,8 +27,9 @@ export class WorkerSlot {
   private deathError: AtrousError | undefined;
 
   /** `onDeath` hears once that the worker is gone, whatever the reason. */
-  constructor(id: number, spawn: SpawnOptions, onDeath: (slot: WorkerSlot, error: AtrousError) => void) {
+  constructor(id: number, attempt: number, spawn: SpawnOptions, onDeath: (slot: WorkerSlot, error: AtrousError) => void) {
     this.id = id;
+    this.attempt = attempt;
     this.onDeath = onDeath;
     this.handle = spawnWorker(spawn);
     this.handle.onCrash((what) => {
@@ -41,10 +42,24 @@ export class WorkerSlot {
     return this.deathError !== undefined;
   }
 
-  /** Loads the kernels in the worker. */
+  /** Whether the worker loaded its kernels. */
+  started = false;
+  /** 1 for a worker, n for the n-th try in a row to start a replacement in the same place. */
+  readonly attempt: number;
+
+  /** Loads the kernels in the worker; on failure the worker is ended. */
   async start(build: WasmBuild | undefined): Promise<void> {
-    this.build = await this.call((r) => r.init(build));
-    if (!this.dead) this.state = 'idle';
+    try {
+      this.build = await this.call((r) => r.init(build));
+    } catch (error) {
+      const reason = error instanceof AtrousError ? error : new AtrousError('WASM_UNAVAILABLE', `worker #${this.id} could not start: ${String(error)}`);
+      await this.end(reason);
+      throw reason;
+    }
+    if (!this.dead) {
+      this.state = 'idle';
+      this.started = true;
+    }
   }
 
   /**
