@@ -177,7 +177,13 @@ export class InferenceSession {
         }
         const kernel = new ConvKernel(engine, node, w, b, node.fusion?.activation ?? 'none');
         kernels.set(node, kernel);
-        kernel.plan(true);
+        kernel.packForLoad(Boolean(node.inputs[3]));
+      }
+      // Conv weights now live packed in wasm memory; the parsed copies can go unless another op reads them.
+      const readByOthers = new Set(graph.nodes.filter((n) => n.opType !== 'Conv').flatMap((n) => n.inputs));
+      for (const name of graph.outputs.map((o) => o.name)) readByOthers.add(name);
+      for (const node of kernels.keys()) {
+        for (const name of node.inputs.slice(1, 3)) if (name && !readByOthers.has(name)) graph.initializers.delete(name);
       }
       const session = new InferenceSession(engine, graph, kernels, report);
       session.profiling = options.profile === true;

@@ -53,14 +53,15 @@ export function specialize(graph: GraphIR, kernels: Map<NodeIR, ConvKernel>, inp
   const metaOf = (name: string) => (name === '' ? undefined : metas.get(name));
 
   for (const node of graph.nodes) {
+    if (node.opType === 'Conv') {
+      // Its weights are packed in the kernel (and their parsed copies released).
+      steps.push(...convSteps(node, kernels.get(node)!, metas, consts));
+      continue;
+    }
     const inputs = node.inputs.map(metaOf);
     node.inputs.forEach((name, i) => {
       if (name !== '' && inputs[i] === undefined) throw new AtrousError('INTERNAL', `${nodeLabel(node)}: input ${show(name)} has no type`);
     });
-    if (node.opType === 'Conv') {
-      steps.push(...convSteps(node, kernels.get(node)!, metas, consts));
-      continue;
-    }
     const prepare = OPS.get(node.opType)!;
     const nodeConsts = node.inputs.map((name) => (name === '' ? undefined : consts.get(name)));
     const prepared = prepare({ node, opset: graph.opset, inputs, consts: nodeConsts });

@@ -60,8 +60,10 @@ export class ConvKernel {
   readonly weightDims: number[];
   readonly activation: Activation;
   private readonly engine: Engine;
-  private readonly weights: Tensor<'float32'>;
-  private readonly bias: Float32Array | undefined;
+  // Dropped once no variant can still need packing (see `plan`): the packed copy in wasm memory is enough.
+  private weights: Tensor<'float32'> | undefined;
+  private bias: Float32Array | undefined;
+  private readonly specs = new Map<boolean, ConvSpec>();
   private readonly plans = new Map<boolean, { ptr: number; spec: ConvSpec }>();
 
   constructor(engine: Engine, node: NodeIR, weights: HostTensor, bias: HostTensor | undefined, activation: Activation) {
@@ -79,20 +81,41 @@ export class ConvKernel {
   }
 
   private spec(withActivation: boolean): ConvSpec {
+    const known = this.specs.get(withActivation);
+    if (known) return known;
     const { strides, dilations, pads, groups } = this.attrs;
     try {
-      return resolveConvSpec(this.weights, { bias: this.bias, strides, dilations, pads, groups, activation: withActivation ? this.activation : 'none' }, nodeLabel(this.node));
+      const activation = withActivation ? this.activation : 'none';
+      const spec = resolveConvSpec(this.weights!, { bias: this.bias, strides, dilations, pads, groups, activation }, nodeLabel(this.node));
+      this.specs.set(withActivation, spec);
+      return spec;
     } catch (e) {
       if (e instanceof AtrousError) throw new AtrousError('INVALID_MODEL', e.message);
       throw e;
     }
   }
 
+  /**
+   * Packs the fused variant and lets go of the JavaScript copy of the weights when no other variant can be
+   * asked for: without a residual (or without an activation) the unfused variant is never needed.
+   */
+  packForLoad(hasResidual: boolean): void {
+    this.plan(true);
+    if (!hasResidual || this.activation === 'none') {
+      this.spec(false);
+      this.weights = undefined;
+      this.bias = undefined;
+    }
+  }
+
   /** The packed plan for one variant; packs it on first use. */
   plan(withActivation: boolean): number {
-    const known = this.plans.get(withActivation);
+    const same = this.activation === 'none' ? true : withActivation;
+    const known = this.plans.get(same);
     if (known) return known.ptr;
-    const spec = this.spec(withActivation);
+    if (!this.weights) throw new AtrousError('INTERNAL', `${nodeLabel(this.node)}: the weights were released before the ${withActivation ? 'fused' : 'unfused'} variant was packed`);
+    const spec = this.spec(same);
+    withActivation = same;
     const e = this.engine;
     const label = nodeLabel(this.node);
     const desc = encodeConvSpec(spec);
@@ -109,7 +132,7 @@ export class ConvKernel {
       return ptr;
     } finally {
       e.free(descPtr, desc.byteLength);
-      e.free(weightPtr, this.weights.data.byteLength);
+      e.free(weightPtr, this.weights!.data.byteLength);
       if (spec.bias) e.free(biasPtr, spec.bias.byteLength);
     }
   }
