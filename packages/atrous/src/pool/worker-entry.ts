@@ -104,4 +104,4 @@ const api: WorkerApi = {
   },
 };
 
-Comlink.expose(api, workerEndpoint());
+Comlink.expose(api, workerEndpoint() as Comlink.Endpoint);

@@ -2,18 +2,7 @@
 // `new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module' })` is the form Vite and
 // webpack recognise, so the worker script is bundled without configuration.
 // Chosen by the "#worker-host" import condition in package.json; worker-host-node.ts is the other side.
-import type { Endpoint } from 'comlink/dist/esm/comlink.mjs';
-
-export interface SpawnOptions {
-  /** Node only; ignored in browsers. */
-  resourceLimits?: unknown;
-}
-
-export interface WorkerHandle {
-  readonly endpoint: Endpoint;
-  onCrash(listener: (what: string) => void): void;
-  terminate(): Promise<void>;
-}
+import type { MessageEndpoint, SpawnOptions, WorkerHandle } from './worker-protocol.js';
 
 export function spawnWorker(_options: SpawnOptions): WorkerHandle {
   const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module' });
@@ -31,7 +20,7 @@ export function spawnWorker(_options: SpawnOptions): WorkerHandle {
   });
   worker.addEventListener('messageerror', () => report('received a message it could not deserialize'));
   return {
-    endpoint: worker as unknown as Endpoint,
+    endpoint: worker as unknown as MessageEndpoint,
     onCrash(l) {
       listener = l;
     },
@@ -42,8 +31,8 @@ export function spawnWorker(_options: SpawnOptions): WorkerHandle {
   };
 }
 
-export function workerEndpoint(): Endpoint {
-  return globalThis as unknown as Endpoint;
+export function workerEndpoint(): MessageEndpoint {
+  return globalThis as unknown as MessageEndpoint;
 }
 
 /**

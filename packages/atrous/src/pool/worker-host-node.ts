@@ -1,23 +1,9 @@
 // Node: pool workers are worker_threads Workers, spoken to through Comlink's node adapter.
 // Chosen by the "#worker-host" import condition in package.json; worker-host-browser.ts is the other side.
 import { availableParallelism } from 'node:os';
-import { Worker, parentPort, type ResourceLimits } from 'node:worker_threads';
-import type { Endpoint } from 'comlink/dist/esm/comlink.mjs';
+import { Worker, parentPort } from 'node:worker_threads';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-
-export interface SpawnOptions {
-  /** Node only: heap limits of each worker (a worker that exceeds them crashes and is replaced). */
-  resourceLimits?: ResourceLimits;
-}
-
-/** One worker as the pool sees it, the same in Node and in browsers. */
-export interface WorkerHandle {
-  readonly endpoint: Endpoint;
-  /** `listener` hears, once, that the worker died by itself, with a description of how. */
-  onCrash(listener: (what: string) => void): void;
-  /** Ends the worker; resolves once it is gone. */
-  terminate(): Promise<void>;
-}
+import type { MessageEndpoint, SpawnOptions, WorkerHandle } from './worker-protocol.js';
 
 export function spawnWorker(options: SpawnOptions): WorkerHandle {
   const worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
@@ -44,7 +30,7 @@ export function spawnWorker(options: SpawnOptions): WorkerHandle {
   worker.on('exit', (code: number) => report(`exited with code ${code}`));
   worker.on('messageerror', (error: Error) => report(`received a message it could not deserialize (${error.message})`));
   return {
-    endpoint: nodeEndpoint(worker),
+    endpoint: nodeEndpoint(worker) as MessageEndpoint,
     onCrash(l) {
       listener = l;
     },
@@ -56,9 +42,9 @@ export function spawnWorker(options: SpawnOptions): WorkerHandle {
 }
 
 /** Inside a worker: the endpoint to the pool. */
-export function workerEndpoint(): Endpoint {
+export function workerEndpoint(): MessageEndpoint {
   if (!parentPort) throw new Error('atrous pool worker: not running in a worker_threads Worker');
-  return nodeEndpoint(parentPort);
+  return nodeEndpoint(parentPort) as MessageEndpoint;
 }
 
 /** Inside a worker: end it the way a crashing dependency would. */

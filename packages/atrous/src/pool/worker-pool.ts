@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
-import { defaultPoolSize, type SpawnOptions } from '#worker-host';
+import { defaultPoolSize } from '#worker-host';
 import { AtrousError, show } from '../errors.js';
 import { Tensor, expectFloat32 } from '../tensor.js';
 import { BUILDS, type WasmBuild } from '../wasm/builds.js';
@@ -9,7 +9,7 @@ import type { Conv1dOptions } from '../ops/conv1d.js';
 import type { ConvLayer } from '../analysis/receptive-field.js';
 import { JobQueue } from './job-queue.js';
 import { WorkerSlot } from './worker-slot.js';
-import type { WorkerFault } from './worker-protocol.js';
+import type { SpawnOptions, WorkerFault, WorkerResourceLimits } from './worker-protocol.js';
 import { biasData, toTensor, Transfers, type WireTensor } from './wire.js';
 import { PooledConvPlan, PooledConvStack, layerPayload } from './pooled-conv.js';
 import { PooledSession } from './pooled-session.js';
@@ -24,7 +24,7 @@ export interface WorkerPoolOptions {
   /** The wasm build every worker loads. Default: the best the engine validates. */
   build?: WasmBuild;
   /** Node only: heap limits per worker (`worker_threads` resourceLimits). A worker exceeding them is replaced. */
-  resourceLimits?: SpawnOptions['resourceLimits'];
+  resourceLimits?: WorkerResourceLimits;
 }
 
 export interface PoolCallOptions {

@@ -14,6 +14,37 @@ export type WorkerFault =
   | 'oom' // the worker's JavaScript heap runs out (Node: with `resourceLimits`)
   | 'hang'; // the worker never answers: only an abort or a timeout ends the call
 
+/** The message endpoint a worker or its parent offers (comlink's Endpoint, without comlink's types). */
+export interface MessageEndpoint {
+  postMessage(message: any, transfer?: Transferable[]): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: {}): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: {}): void;
+  start?: () => void;
+}
+
+/** Heap limits of a Node worker (worker_threads ResourceLimits); ignored in browsers. */
+export interface WorkerResourceLimits {
+  maxYoungGenerationSizeMb?: number;
+  maxOldGenerationSizeMb?: number;
+  codeRangeSizeMb?: number;
+  stackSizeMb?: number;
+}
+
+export interface SpawnOptions {
+  /** Node only: heap limits of each worker (a worker that exceeds them crashes and is replaced). */
+  resourceLimits?: WorkerResourceLimits;
+}
+
+/** One worker as the pool sees it, the same in Node and in browsers. */
+export interface WorkerHandle {
+  readonly endpoint: MessageEndpoint;
+  /** `listener` hears, once, that the worker died by itself, with a description of how. */
+  onCrash(listener: (what: string) => void): void;
+  /** Ends the worker; resolves once it is gone. */
+  terminate(): Promise<void>;
+}
+
+// Every method answers with a promise, so comlink's Remote<WorkerApi> is WorkerApi itself.
 export interface WorkerApi {
   /** Loads the kernels (the given build, or the best this engine validates); answers with the build loaded. */
   init(build: WasmBuild | undefined): Promise<Reply<WasmBuild>>;

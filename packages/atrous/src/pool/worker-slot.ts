@@ -1,10 +1,10 @@
 // One worker seen from the pool: its Comlink proxy, the resources it holds, and its death. Every call to
 // the worker races against its death, so a worker that crashes or is terminated leaves no call pending.
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
-import { spawnWorker, type SpawnOptions, type WorkerHandle } from '#worker-host';
+import { spawnWorker } from '#worker-host';
 import { AtrousError } from '../errors.js';
 import type { WasmBuild } from '../wasm/builds.js';
-import type { WorkerApi } from './worker-protocol.js';
+import type { SpawnOptions, WorkerApi, WorkerHandle } from './worker-protocol.js';
 import { fromWireError, type Reply } from './wire.js';
 
 export type SlotState = 'starting' | 'idle' | 'busy' | 'dead';
@@ -20,7 +20,7 @@ export class WorkerSlot {
   /** Resource ids this worker holds (or is creating), with what the worker said about each. */
   readonly resources = new Map<number, Promise<unknown>>();
   private readonly handle: WorkerHandle;
-  private readonly remote: Comlink.Remote<WorkerApi>;
+  private readonly remote: WorkerApi;
   /** Rejecters of the calls in flight: a dying worker fails them all. */
   private readonly pending = new Set<(error: AtrousError) => void>();
   private readonly onDeath: (slot: WorkerSlot, error: AtrousError) => void;
@@ -35,7 +35,7 @@ export class WorkerSlot {
     this.handle.onCrash((what) => {
       void this.end(new AtrousError('WORKER_CRASHED', `worker #${this.id} ${what}; it was replaced`));
     });
-    this.remote = Comlink.wrap<WorkerApi>(this.handle.endpoint);
+    this.remote = Comlink.wrap<WorkerApi>(this.handle.endpoint) as unknown as WorkerApi;
   }
 
   get dead(): boolean {
@@ -66,7 +66,7 @@ export class WorkerSlot {
    * Calls the worker and unwraps its Reply: its value, or its error rebuilt as an AtrousError. A fatal
    * error (a wasm trap) ends this worker. Rejects with the reason of death if the worker dies first.
    */
-  async call<T>(fn: (remote: Comlink.Remote<WorkerApi>) => Promise<Reply<T>>): Promise<T> {
+  async call<T>(fn: (remote: WorkerApi) => Promise<Reply<T>>): Promise<T> {
     if (this.deathError) throw this.deathError;
     // Not Promise.race with a long-lived "death" promise: every race would leave a reaction (holding its
     // result) on that promise until the worker dies.
