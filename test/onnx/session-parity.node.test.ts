@@ -187,4 +187,18 @@ describe('InferenceSession parity with onnxruntime-node', () => {
     for (const o of ['sum', 'prod', 'scaled']) m.output(o);
     await parity(m.bytes(), { x: feed([2, 3, 7, 5]) });
   });
+
+  it('writes channel concatenations in place, nested ones and inputs read again later included', async () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 3, 6, 7]);
+    const a = m.node('Conv', ['x', ...convWeights(m, 'a', [4, 3, 3, 3])], 1, { pads: [1, 1, 1, 1] });
+    const b = m.node('Sigmoid', [a]);
+    const c = m.node('Conv', [b, ...convWeights(m, 'c', [2, 4, 1, 1])]);
+    const inner = m.node('Concat', [a, c], 1, { axis: 1 });
+    const outer = m.node('Concat', [m.node('Relu', [inner]), b], 1, { axis: -3 });
+    m.node('Add', [outer, m.node('Concat', [inner, b], 1, { axis: 1 })], ['y']); // inner and b read again
+    m.output('y');
+    m.output(c);
+    await parity(m.bytes(), { x: feed([1, 3, 6, 7]) });
+  });
 });

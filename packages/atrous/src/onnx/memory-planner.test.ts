@@ -45,4 +45,23 @@ describe('planMemory', () => {
       expect(oa + bytes <= ob || ob + bytes <= oa, `${a} and ${b} overlap`).toBe(true);
     }
   });
+
+  it('places the inputs of a channel concatenation inside its output and skips the copy', () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 2, 4, 4]);
+    const a = m.node('Relu', ['x']);
+    const b = m.node('Sigmoid', ['x']);
+    m.node('Concat', [a, b], ['y'], { axis: 1 });
+    m.node('Concat', ['x', a], ['z'], { axis: 1 }); // a graph input: this one copies
+    m.output('y');
+    m.output('z');
+    const graph = parseModel(m.bytes());
+    const program = specialize(graph, new Map(), new Map([['x', [1, 2, 4, 4]]]));
+    const plan = planMemory(program, ['x'], ['y', 'z']);
+    const [concatY, concatZ] = program.steps.filter((s) => s.node.opType === 'Concat');
+    expect(plan.inPlace.has(concatY!)).toBe(true);
+    expect(plan.inPlace.has(concatZ!)).toBe(false);
+    expect(plan.offsets.get(a)).toBe(plan.offsets.get('y'));
+    expect(plan.offsets.get(b)).toBe(plan.offsets.get('y')! + 2 * 16 * 4);
+  });
 });

@@ -278,6 +278,7 @@ export class InferenceSession {
     };
     const times = this.profiling ? new Map<string, ProfileEntry>() : undefined;
     for (const step of program.steps) {
+      if (memory.inPlace.has(step)) continue; // its inputs were written into its output
       if (!times) {
         execute(step);
         continue;
