@@ -81,6 +81,17 @@ export function hostTensor(type: ElemType, dims: number[], data?: HostData): Hos
   return { type, dims, data: data ?? allocData(type, sizeOf(dims)) };
 }
 
+let halfTable: Float32Array | undefined;
+
+/** All 65 536 halves as floats (256 KiB, built on first use): fp16 weights of a large model decode by lookup. */
+export function halfTableF32(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
+  }
+  return halfTable;
+}
+
 /** IEEE 754 half -> float (handles subnormals, infinities and NaN). */
 export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;

@@ -5,6 +5,7 @@ import {
   allocData,
   dataTypeName,
   elemTypeOf,
+  halfTableF32,
   halfToFloat,
   int64ToNumber,
   type HostTensor,
@@ -65,8 +66,16 @@ export function decodeTensor(t: TensorProto, what: string): HostTensor {
     throw invalid(`${name} (${dataTypeName(code)}, dims ${show(dims)}) needs ${size} values but holds ${available} (truncated or corrupted?)`);
   }
   const data = allocData(type, size);
-  if (raw) {
-    // raw_data is little-endian and may sit at any byte offset inside the file.
+  if (raw && code === OnnxDataType.FLOAT) {
+    // The common case, copied as bytes: raw_data is little-endian (as is every engine atrous runs on) and may
+    // sit at any byte offset inside the file, so it is copied to an aligned buffer first (new Uint8Array(x)
+    // copies; a Node Buffer's slice() would not).
+    data.set(new Float32Array(new Uint8Array(raw).buffer, 0, size));
+  } else if (raw && code === OnnxDataType.FLOAT16) {
+    const table = halfTableF32();
+    const halves = new Uint16Array(new Uint8Array(raw).buffer, 0, size);
+    for (let i = 0; i < size; i++) data[i] = table[halves[i]!]!;
+  } else if (raw) {
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < size; i++) {
       switch (code) {
