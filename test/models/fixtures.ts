@@ -35,6 +35,15 @@ export function isnetModel(): string {
   return lastLine(run(process.execPath, [resolve(repoRoot, 'tools/fetch-isnet.mjs')]));
 }
 
+/**
+ * ISNet rewritten to compute in float32 (tools/widen-fp16.py: same nodes, same weight values): the reference
+ * that holds atrous's float32 arithmetic to 1e-4, where onnxruntime's own fp16 activations differ by 2e-3.
+ */
+export function isnetFp32Model(): string {
+  const fp16 = isnetModel();
+  return lastLine(run(python, [resolve(repoRoot, 'tools/widen-fp16.py'), fp16, fp16.replace(/_fp16\.onnx$/, '_fp32.onnx')]));
+}
+
 /** Real photos from Debian's python3-skimage: astronaut.png (public domain), coffee.png (CC0). */
 export function skimagePhoto(name: 'astronaut' | 'coffee'): string {
   const candidates = [`/usr/lib/python3/dist-packages/skimage/data/${name}.png`, `/usr/share/skimage-data/${name}.png`];

@@ -45,9 +45,10 @@ describe('compareOutput', () => {
     expect(compareOutput('out', actual, expected, dims).nonFinite).toBe(2);
   });
 
-  it('thresholds one-channel probability maps at 0.5 and logit maps at 0', () => {
-    const probs = Float32Array.from([0.1, 0.4, 0.6, 0.9]);
-    expect(compareOutput('p', Float32Array.from([0.1, 0.55, 0.6, 0.9]), probs, [1, 1, 2, 2]).agreement).toBe(0.75);
+  it('decides one-channel maps at the given threshold (0 for logits by default)', () => {
+    const probs = Float32Array.from([0, 0.4, 0.6, 1.0000001]);
+    const atrousProbs = Float32Array.from([1e-9, 0.55, 0.6, 1]);
+    expect(compareOutput('p', atrousProbs, probs, [1, 1, 2, 2], 0.5).agreement).toBe(0.75);
     const logits = Float32Array.from([-2, -0.1, 0.3, 2]);
     expect(compareOutput('l', Float32Array.from([-2, 0.1, 0.3, 2]), logits, [1, 1, 2, 2]).agreement).toBe(0.75);
   });
