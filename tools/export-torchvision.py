@@ -187,9 +187,11 @@ def main(argv):
                 return 0
     t0 = time.time()
     export(args, path)
-    with open(meta_path + '.tmp', 'w') as f:
+    # Parallel test files may export the same model at once: private temporary names, atomic renames.
+    meta_tmp = f'{meta_path}.{os.getpid()}.tmp'
+    with open(meta_tmp, 'w') as f:
         json.dump(meta, f, indent=1)
-    os.replace(meta_path + '.tmp', meta_path)
+    os.replace(meta_tmp, meta_path)
     print(f'exported {name}.onnx ({os.path.getsize(path) / 2**20:.1f} MiB) in {time.time() - t0:.1f} s',
           file=sys.stderr)
     print(path)
