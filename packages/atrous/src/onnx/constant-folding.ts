@@ -16,7 +16,7 @@ export function foldConstants(graph: GraphIR): void {
     const prepare = OPS.get(node.opType);
     const inputs = node.inputs.map((name) => (name === '' ? undefined : consts.get(name)));
     const allConst = node.inputs.every((name, i) => name === '' || inputs[i] !== undefined);
-    if (!prepare || !allConst || node.opType === 'Conv' || node.domain !== '' && node.domain !== 'ai.onnx') {
+    if (!prepare || !allConst || node.opType === 'Conv' || (node.domain !== '' && node.domain !== 'ai.onnx')) {
       kept.push(node);
       continue;
     }

@@ -104,6 +104,19 @@ describe('InferenceSession', () => {
     expect(e.message).toMatch(/"NonMaxSuppression".*"nms_1"/);
   });
 
+  it('refuses an unsupported attribute value at create, also when the input dims are symbolic', async () => {
+    for (const dims of [[1, 2, 4, 4], ['n', 2, 'h', 'w']]) {
+      const m = new ModelBuilder(13);
+      m.input('x', dims);
+      m.init('scales', [4], [1, 1, 2, 2]);
+      m.node('Resize', ['x', '', 'scales'], ['y'], { mode: 'cubic' }, 'up_cubic');
+      m.output('y');
+      const e = await rejection(InferenceSession.create(m.bytes()));
+      expect(e.code).toBe('UNSUPPORTED_OP');
+      expect(e.message).toMatch(/Resize node "up_cubic": mode "cubic" is not supported/);
+    }
+  });
+
   it('reads a model from a path in Node', async () => {
     const { mkdtemp, writeFile } = await import('node:fs/promises');
     const { join } = await import('node:path');

@@ -100,6 +100,24 @@ function checkOps(graph: GraphIR): void {
   }
 }
 
+/** What a symbolic dim stands for when a dynamic model is checked at load: divisible by the usual strides. */
+const PROBE_DIM = 64;
+
+/**
+ * A model with symbolic input dims is specialized at run, once the dims are known. To refuse an op
+ * attribute atrous lacks (a cubic Resize, a data-dependent shape) at load all the same, the graph is walked
+ * once with stand-in dims; errors that only the stand-in dims cause are ignored.
+ */
+function probeUnsupported(graph: GraphIR, kernels: Map<NodeIR, ConvKernel>): void {
+  const dims = new Map(graph.inputs.map((v) => [v.name, (v.dims ?? []).map((d) => (typeof d === 'number' ? d : PROBE_DIM))]));
+  if (graph.inputs.some((v) => v.dims === undefined)) return; // not even the rank is known
+  try {
+    specialize(graph, kernels, dims);
+  } catch (e) {
+    if (e instanceof AtrousError && (e.code === 'UNSUPPORTED_OP' || e.code === 'UNSUPPORTED')) throw e;
+  }
+}
+
 function toTensor(t: HostTensor, declared: string): Tensor {
   const dims = [...t.dims];
   switch (t.type) {
@@ -188,7 +206,11 @@ export class InferenceSession {
       const session = new InferenceSession(engine, graph, kernels, report);
       session.profiling = options.profile === true;
       const fixed = graph.inputs.every((v) => v.dims?.every((d) => typeof d === 'number'));
-      if (fixed) session.ensureArena(session.prepare(new Map(graph.inputs.map((v) => [v.name, v.dims as number[]]))).memory.arenaBytes);
+      if (fixed) {
+        session.ensureArena(session.prepare(new Map(graph.inputs.map((v) => [v.name, v.dims as number[]]))).memory.arenaBytes);
+      } else {
+        probeUnsupported(graph, kernels);
+      }
       session.notePeak();
       return session;
     } catch (e) {
