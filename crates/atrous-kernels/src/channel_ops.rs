@@ -2,7 +2,25 @@
 //! scaling (squeeze-and-excitation), global average pooling, and same-shape add / multiply (residual
 //! connections the conv epilogue could not absorb). Plain loops over `isa` vectors.
 
+use crate::activation::Activation;
 use crate::isa::active as v;
+
+/// `dst = act(src)` element-wise: an activation that could not be fused into a convolution.
+pub fn activate(src: &[f32], dst: &mut [f32], act: Activation) {
+    let n = dst.len().min(src.len());
+    let mut i = 0;
+    // SAFETY: i + 4 <= n for both slices.
+    unsafe {
+        while i + 4 <= n {
+            v::store(dst.as_mut_ptr().add(i), act.apply(v::load(src.as_ptr().add(i))));
+            i += 4;
+        }
+    }
+    while i < n {
+        dst[i] = act.apply_scalar(src[i]);
+        i += 1;
+    }
+}
 
 /// `dst[p][i] = src[p][i] * scale[p]` for `planes` planes of `len` floats.
 pub fn scale_planes(src: &[f32], scale: &[f32], dst: &mut [f32], len: usize) {
@@ -68,6 +86,18 @@ mod tests {
     use super::*;
     use alloc::vec;
     use alloc::vec::Vec;
+
+    #[test]
+    fn activate_matches_the_scalar_form() {
+        let src: Vec<f32> = (0..23).map(|i| i as f32 * 0.7 - 8.0).collect();
+        for act in [Activation::Relu, Activation::Sigmoid, Activation::HardSwish, Activation::Clip { min: -1.0, max: 2.0 }] {
+            let mut dst = vec![0.0; src.len()];
+            activate(&src, &mut dst, act);
+            for (d, s) in dst.iter().zip(&src) {
+                assert!((d - act.apply_scalar(*s)).abs() < 1e-6);
+            }
+        }
+    }
 
     #[test]
     fn scale_mean_and_combine_match_loops() {

@@ -328,3 +328,23 @@ pub unsafe extern "C" fn atrous_max_pool2d(src: *const f32, dst: *mut f32, desc:
         1
     }
 }
+
+/// `dst = activation(src)` over `n` floats; `code`, `p0`, `p1` as in the conv descriptor. Returns 0, or 1 for
+/// an unknown code.
+///
+/// # Safety
+/// `src` and `dst` valid for `n` floats, not overlapping.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_activate(src: *const f32, dst: *mut f32, n: usize, code: u32, p0: f32, p1: f32) -> i32 {
+    let mut d = [0u32; desc::LEN];
+    d[desc::ACTIVATION] = code;
+    d[desc::ACTIVATION_P0] = p0.to_bits();
+    d[desc::ACTIVATION_P1] = p1.to_bits();
+    let Some(activation) = decode_activation(&d) else {
+        return 1;
+    };
+    if n > 0 {
+        atrous_kernels::channel_ops::activate(std::slice::from_raw_parts(src, n), std::slice::from_raw_parts_mut(dst, n), activation);
+    }
+    0
+}

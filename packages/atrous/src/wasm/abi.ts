@@ -20,6 +20,7 @@ export interface KernelExports {
   atrous_mean_planes?(src: number, dst: number, planes: number, len: number): void;
   atrous_combine?(a: number, b: number, dst: number, n: number, multiply: number): void;
   atrous_max_pool2d?(src: number, dst: number, desc: number): number;
+  atrous_activate?(src: number, dst: number, n: number, code: number, p0: number, p1: number): number;
 }
 
 /** Slots of the u32 descriptor read by `atrous_conv_plan_create` (mirrors `desc` in the Rust ABI). */

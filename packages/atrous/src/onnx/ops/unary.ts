@@ -1,6 +1,7 @@
 import { attrFloat } from '../attributes.js';
 import type { ElemType, HostTensor } from '../data-types.js';
-import { scalarOf } from '../data-types.js';
+import { scalarOf, sizeOf } from '../data-types.js';
+import { ActivationCode } from '../../wasm/abi.js';
 import { input, opError, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
 /** erf from the Numerical Recipes erfc Chebyshev fit (fractional error below 1.2e-7, under float32 rounding). */
@@ -40,6 +41,26 @@ const F32_ACTIVATIONS: Record<string, F32Loop> = {
   HardSwish: (s, d) => { for (let i = 0; i < d.length; i++) { const x = s[i]!, v = x / 6 + 0.5; d[i] = v <= 0 ? 0 : v >= 1 ? x : x * v; } },
 };
 
+/** The kernels' activation code of each op (Tanh has none: it stays in JavaScript). */
+const WASM_CODES: Record<string, number> = {
+  Relu: ActivationCode.relu,
+  Sigmoid: ActivationCode.sigmoid,
+  LeakyRelu: ActivationCode.leakyRelu,
+  HardSigmoid: ActivationCode.hardSigmoid,
+  HardSwish: ActivationCode.hardSwish,
+  Clip: ActivationCode.clip,
+};
+
+/** Runs activation `code` on the wasm kernels when input and output are in wasm memory. */
+function wasmActivation(code: number | undefined, size: number, p0: number, p1: number): PreparedOp['wasm'] {
+  if (code === undefined) return undefined;
+  return (engine, [src], [dst]) => {
+    const kernel = engine.exports.atrous_activate;
+    if (!kernel || src === undefined || dst === undefined) return false;
+    return kernel(src, dst, size, code, p0, p1) === 0;
+  };
+}
+
 function activation(ctx: OpContext, fn: Fn, p0 = 0, p1 = 0): PreparedOp {
   const prepared = map(ctx, fn);
   const loop = F32_ACTIVATIONS[ctx.node.opType]!;
@@ -49,6 +70,7 @@ function activation(ctx: OpContext, fn: Fn, p0 = 0, p1 = 0): PreparedOp {
     if (src instanceof Float32Array && dst instanceof Float32Array) loop(src, dst, p0, p1);
     else generic(inputs, outputs);
   };
+  if (prepared.outputs[0]!.type === 'float32') prepared.wasm = wasmActivation(WASM_CODES[ctx.node.opType], sizeOf(prepared.outputs[0]!.dims), p0, p1);
   return prepared;
 }
 
@@ -70,8 +92,12 @@ export function clipBounds(ctx: OpContext): { min: number; max: number } | undef
 function clip(ctx: OpContext): PreparedOp {
   const x = input(ctx, 0, 'input');
   const bounds = clipBounds(ctx);
+  // The kernels clamp to finite bounds; float32's largest value stands in for an infinite one.
+  const f32max = 3.4028234663852886e38;
+  const finite = bounds && bounds.min <= bounds.max && x.type === 'float32';
   return {
     outputs: [{ type: x.type, dims: [...x.dims] }],
+    wasm: finite ? wasmActivation(ActivationCode.clip, sizeOf(x.dims), Math.max(bounds.min, -f32max), Math.min(bounds.max, f32max)) : undefined,
     run(inputs: (HostTensor | undefined)[], [out]) {
       const min = bounds?.min ?? (inputs[1] ? inputs[1].data[0]! : -Infinity);
       const max = bounds?.max ?? (inputs[2] ? inputs[2].data[0]! : Infinity);
