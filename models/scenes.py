@@ -7,12 +7,13 @@ Classes (index: name) -- each object class has its own shape AND its own texture
 random colours, scale, orientation and texture parameters, so neither colour nor texture alone
 decides the class:
 
-  0 background  low-frequency colour noise, thin lines, and irregular clutter blobs; a share of the
-                blobs wear the object classes' textures, so texture alone is not enough
+  0 background  low-frequency colour noise, thin lines, and irregular clutter blobs (flat, smooth or
+                wavy); 15 % of the blobs wear one of the object classes' textures, so texture alone is
+                not enough there and the shape has to decide
   1 disc        circle (slightly elliptic), polka-dot texture
   2 rectangle   rotated rectangle, checkerboard texture
   3 triangle    rotated triangle, stripe texture
-  4 ring        annulus, smooth two-colour gradient
+  4 ring        annulus, cross-hatch texture
   5 star        five-pointed star, blocky speckle texture
 
 Objects range from small (radius ~6 px at 256x256) to most of the image (radius ~0.47 of the side),
@@ -53,7 +54,7 @@ def _random_colour(rng):
     return rng.uniform(0.0, 1.0, size=3)
 
 
-def _colour_pair(rng, min_dist=0.35):
+def _colour_pair(rng, min_dist=0.45):
     """Two colours far enough apart that the texture stays visible."""
     a = _random_colour(rng)
     for _ in range(20):
@@ -137,12 +138,16 @@ def tex_stripes(rng, yy, xx):
     return np.where(on[..., None], b, a)
 
 
-def tex_gradient(rng, yy, xx):
-    a, b = _colour_pair(rng, 0.3)
-    u, _ = _rot(yy, xx, rng.uniform(0, 2 * math.pi))
-    lo, hi = u.min(), u.max()
-    t = (u - lo) / max(hi - lo, 1e-6)
-    return a * (1 - t[..., None]) + b * t[..., None]
+def tex_hatch(rng, yy, xx):
+    """Cross-hatch: two families of thin lines at a random angle between them."""
+    a, b = _colour_pair(rng)
+    period = rng.uniform(5.0, 12.0)
+    width = period * rng.uniform(0.2, 0.35)
+    t0 = rng.uniform(0, math.pi)
+    u, _ = _rot(yy, xx, t0)
+    v, _ = _rot(yy, xx, t0 + rng.uniform(math.pi / 3, 2 * math.pi / 3))
+    on = ((u % period) < width) | ((v % period) < width)
+    return np.where(on[..., None], b, a)
 
 
 def tex_speckle(rng, yy, xx):
@@ -176,8 +181,10 @@ def tex_waves(rng, yy, xx):
     return a * (1 - t[..., None]) + b * t[..., None]
 
 
-CLASS_TEXTURES = {1: tex_dots, 2: tex_checker, 3: tex_stripes, 4: tex_gradient, 5: tex_speckle}
-CLUTTER_TEXTURES = [tex_flat, tex_lowfreq, tex_waves, tex_speckle, tex_dots, tex_checker, tex_stripes]
+CLASS_TEXTURES = {1: tex_dots, 2: tex_checker, 3: tex_stripes, 4: tex_hatch, 5: tex_speckle}
+BACKGROUND_TEXTURES = [tex_flat, tex_lowfreq, tex_waves]
+# Share of clutter blobs that wear one of the object classes' textures (shape must then decide).
+CLUTTER_CLASS_TEXTURE_P = 0.15
 
 
 # ----------------------------------------------------------------------------------------------
@@ -286,7 +293,7 @@ def make_scene(seed, size=256):
     g = int(rng.integers(3, 9))
     img = _upsample_bilinear(rng.uniform(0, 1, size=(g, g, 3)), size, size)
     if rng.uniform() < 0.5:
-        img = img * 0.75 + 0.25 * CLUTTER_TEXTURES[int(rng.integers(0, 3))](rng, yy, xx)
+        img = img * 0.75 + 0.25 * BACKGROUND_TEXTURES[int(rng.integers(0, 3))](rng, yy, xx)
     img = np.ascontiguousarray(img)
     lab = np.zeros((size, size), dtype=np.uint8)
 
@@ -305,7 +312,10 @@ def make_scene(seed, size=256):
     for _ in range(int(rng.integers(2, 11))):
         r = s * math.exp(rng.uniform(math.log(0.02), math.log(0.12)))
         cx, cy = rng.uniform(0, s, size=2)
-        tex = CLUTTER_TEXTURES[int(rng.integers(0, len(CLUTTER_TEXTURES)))]
+        if rng.uniform() < CLUTTER_CLASS_TEXTURE_P:
+            tex = CLASS_TEXTURES[int(rng.integers(1, 6))]
+        else:
+            tex = BACKGROUND_TEXTURES[int(rng.integers(0, len(BACKGROUND_TEXTURES)))]
         _paint(img, lab, rng, shape_blob, tex, cx, cy, r, None, size, alpha=rng.uniform(0.6, 1.0))
 
     # objects: log-uniform sizes from small to most of the image; big ones first, mostly
