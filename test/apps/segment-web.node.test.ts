@@ -1,0 +1,133 @@
+// End to end: the built segment-web app, served on localhost, in Debian's chromium (playwright-core).
+// A person's path: open the page, click a sample, wait for the overlay. Checked: the page's mask equals
+// segment-node's mask for the same image (IoU), the main thread never stalls during inference (longest
+// gap between animation frames), and a screenshot is saved to test/artifacts/ for a human to look at.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelSpec } from 'segment-core';
+import { serveStatic } from './static-server.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const WEB = join(ROOT, 'examples/segment-web');
+const CLI = join(ROOT, 'examples/segment-node/dist/cli.js');
+const ARTIFACTS = join(ROOT, 'test/artifacts');
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** A generated scene (what the model was trained on) and a real photo (not square, larger than the model input). */
+const SAMPLES = [
+  { sample: 'scene-03', file: join(ROOT, 'models/default/samples/scene-03.png') },
+  { sample: 'coffee', file: '/usr/lib/python3/dist-packages/skimage/data/coffee.png' },
+];
+
+/** Runs a command from the repository root; on failure the error carries its output. */
+function run(command: string, args: string[]): string {
+  try {
+    return execFileSync(command, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  }
+}
+
+let server: Awaited<ReturnType<typeof serveStatic>>;
+let browser: Browser;
+let page: Page;
+let nodeOut: string;
+let spec: ModelSpec;
+// Loaded after the build in beforeAll (a fresh checkout has no dist/ yet).
+let core: typeof import('segment-core');
+let codecs: typeof import('segment-node/codecs');
+
+beforeAll(async () => {
+  // The apps are built here (the setup script builds only packages/): the same commands a user runs.
+  run('pnpm', ['--filter', 'segment-core', '--filter', 'segment-node', '--filter', 'segment-web', 'run', 'build']);
+  core = await import('segment-core');
+  codecs = await import('segment-node/codecs');
+  spec = core.parseModelSpec(JSON.parse(readFileSync(join(ROOT, 'models/default/model.json'), 'utf8')));
+  nodeOut = mkdtempSync(join(tmpdir(), 'segment-node-'));
+  run('node', [CLI, ...SAMPLES.map((s) => s.file), '--out', nodeOut, '--workers', '1']);
+  server = await serveStatic(join(WEB, 'dist'));
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(server.url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 }).catch((error: unknown) => {
+    throw new Error(`the page did not get ready: ${String(error)}; page errors: ${errors.join('; ')}`);
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (nodeOut) rmSync(nodeOut, { recursive: true, force: true });
+});
+
+/** Clicks a sample and waits for its mask, measuring the longest gap between animation frames meanwhile. */
+async function segmentSample(sample: string): Promise<{ maxFrameGapMs: number; frames: number; maskPng: Buffer; status: string }> {
+  await page.evaluate(() => {
+    const probe = { max: 0, frames: 0, last: performance.now(), running: true };
+    (window as unknown as { __frameProbe: typeof probe }).__frameProbe = probe;
+    const tick = (now: number) => {
+      if (!probe.running) return;
+      probe.max = Math.max(probe.max, now - probe.last);
+      probe.last = now;
+      probe.frames++;
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+  await page.click(`button.sample[data-sample="${sample}"]`);
+  await page.waitForFunction(
+    (name) => document.body.dataset.state === 'done' && (document.getElementById('status')?.textContent ?? '').startsWith(`${name}.png`),
+    sample,
+    { timeout: 60_000, polling: 50 },
+  );
+  const probe = await page.evaluate(() => {
+    const p = (window as unknown as { __frameProbe: { max: number; frames: number; running: boolean } }).__frameProbe;
+    p.running = false;
+    return { max: p.max, frames: p.frames };
+  });
+  const base64 = await page.evaluate(async () => {
+    const href = (document.getElementById('download') as HTMLAnchorElement).href;
+    const bytes = new Uint8Array(await (await fetch(href)).arrayBuffer());
+    let text = '';
+    for (const b of bytes) text += String.fromCharCode(b);
+    return btoa(text);
+  });
+  const status = (await page.textContent('#status')) ?? '';
+  return { maxFrameGapMs: probe.max, frames: probe.frames, maskPng: Buffer.from(base64, 'base64'), status };
+}
+
+describe('segment-web in chromium', () => {
+  for (const { sample } of SAMPLES) {
+    it(`segments ${sample} like segment-node, without stalling the page`, async () => {
+      const result = await segmentSample(sample);
+      const web = core.maskFromColors(codecs.decodeImage(result.maskPng, `page mask of ${sample}`), spec.colors);
+      const cli = core.maskFromColors(codecs.decodeImage(readFileSync(join(nodeOut, `${sample}.mask.png`)), `segment-node mask of ${sample}`), spec.colors);
+      const iou = core.maskIoU(web, cli, spec.classes.length);
+      const present = new Set(web.data).size;
+      console.log(
+        `${sample}: mIoU page vs segment-node ${iou.mean.toFixed(4)}, pixels agreeing ${(iou.pixelAgreement * 100).toFixed(2)}%, ` +
+          `${present} classes in the mask, longest frame gap ${result.maxFrameGapMs.toFixed(1)} ms over ${result.frames} frames; ${result.status}`,
+      );
+      expect(web.width * web.height).toBeGreaterThan(0);
+      expect(iou.mean).toBeGreaterThanOrEqual(0.99);
+      // The page drew frames while the workers ran, and none of them waited long.
+      expect(result.frames).toBeGreaterThan(1);
+      expect(result.maxFrameGapMs).toBeLessThan(100);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, `segment-web-${sample}.png`) });
+    });
+  }
+});
