@@ -2,6 +2,10 @@
 //! and ceil_mode into the output size). Windows are clipped to the input once per output row and column,
 //! so the inner loops carry no bounds tests.
 
+use alloc::vec::Vec;
+
+use crate::isa::active as v;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolShape {
     pub planes: usize,
@@ -29,7 +33,10 @@ fn taps(o: usize, stride: usize, pad: usize, dilation: usize, kernel: usize, siz
 }
 
 /// Max pooling of `planes` maps; a window entirely in the padding gives -inf (as onnxruntime).
-/// Returns false when the buffers are too short for the shape.
+/// Returns false when the buffers are too short for the shape (or scratch memory cannot be had).
+///
+/// Separable: the rows a window spans are first reduced to one row by a vector max over the full
+/// width, then each output takes the max of its taps along that row.
 pub fn max_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape) -> bool {
     let [h, w] = s.in_hw;
     let [oh, ow] = s.out_hw;
@@ -42,28 +49,62 @@ pub fn max_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape) -> bool {
     if src.len() < in_len || dst.len() < out_len {
         return false;
     }
+    let mut columns: Vec<(usize, usize, isize)> = Vec::new();
+    let mut row: Vec<f32> = Vec::new();
+    if columns.try_reserve_exact(ow).is_err() || row.try_reserve_exact(w).is_err() {
+        return false;
+    }
+    columns.extend((0..ow).map(|ox| taps(ox, s.strides[1], s.pads[1], s.dilations[1], s.kernel[1], w)));
+    row.resize(w, f32::NEG_INFINITY);
+    let dx = s.dilations[1];
     for p in 0..s.planes {
         let plane = &src[p * h * w..(p + 1) * h * w];
         let out = &mut dst[p * oh * ow..(p + 1) * oh * ow];
-        for oy in 0..oh {
+        for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
             let (ky0, ky1, y0) = taps(oy, s.strides[0], s.pads[0], s.dilations[0], s.kernel[0], h);
-            for ox in 0..ow {
-                let (kx0, kx1, x0) = taps(ox, s.strides[1], s.pads[1], s.dilations[1], s.kernel[1], w);
+            if ky0 >= ky1 {
+                out_row.fill(f32::NEG_INFINITY);
+                continue;
+            }
+            let line = |ky: usize| &plane[(y0 + (ky * s.dilations[0]) as isize) as usize * w..][..w];
+            row.copy_from_slice(line(ky0));
+            for ky in ky0 + 1..ky1 {
+                max_into(&mut row, line(ky));
+            }
+            for (o, &(kx0, kx1, x0)) in out_row.iter_mut().zip(&columns) {
                 let mut acc = f32::NEG_INFINITY;
-                for ky in ky0..ky1 {
-                    let row = &plane[(y0 + (ky * s.dilations[0]) as isize) as usize * w..][..w];
-                    for kx in kx0..kx1 {
-                        let v = row[(x0 + (kx * s.dilations[1]) as isize) as usize];
-                        if v > acc {
-                            acc = v;
-                        }
+                for kx in kx0..kx1 {
+                    let v = row[(x0 + (kx * dx) as isize) as usize];
+                    if v > acc {
+                        acc = v;
                     }
                 }
-                out[oy * ow + ox] = acc;
+                *o = acc;
             }
         }
     }
     true
+}
+
+/// `acc = max(acc, x)` element-wise.
+#[inline(never)]
+fn max_into(acc: &mut [f32], x: &[f32]) {
+    let n = acc.len().min(x.len());
+    let mut i = 0;
+    // SAFETY: i + 4 <= n for both slices.
+    unsafe {
+        while i + 4 <= n {
+            let p = acc.as_mut_ptr().add(i);
+            v::store(p, v::max(v::load(p), v::load(x.as_ptr().add(i))));
+            i += 4;
+        }
+    }
+    while i < n {
+        if x[i] > acc[i] {
+            acc[i] = x[i];
+        }
+        i += 1;
+    }
 }
 
 #[cfg(test)]
