@@ -130,4 +130,22 @@ describe('segment-web in chromium', () => {
       await page.screenshot({ path: join(ARTIFACTS, `segment-web-${sample}.png`) });
     });
   }
+
+  it('cancels a run in flight and keeps working afterwards', async () => {
+    // A 1024-pixel input makes the run long enough (16x the default 256) to press Cancel while it works.
+    await page.click('button.sample[data-sample="astronaut"]');
+    await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 60_000 });
+    await page.selectOption('#size', '1024');
+    await page.waitForFunction(() => document.body.dataset.state === 'running', null, { timeout: 30_000, polling: 10 });
+    await page.click('#cancel');
+    await page.waitForFunction(() => document.body.dataset.state !== 'running', null, { timeout: 30_000, polling: 10 });
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('cancelled');
+    expect(await page.textContent('#status')).toMatch(/^Cancelled/);
+    expect(await page.isHidden('#busy')).toBe(true);
+    expect(await page.isDisabled('#cancel')).toBe(true);
+    // The pool replaced the worker it stopped; the next run goes through.
+    await page.selectOption('#size', '');
+    await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 60_000 });
+    expect(await page.textContent('#status')).toMatch(/^astronaut\.png: 512 × 512, segmented in/);
+  });
 });

@@ -11,6 +11,7 @@ const ui = {
   engine: $('engine'),
   model: $<HTMLSelectElement>('model'),
   modelHint: $('model-hint'),
+  size: $<HTMLSelectElement>('size'),
   customModel: $('custom-model'),
   modelFile: $<HTMLInputElement>('model-file'),
   classNames: $<HTMLInputElement>('class-names'),
@@ -139,6 +140,13 @@ function inputDimsOf(session: Session, name: string): readonly (number | string 
   return session.inputMetadata.find((m) => m.name === name)?.dims;
 }
 
+/** The input size the user picked; fixed-size models (ISNet) always get their own. */
+function requestedSize(spec: ModelSpec): number | undefined {
+  ui.size.disabled = spec.fixedSize;
+  if (spec.fixedSize) return undefined;
+  return ui.size.value ? Number(ui.size.value) : undefined;
+}
+
 /** Fits the image into the stage, keeping its aspect ratio; small images are enlarged to a usable size. */
 function layoutCanvas(): void {
   if (!state.image) return;
@@ -225,7 +233,7 @@ async function segment(): Promise<void> {
     const start = performance.now();
     const inputDims = inputDimsOf(session, source.spec?.inputName ?? session.inputNames[0]);
     const inputSpec = specFor(source, 1, inputDims);
-    const size = chooseInputSize(inputSpec, current.width, current.height);
+    const size = chooseInputSize(inputSpec, current.width, current.height, requestedSize(inputSpec));
     const planes = await pipeline.prepare(current.id, size, [...inputSpec.mean], [...inputSpec.std]);
     if (stale()) return;
     const input = new Tensor('float32', planes, [1, 3, size[0], size[1]]);
@@ -310,6 +318,7 @@ async function openModelFile(file: File): Promise<void> {
 
 function updateModelHint(): void {
   const id = selectedModel();
+  ui.size.disabled = id === 'isnet';
   ui.customModel.hidden = id !== 'custom' && !!ui.model.querySelector('option:not([disabled])');
   ui.modelHint.textContent =
     id === 'default'
@@ -405,6 +414,9 @@ ui.model.addEventListener('change', () => {
 });
 ui.modelFile.addEventListener('change', () => handleFiles(ui.modelFile.files));
 ui.imageFile.addEventListener('change', () => handleFiles(ui.imageFile.files));
+ui.size.addEventListener('change', () => {
+  if (state.image) void segment();
+});
 ui.classNames.addEventListener('change', () => {
   if (selectedModel() === 'custom' && state.image) void segment();
 });
