@@ -8,13 +8,16 @@ import type { Engine } from '../wasm/engine.js';
 import { init } from '../wasm/loader.js';
 import type { WorkerApi, WorkerFault } from './worker-protocol.js';
 import { CONV_RESOURCES, OPS } from './worker-ops.js';
-import { SESSION_RESOURCES } from './session-resource.js';
 import { ResourceTable, type MethodResult } from './worker-resources.js';
 import { toWireError, type Reply } from './wire.js';
 
 let engine: Engine | undefined;
-// Every kind of named resource a worker can hold.
-const resources = new ResourceTable({ ...CONV_RESOURCES, ...SESSION_RESOURCES });
+// Every kind of named resource a worker can hold. The ONNX session (parser, graph optimizer, ops: most of
+// the code) is loaded on the first `pool.loadModel`, so a pool that only runs convolutions never fetches it.
+const resources = new ResourceTable({
+  ...CONV_RESOURCES,
+  onnxSession: async () => (await import('./session-resource.js')).SESSION_RESOURCES.onnxSession!,
+});
 
 function wasmBytes(): number {
   return engine?.memoryBytes ?? 0;

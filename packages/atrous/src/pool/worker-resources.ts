@@ -25,15 +25,19 @@ export interface ResourceCreated {
   info: unknown;
 }
 
+/** A kind, or a loader of one: code a worker only fetches when the first resource of that kind is made. */
+export type KindEntry = ResourceKind | (() => Promise<ResourceKind>);
+
 /** The resources this worker holds, by the id the pool gave them. */
 export class ResourceTable {
   private readonly entries = new Map<number, { kind: ResourceKind; resource: unknown }>();
 
-  constructor(private readonly kinds: Record<string, ResourceKind>) {}
+  constructor(private readonly kinds: Record<string, KindEntry>) {}
 
   async create(kindName: string, id: number, payload: unknown): Promise<ResourceCreated> {
-    const kind = this.kinds[kindName];
-    if (!kind) throw new AtrousError('INTERNAL', `worker: unknown resource kind ${show(kindName)} (known: ${show(Object.keys(this.kinds))})`);
+    const entry = this.kinds[kindName];
+    if (!entry) throw new AtrousError('INTERNAL', `worker: unknown resource kind ${show(kindName)} (known: ${show(Object.keys(this.kinds))})`);
+    const kind = typeof entry === 'function' ? await entry() : entry;
     this.release(id);
     const resource = await kind.create(payload);
     this.entries.set(id, { kind, resource });
