@@ -204,5 +204,25 @@ export function defineSessionParity(expectBuild: string): void {
       m.output(c);
       await parity(m.bytes(), { x: feed([1, 3, 6, 7]) });
     });
+
+    it('runs MatMul (batch broadcast, 1-D operands) and Gemm (transposes, alpha, beta, broadcast C)', async () => {
+      const m = new ModelBuilder(13);
+      m.input('x', [2, 3, 4, 5]);
+      m.init('w', [5, 6], rand(30));
+      m.init('v', [5], rand(5));
+      m.init('wb', [3, 5, 2], rand(30));
+      m.node('MatMul', ['x', 'w'], ['mm']);
+      m.node('MatMul', ['x', 'v'], ['mv']);
+      m.node('MatMul', ['x', 'wb'], ['mb']);
+      const flat = m.node('Flatten', ['x'], 1, { axis: 1 });
+      m.init('fc', [7, 60], rand(420, 0.2));
+      m.init('fcb', [7], rand(7));
+      m.node('Gemm', [flat, 'fc', 'fcb'], ['g1'], { transB: 1, alpha: f(0.5), beta: f(2) });
+      m.init('fct', [60, 7], rand(420, 0.2));
+      m.init('c2', [2, 1], rand(2));
+      m.node('Gemm', [m.node('Transpose', [flat], 1, { perm: [1, 0] }), 'fct', 'c2'], ['g2'], { transA: 1 });
+      for (const o of ['mm', 'mv', 'mb', 'g1', 'g2']) m.output(o);
+      await parity(m.bytes(), { x: feed([2, 3, 4, 5]) });
+    });
   });
 }

@@ -1,6 +1,7 @@
 import { elementwiseOps } from './elementwise.js';
 import { indexingOps } from './indexing.js';
 import { layoutOps } from './layout.js';
+import { matmulOps } from './matmul.js';
 import { normalizationOps } from './normalization.js';
 import type { OpPreparer } from './op.js';
 import { poolingOps } from './pooling.js';
@@ -18,6 +19,7 @@ export const OPS: ReadonlyMap<string, OpPreparer> = new Map(
     ...shapeOps,
     ...indexingOps,
     ...layoutOps,
+    ...matmulOps,
     ...reduceOps,
     ...softmaxOps,
     ...normalizationOps,
