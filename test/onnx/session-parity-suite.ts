@@ -224,5 +224,23 @@ export function defineSessionParity(expectBuild: string): void {
       for (const o of ['mm', 'mv', 'mb', 'g1', 'g2']) m.output(o);
       await parity(m.bytes(), { x: feed([2, 3, 4, 5]) });
     });
+
+    it('runs ConvTranspose (strides, pads, output_padding, dilations, groups, output_shape, 1-D)', async () => {
+      const m = new ModelBuilder(13);
+      m.input('x', [2, 4, 5, 6]);
+      m.init('w1', [4, 3, 3, 3], rand(108, 0.3));
+      m.init('b1', [3], rand(3));
+      m.node('ConvTranspose', ['x', 'w1', 'b1'], ['t1'], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 0] });
+      m.init('w2', [4, 2, 2, 3], rand(48, 0.3));
+      m.node('ConvTranspose', ['x', 'w2'], ['t2'], { strides: [3, 2], dilations: [2, 1], group: 2, pads: [0, 2, 1, 0] });
+      m.init('w3', [4, 1, 4, 4], rand(64, 0.3));
+      m.node('ConvTranspose', ['x', 'w3'], ['t3'], { strides: [2, 2], output_shape: [10, 12] });
+      m.node('ConvTranspose', ['x', 'w3'], ['t4'], { strides: [2, 2], pads: [3, 3, 3, 3] }); // pads larger than k - 1: crops
+      m.input('s', [1, 3, 11]);
+      m.init('w5', [3, 2, 3], rand(18, 0.3));
+      m.node('ConvTranspose', ['s', 'w5'], ['t5'], { strides: [2], dilations: [3], pads: [1, 2] });
+      for (const o of ['t1', 't2', 't3', 't4', 't5']) m.output(o);
+      await parity(m.bytes(), { x: feed([2, 4, 5, 6]), s: feed([1, 3, 11]) });
+    });
   });
 }

@@ -10,6 +10,7 @@ import { planMemory, storageOf, type MemoryPlan } from './memory-planner.js';
 import { parseModel } from './model-parser.js';
 import { optimizeGraph, type OptimizerReport } from './optimizer.js';
 import { ConvKernel } from './ops/conv.js';
+import { ConvTransposeKernel } from './ops/conv-transpose.js';
 import { isSupportedOp } from './ops/registry.js';
 import { specialize, type Program } from './shape-inference.js';
 
@@ -108,7 +109,7 @@ const PROBE_DIM = 64;
  * attribute atrous lacks (a cubic Resize, a data-dependent shape) at load all the same, the graph is walked
  * once with stand-in dims; errors that only the stand-in dims cause are ignored.
  */
-function probeUnsupported(graph: GraphIR, kernels: Map<NodeIR, ConvKernel>): void {
+function probeUnsupported(graph: GraphIR, kernels: Map<NodeIR, ConvKernel | ConvTransposeKernel>): void {
   const dims = new Map(graph.inputs.map((v) => [v.name, (v.dims ?? []).map((d) => (typeof d === 'number' ? d : PROBE_DIM))]));
   if (graph.inputs.some((v) => v.dims === undefined)) return; // not even the rank is known
   try {
@@ -148,7 +149,7 @@ export class InferenceSession {
   readonly optimizations: Readonly<OptimizerReport>;
   private readonly engine: Engine;
   private readonly graph: GraphIR;
-  private readonly kernels: Map<NodeIR, ConvKernel>;
+  private readonly kernels: Map<NodeIR, ConvKernel | ConvTransposeKernel>;
   private readonly programs = new Map<string, Prepared>();
   private arenaPtr = 0;
   private arenaBytes = 0;
@@ -158,7 +159,7 @@ export class InferenceSession {
   private profiling = false;
   private lastProfile: ProfileEntry[] = [];
 
-  private constructor(engine: Engine, graph: GraphIR, kernels: Map<NodeIR, ConvKernel>, report: OptimizerReport) {
+  private constructor(engine: Engine, graph: GraphIR, kernels: Map<NodeIR, ConvKernel | ConvTransposeKernel>, report: OptimizerReport) {
     this.engine = engine;
     this.graph = graph;
     this.kernels = kernels;
@@ -180,25 +181,31 @@ export class InferenceSession {
   static async create(model: Uint8Array | ArrayBuffer | string, options: SessionOptions = {}): Promise<InferenceSession> {
     const bytes = await readModel(model);
     const engine = await init({ build: options.build });
-    const kernels = new Map<NodeIR, ConvKernel>();
+    const kernels = new Map<NodeIR, ConvKernel | ConvTransposeKernel>();
     try {
       const graph = parseModel(bytes);
       checkOps(graph);
       foldConstants(graph);
       const report = optimizeGraph(graph);
       for (const node of graph.nodes) {
-        if (node.opType !== 'Conv') continue;
+        if (node.opType !== 'Conv' && node.opType !== 'ConvTranspose') continue;
         const w = graph.initializers.get(node.inputs[1] ?? '');
         const b = node.inputs[2] ? graph.initializers.get(node.inputs[2]) : undefined;
         if (!w || (node.inputs[2] && !b)) {
           throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: weights and bias computed at run time are not supported; they must be initializers`);
+        }
+        if (node.opType === 'ConvTranspose') {
+          const kernel = new ConvTransposeKernel(engine, node, w, b);
+          kernels.set(node, kernel);
+          kernel.packForLoad();
+          continue;
         }
         const kernel = new ConvKernel(engine, node, w, b, node.fusion?.activation ?? 'none');
         kernels.set(node, kernel);
         kernel.packForLoad(Boolean(node.inputs[3]));
       }
       // Conv weights now live packed in wasm memory; the parsed copies can go unless another op reads them.
-      const readByOthers = new Set(graph.nodes.filter((n) => n.opType !== 'Conv').flatMap((n) => n.inputs));
+      const readByOthers = new Set(graph.nodes.filter((n) => !kernels.has(n)).flatMap((n) => n.inputs));
       for (const name of graph.outputs.map((o) => o.name)) readByOthers.add(name);
       for (const node of kernels.keys()) {
         for (const name of node.inputs.slice(1, 3)) if (name && !readByOthers.has(name)) graph.initializers.delete(name);

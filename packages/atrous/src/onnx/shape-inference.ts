@@ -3,6 +3,7 @@ import type { Activation } from '../ops/activation.js';
 import { hostTensor, type HostTensor } from './data-types.js';
 import { nodeLabel, type GraphIR, type NodeIR } from './graph.js';
 import { applyActivation, type ConvKernel } from './ops/conv.js';
+import type { ConvTransposeKernel } from './ops/conv-transpose.js';
 import { checkOutputDims, type PreparedOp, type ValueMeta } from './ops/op.js';
 import { OPS } from './ops/registry.js';
 
@@ -41,7 +42,7 @@ const DIMS_ONLY = new Set(['Shape', 'Size']);
  * on dims only (the Shape -> Gather -> Concat -> Reshape chains exporters write), and lists the steps
  * left for run time. Cheap: no data is touched but constants.
  */
-export function specialize(graph: GraphIR, kernels: Map<NodeIR, ConvKernel>, inputDims: Map<string, number[]>): Program {
+export function specialize(graph: GraphIR, kernels: Map<NodeIR, ConvKernel | ConvTransposeKernel>, inputDims: Map<string, number[]>): Program {
   const metas = new Map<string, ValueMeta>();
   const consts = new Map(graph.initializers);
   const steps: Step[] = [];
@@ -55,7 +56,11 @@ export function specialize(graph: GraphIR, kernels: Map<NodeIR, ConvKernel>, inp
   for (const node of graph.nodes) {
     if (node.opType === 'Conv') {
       // Its weights are packed in the kernel (and their parsed copies released).
-      steps.push(...convSteps(node, kernels.get(node)!, metas, consts));
+      steps.push(...convSteps(node, kernels.get(node) as ConvKernel, metas, consts));
+      continue;
+    }
+    if (node.opType === 'ConvTranspose') {
+      steps.push(...convTransposeSteps(node, kernels.get(node) as ConvTransposeKernel, metas, consts));
       continue;
     }
     const inputs = node.inputs.map(metaOf);
@@ -117,6 +122,27 @@ function convSteps(node: NodeIR, kernel: ConvKernel, metas: Map<string, ValueMet
     steps.push({ node: { ...addNode, name: `${node.name}#activation`, opType: 'Activation' }, inputs: [sumOut], outputs: [out], run: activationRun(activation) });
   }
   return steps;
+}
+
+/** A transposed convolution: spread (and pad) the input in JavaScript, then one kernel call. */
+function convTransposeSteps(node: NodeIR, kernel: ConvTransposeKernel, metas: Map<string, ValueMeta>, consts: Map<string, HostTensor>): Step[] {
+  const x = node.inputs[0]!;
+  const out = node.outputs[0]!;
+  const xMeta = metas.get(x)!;
+  if (xMeta.type !== 'float32') throw new AtrousError('INVALID_MODEL', `${nodeLabel(node)}: input X must be float, got ${xMeta.type}`);
+  if (consts.has(x)) throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: a ConvTranspose whose input ${show(x)} is a constant is not supported`);
+  const spread = kernel.spreadStep(xMeta.dims);
+  checkOutputDims(node, spread.outputs);
+  const spreadName = `${out}#spread`;
+  const spreadDims = spread.outputs[0]!.dims;
+  metas.set(spreadName, spread.outputs[0]!);
+  const outDims = kernel.conv.outputDims(spreadDims);
+  checkOutputDims(node, [{ type: 'float32', dims: outDims }]);
+  metas.set(out, { type: 'float32', dims: outDims });
+  return [
+    { node, inputs: [x], outputs: [spreadName], run: spread.run },
+    { node, inputs: [spreadName], outputs: [out], conv: { kernel: kernel.conv, withActivation: true, inputDims: spreadDims } },
+  ];
 }
 
 function activationRun(activation: Activation): PreparedOp['run'] {

@@ -11,7 +11,10 @@ import { shapeOps } from './shape-ops.js';
 import { softmaxOps } from './softmax.js';
 import { unaryOps } from './unary.js';
 
-/** Every op of the default domain atrous runs on the JavaScript side. Conv runs on the wasm kernels (conv.ts). */
+/**
+ * Every op of the default domain atrous runs on the JavaScript side (some with a wasm form). Conv and
+ * ConvTranspose run on the wasm conv kernels (conv.ts, conv-transpose.ts) and are wired by the session.
+ */
 export const OPS: ReadonlyMap<string, OpPreparer> = new Map(
   Object.entries({
     ...elementwiseOps,
@@ -29,5 +32,5 @@ export const OPS: ReadonlyMap<string, OpPreparer> = new Map(
 );
 
 export function isSupportedOp(opType: string): boolean {
-  return opType === 'Conv' || OPS.has(opType);
+  return opType === 'Conv' || opType === 'ConvTranspose' || OPS.has(opType);
 }

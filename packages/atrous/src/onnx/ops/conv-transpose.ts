@@ -1,0 +1,154 @@
+import { AtrousError, show } from '../../errors.js';
+import type { Engine } from '../../wasm/engine.js';
+import { attrInt, attrInts, attrString } from '../attributes.js';
+import type { HostTensor } from '../data-types.js';
+import { nodeLabel, type NodeIR } from '../graph.js';
+import { ConvKernel } from './conv.js';
+import { opError, unsupported, type PreparedOp } from './op.js';
+
+/**
+ * ConvTranspose as a convolution the kernels already run: the input is spread out (a zero between
+ * neighbours for stride s) and padded by `(k - 1) * d - pad` on each side (cropped where that is
+ * negative, grown by output_padding at the end), then convolved with stride 1, the same dilation and the
+ * weights transposed per group and flipped. Simple and exact; it spends s^2 times the multiply-adds of a
+ * direct transposed kernel, on zeros.
+ */
+export class ConvTransposeKernel {
+  readonly conv: ConvKernel;
+  private readonly node: NodeIR;
+  private readonly oneD: boolean;
+  private readonly strides: [number, number];
+  private readonly kernel: [number, number];
+  private readonly dilations: [number, number];
+  private readonly pads: [number, number, number, number];
+  private readonly outputPadding: [number, number];
+  private readonly outputShape: number[] | undefined;
+  private readonly inChannels: number;
+
+  constructor(engine: Engine, node: NodeIR, weights: HostTensor, bias: HostTensor | undefined) {
+    this.node = node;
+    const rank = weights.dims.length;
+    if (rank === 5) throw new AtrousError('UNSUPPORTED', `${nodeLabel(node)}: 3-D transposed convolution (weights ${show(weights.dims)}) is out of atrous' scope`);
+    if (rank !== 3 && rank !== 4) throw opError(node, `weights must be [C, M/groups, kH, kW] or [C, M/groups, K], got dims ${show(weights.dims)}`);
+    if (weights.type !== 'float32') throw opError(node, `weights must be float, got ${weights.type}`);
+    this.oneD = rank === 3;
+    const n = rank - 2;
+    const pair = (v: number[]): [number, number] => (this.oneD ? [1, v[0]!] : [v[0]!, v[1]!]);
+    const group = attrInt(node, 'group', 1);
+    const [c, mPerGroup] = [weights.dims[0]!, weights.dims[1]!];
+    if (group < 1 || c % group !== 0) throw opError(node, `group ${group} must divide the ${c} input channels of weights ${show(weights.dims)}`);
+    const autoPad = attrString(node, 'auto_pad', 'NOTSET');
+    if (autoPad !== 'NOTSET' && autoPad !== 'VALID') throw unsupported(node, `auto_pad ${show(autoPad)} is not supported (explicit pads or output_shape are)`);
+    const list = (name: string, fallback: number) => {
+      const v = attrInts(node, name, new Array<number>(n).fill(fallback));
+      if (v.length !== n || v.some((x) => !Number.isInteger(x) || x < (name === 'output_padding' ? 0 : 1))) throw opError(node, `${name} ${show(v)} is not valid for ${n}-D weights`);
+      return v;
+    };
+    this.strides = pair(list('strides', 1));
+    this.dilations = pair(list('dilations', 1));
+    this.outputPadding = pair(list('output_padding', 0));
+    this.kernel = pair(weights.dims.slice(2));
+    const pads = autoPad === 'VALID' ? new Array<number>(2 * n).fill(0) : attrInts(node, 'pads', new Array<number>(2 * n).fill(0));
+    if (pads.length !== 2 * n || pads.some((p) => !Number.isInteger(p) || p < 0)) throw opError(node, `pads ${show(pads)} are not valid`);
+    this.pads = this.oneD ? [0, pads[0]!, 0, pads[1]!] : (pads as [number, number, number, number]);
+    this.outputShape = attrInts(node, 'output_shape');
+    this.inChannels = c;
+
+    // W [C, M/g, kH, kW] -> W' [M, C/g, kH, kW], flipped in space.
+    const [kh, kw] = this.kernel;
+    const cPerGroup = c / group;
+    const m = mPerGroup * group;
+    const flipped = new Float32Array(weights.data.length);
+    for (let g = 0; g < group; g++) {
+      for (let mo = 0; mo < mPerGroup; mo++) {
+        for (let ci = 0; ci < cPerGroup; ci++) {
+          const src = ((g * cPerGroup + ci) * mPerGroup + mo) * kh * kw;
+          const dst = ((g * mPerGroup + mo) * cPerGroup + ci) * kh * kw;
+          for (let i = 0; i < kh * kw; i++) flipped[dst + i] = weights.data[src + kh * kw - 1 - i]!;
+        }
+      }
+    }
+    const convNode: NodeIR = {
+      name: node.name,
+      opType: 'ConvTranspose',
+      domain: '',
+      inputs: node.inputs,
+      outputs: node.outputs,
+      attributes: new Map<string, number | number[]>([
+        ['group', group],
+        ['dilations', this.oneD ? [this.dilations[1]] : this.dilations],
+      ]),
+    };
+    const w = { type: 'float32' as const, dims: [m, cPerGroup, ...weights.dims.slice(2)], data: flipped };
+    this.conv = new ConvKernel(engine, convNode, w, bias, 'none');
+  }
+
+  /** Dims of the spread and padded input the convolution reads, for input dims `[N, C, H, W]` (or `[N, C, L]`). */
+  spreadDims(inputDims: readonly number[]): { dims: number[]; begin: [number, number] } {
+    const rank = this.oneD ? 3 : 4;
+    if (inputDims.length !== rank) throw new AtrousError('INVALID_SHAPE', `${nodeLabel(this.node)}: input must have rank ${rank}, got dims ${show(inputDims)}`);
+    if (inputDims[1] !== this.inChannels) {
+      throw new AtrousError('INVALID_SHAPE', `${nodeLabel(this.node)}: input has C = ${inputDims[1]} channels (dims ${show(inputDims)}) but the weights expect ${this.inChannels}`);
+    }
+    const spatial = this.oneD ? [1, inputDims[2]!] : [inputDims[2]!, inputDims[3]!];
+    const begin: [number, number] = [0, 0];
+    const size = spatial.map((s, a) => {
+      const eff = (this.kernel[a]! - 1) * this.dilations[a]! + 1;
+      const full = this.strides[a]! * (s - 1) + this.outputPadding[a]! + eff;
+      let padBegin = this.pads[a]!, padEnd = this.pads[a + 2]!;
+      const want = this.outputShape?.[this.oneD ? 0 : a];
+      if (want !== undefined) {
+        // output_shape given: the pads follow from it, the odd one at the end.
+        const total = full - want;
+        if (total < 0) throw opError(this.node, `output_shape ${show(this.outputShape)} is larger than the transposed convolution can make`);
+        padBegin = Math.floor(total / 2);
+        padEnd = total - padBegin;
+      }
+      const out = full - padBegin - padEnd;
+      if (out < 1) throw new AtrousError('INVALID_SHAPE', `${nodeLabel(this.node)}: output would be smaller than 1 pixel for input dims ${show(inputDims)}`);
+      begin[a] = eff - 1 - padBegin;
+      return out + eff - 1;
+    }) as [number, number];
+    const dims = this.oneD ? [inputDims[0]!, inputDims[1]!, size[1]] : [inputDims[0]!, inputDims[1]!, size[0], size[1]];
+    return { dims, begin };
+  }
+
+  /** The step that spreads and pads the input (reading `[N, C, H, W]`, writing the dims `spreadDims` gives). */
+  spreadStep(inputDims: readonly number[]): PreparedOp {
+    const { dims, begin } = this.spreadDims(inputDims);
+    const [sh, sw] = this.strides;
+    const planes = inputDims[0]! * inputDims[1]!;
+    const [H, W] = this.oneD ? [1, inputDims[2]!] : [inputDims[2]!, inputDims[3]!];
+    const [PH, PW] = this.oneD ? [1, dims[2]!] : [dims[2]!, dims[3]!];
+    return {
+      outputs: [{ type: 'float32', dims }],
+      run([x], [out]) {
+        const src = x!.data, dst = out!.data;
+        dst.fill(0);
+        for (let p = 0; p < planes; p++) {
+          for (let y = 0; y < H; y++) {
+            const py = begin[0] + y * sh;
+            if (py < 0 || py >= PH) continue;
+            const srow = (p * H + y) * W, drow = (p * PH + py) * PW;
+            for (let xx = 0; xx < W; xx++) {
+              const px = begin[1] + xx * sw;
+              if (px >= 0 && px < PW) dst[drow + px] = src[srow + xx]!;
+            }
+          }
+        }
+      },
+    };
+  }
+
+  get preparedBytes(): number {
+    return this.conv.preparedBytes;
+  }
+
+  packForLoad(): void {
+    this.conv.packForLoad(false);
+  }
+
+  dispose(): void {
+    this.conv.dispose();
+  }
+}
