@@ -110,10 +110,13 @@ describe('libonnx-testdata', () => {
     ...readdirSync(join(ROOT, 'node'))
       .filter((d) => /^test_(average|max)pool_(1d|2d)/.test(d) && !/uint8|argmax/.test(d))
       .map((d) => `node/${d}`),
+    ...readdirSync(join(ROOT, 'node'))
+      .filter((d) => /^test_convtranspose/.test(d) && !/3d|autopad_same/.test(d))
+      .map((d) => `node/${d}`),
     'node/test_globalaveragepool',
     'node/test_globalmaxpool',
   ];
-  it(`${others.length} more conv and pooling cases (pads, strides, dilations, ceil, auto_pad) match`, async () => {
+  it(`${others.length} more conv, transposed conv and pooling cases (pads, strides, dilations, ceil, auto_pad) match`, async () => {
     // Node tests feed the conv weights as graph inputs; atrous packs weights at load, so they become initializers.
     for (const dir of others) await expectMatches(loadCase(dir, dir.includes('conv')));
   });

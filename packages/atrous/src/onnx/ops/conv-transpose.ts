@@ -96,13 +96,15 @@ export class ConvTransposeKernel {
       const eff = (this.kernel[a]! - 1) * this.dilations[a]! + 1;
       const full = this.strides[a]! * (s - 1) + this.outputPadding[a]! + eff;
       let padBegin = this.pads[a]!, padEnd = this.pads[a + 2]!;
-      const want = this.outputShape?.[this.oneD ? 0 : a];
+      // output_shape may list the spatial dims only or all of them.
+      const shape = this.outputShape && this.outputShape.length === rank ? this.outputShape.slice(2) : this.outputShape;
+      const want = shape?.[this.oneD ? 0 : a];
       if (want !== undefined) {
-        // output_shape given: the pads follow from it, the odd one at the end.
+        // output_shape given: the pads follow from it, the odd one at the start (as onnxruntime does); an
+        // output larger than the windows reach grows at the end.
         const total = full - want;
-        if (total < 0) throw opError(this.node, `output_shape ${show(this.outputShape)} is larger than the transposed convolution can make`);
-        padBegin = Math.floor(total / 2);
-        padEnd = total - padBegin;
+        padEnd = total >= 0 ? Math.floor(total / 2) : total;
+        padBegin = total >= 0 ? total - padEnd : 0;
       }
       const out = full - padBegin - padEnd;
       if (out < 1) throw new AtrousError('INVALID_SHAPE', `${nodeLabel(this.node)}: output would be smaller than 1 pixel for input dims ${show(inputDims)}`);
