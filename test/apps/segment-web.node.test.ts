@@ -126,6 +126,10 @@ describe('segment-web in chromium', () => {
       // The page drew frames while the workers ran, and none of them waited long.
       expect(result.frames).toBeGreaterThan(1);
       expect(result.maxFrameGapMs).toBeLessThan(100);
+      // What a person reads next to the image: one legend entry per class, the latency and the wasm build.
+      expect(await page.$$eval('#legend li', (items) => items.map((li) => li.firstElementChild?.nextElementSibling?.textContent))).toEqual(spec.classes);
+      expect(await page.textContent('#build')).toMatch(/^(relaxed|simd128|scalar)$/);
+      expect(await page.textContent('#latency')).toMatch(/^\d+(\.\d+)? m?s$/);
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, `segment-web-${sample}.png`) });
     });
