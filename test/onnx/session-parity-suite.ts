@@ -242,5 +242,20 @@ export function defineSessionParity(expectBuild: string): void {
       for (const o of ['t1', 't2', 't3', 't4', 't5']) m.output(o);
       await parity(m.bytes(), { x: feed([2, 4, 5, 6]), s: feed([1, 3, 11]) });
     });
+
+    it('runs PRelu, InstanceNormalization, DepthToSpace (DCR, CRD) and SpaceToDepth', async () => {
+      const m = new ModelBuilder(13);
+      m.input('x', [2, 8, 6, 4]);
+      m.init('slope', [8, 1, 1], rand(8));
+      m.node('PRelu', ['x', 'slope'], ['pr']);
+      m.init('sc', [8], rand(8));
+      m.init('bi', [8], rand(8));
+      m.node('InstanceNormalization', ['x', 'sc', 'bi'], ['in'], { epsilon: f(1e-4) });
+      m.node('DepthToSpace', ['x'], ['d2s'], { blocksize: 2, mode: 'DCR' });
+      m.node('DepthToSpace', ['x'], ['d2c'], { blocksize: 2, mode: 'CRD' });
+      m.node('SpaceToDepth', ['x'], ['s2d'], { blocksize: 2 });
+      for (const o of ['pr', 'in', 'd2s', 'd2c', 's2d']) m.output(o);
+      await parity(m.bytes(), { x: feed([2, 8, 6, 4]) });
+    });
   });
 }

@@ -15,6 +15,7 @@ const LOOPS: Record<string, BinaryFn> = {
   Pow: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = Math.pow(a[ai]!, b[bi]!); },
   Min: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = Math.min(a[ai]!, b[bi]!); },
   Max: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = Math.max(a[ai]!, b[bi]!); },
+  PRelu: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) { const v = a[ai]!; out[o + i] = v < 0 ? v * b[bi]! : v; } },
   Equal: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = a[ai] === b[bi] ? 1 : 0; },
   Less: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = a[ai]! < b[bi]! ? 1 : 0; },
   LessOrEqual: (out, o, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++, ai += as, bi += bs) out[o + i] = a[ai]! <= b[bi]! ? 1 : 0; },
@@ -131,6 +132,6 @@ function where(ctx: OpContext): PreparedOp {
 export const elementwiseOps: Record<string, OpPreparer> = {
   Where: where,
   ...Object.fromEntries(
-    ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Min', 'Max', 'Sum', 'Mean', ...COMPARISONS].map((op) => [op, (ctx: OpContext) => binary(ctx, op)]),
+    ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Min', 'Max', 'Sum', 'Mean', 'PRelu', ...COMPARISONS].map((op) => [op, (ctx: OpContext) => binary(ctx, op)]),
   ),
 };

@@ -141,4 +141,45 @@ function pad(ctx: OpContext): PreparedOp {
   };
 }
 
-export const layoutOps: Record<string, OpPreparer> = { Concat: concat, Split: split, Transpose: transpose, Pad: pad };
+/**
+ * DepthToSpace (pixel shuffle) and SpaceToDepth on `[N, C, H, W]`: `out[n][c'][y][x] = in[n][c][y'][x']`
+ * with the block offsets taken from (DCR) or after (CRD) the output channel, per the ONNX modes.
+ */
+function depthSpace(ctx: OpContext, toSpace: boolean): PreparedOp {
+  const x = input(ctx, 0);
+  const b = attrInt(ctx.node, 'blocksize');
+  if (x.dims.length !== 4 || b < 1) throw opError(ctx.node, `needs [N, C, H, W] and a positive blocksize, got dims ${show(x.dims)} and ${b}`);
+  const [n, c, h, w] = x.dims as [number, number, number, number];
+  const mode = toSpace ? attrString(ctx.node, 'mode', 'DCR') : 'DCR';
+  if (mode !== 'DCR' && mode !== 'CRD') throw opError(ctx.node, `mode ${show(mode)} must be DCR or CRD`);
+  if (toSpace ? c % (b * b) !== 0 : h % b !== 0 || w % b !== 0) throw opError(ctx.node, `dims ${show(x.dims)} do not divide by blocksize ${b}`);
+  const dims = toSpace ? [n, c / (b * b), h * b, w * b] : [n, c * b * b, h / b, w / b];
+  // Index maps on the larger-space side: (n, c, y, x) of the spatial tensor <-> channel of the depth tensor.
+  const [sc, sh, sw] = toSpace ? [dims[1]!, dims[2]!, dims[3]!] : [c, h, w];
+  const [dc, dh, dw] = toSpace ? [c, h, w] : [dims[1]!, dims[2]!, dims[3]!];
+  const depthIndex = (bn: number, ch: number, y: number, xx: number) => {
+    const [by, bx] = [y % b, xx % b];
+    const channel = mode === 'DCR' ? (by * b + bx) * sc + ch : ch * b * b + by * b + bx;
+    return ((bn * dc + channel) * dh + Math.floor(y / b)) * dw + Math.floor(xx / b);
+  };
+  return {
+    outputs: [{ type: x.type, dims }],
+    run([a], [out]) {
+      const src = a!.data, dst = out!.data;
+      for (let bn = 0; bn < n; bn++) for (let ch = 0; ch < sc; ch++) for (let y = 0; y < sh; y++) for (let xx = 0; xx < sw; xx++) {
+        const s = ((bn * sc + ch) * sh + y) * sw + xx, d = depthIndex(bn, ch, y, xx);
+        if (toSpace) dst[s] = src[d]!;
+        else dst[d] = src[s]!;
+      }
+    },
+  };
+}
+
+export const layoutOps: Record<string, OpPreparer> = {
+  Concat: concat,
+  Split: split,
+  Transpose: transpose,
+  Pad: pad,
+  DepthToSpace: (ctx) => depthSpace(ctx, true),
+  SpaceToDepth: (ctx) => depthSpace(ctx, false),
+};

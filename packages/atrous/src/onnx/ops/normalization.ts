@@ -48,4 +48,32 @@ function batchNormalization(ctx: OpContext): PreparedOp {
   };
 }
 
-export const normalizationOps: Record<string, OpPreparer> = { BatchNormalization: batchNormalization };
+/** Per sample and channel: (x - mean) / sqrt(var + eps) * scale + bias, statistics over the spatial dims. */
+function instanceNormalization(ctx: OpContext): PreparedOp {
+  const x = expectFloat(ctx, 0);
+  if (x.dims.length < 3) throw opError(ctx.node, `input must be [N, C, ...spatial], got dims ${show(x.dims)}`);
+  const channels = x.dims[1]!;
+  for (const i of [1, 2]) if (input(ctx, i).dims.length !== 1 || input(ctx, i).dims[0] !== channels) throw opError(ctx.node, `input ${i} must be [C] = [${channels}]`);
+  const eps = attrFloat(ctx.node, 'epsilon', 1e-5);
+  const inner = sizeOf(x.dims.slice(2));
+  const planes = x.dims[0]! * channels;
+  return {
+    outputs: [{ type: 'float32', dims: [...x.dims] }],
+    run([a, scale, bias], [out]) {
+      const src = a!.data, dst = out!.data;
+      for (let p = 0; p < planes; p++) {
+        const base = p * inner, c = p % channels;
+        let mean = 0;
+        for (let i = 0; i < inner; i++) mean += src[base + i]!;
+        mean /= inner;
+        let variance = 0;
+        for (let i = 0; i < inner; i++) { const d = src[base + i]! - mean; variance += d * d; }
+        variance /= inner;
+        const k = scale!.data[c]! / Math.sqrt(variance + eps), b = bias!.data[c]!;
+        for (let i = 0; i < inner; i++) dst[base + i] = (src[base + i]! - mean) * k + b;
+      }
+    },
+  };
+}
+
+export const normalizationOps: Record<string, OpPreparer> = { BatchNormalization: batchNormalization, InstanceNormalization: instanceNormalization };
