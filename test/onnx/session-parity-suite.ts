@@ -257,5 +257,17 @@ export function defineSessionParity(expectBuild: string): void {
       for (const o of ['pr', 'in', 'd2s', 'd2c', 's2d']) m.output(o);
       await parity(m.bytes(), { x: feed([2, 8, 6, 4]) });
     });
+
+    it('folds BatchNorm and fuses the activation into a grouped ConvTranspose', async () => {
+      const m = new ModelBuilder(13);
+      m.input('x', [1, 4, 5, 6]);
+      m.init('w', [4, 3, 3, 3], rand(108, 0.3));
+      m.init('b', [6], rand(6));
+      const t = m.node('ConvTranspose', ['x', 'w', 'b'], 1, { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1], group: 2 });
+      m.node('Relu', [batchNorm(m, 'bnt', t, 6)], ['y']);
+      m.output('y');
+      const session = await parity(m.bytes(), { x: feed([1, 4, 5, 6]) });
+      expect(session.optimizations).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0 });
+    });
   });
 }

@@ -1,5 +1,5 @@
 import type { Activation } from '../ops/activation.js';
-import { attrFloat } from './attributes.js';
+import { attrFloat, attrInt } from './attributes.js';
 import type { HostTensor } from './data-types.js';
 import type { GraphIR, NodeIR } from './graph.js';
 import { batchNormAffine } from './ops/normalization.js';
@@ -36,12 +36,20 @@ function foldBatchNorm(conv: NodeIR, bn: NodeIR, consts: Map<string, HostTensor>
   if (params.length !== 4 || params.some((p) => p === undefined) || !w || w.type !== 'float32') return false;
   if (bn.outputs.filter((o) => o !== '').length !== 1) return false;
   if (opset < 9 && bn.attributes.has('spatial') && bn.attributes.get('spatial') === 0) return false;
-  const m = w.dims[0]!;
-  if (params.some((p) => p!.data.length !== m)) return false;
+  // Output channel of each weight: Conv weights are [M, C/g, ...]; ConvTranspose weights [C, M/g, ...].
+  const transposed = conv.opType === 'ConvTranspose';
+  const group = transposed ? attrInt(conv, 'group', 1) : 1;
+  const m = transposed ? w.dims[1]! * group : w.dims[0]!;
+  if (w.dims.length < 3 || m === 0 || params.some((p) => p!.data.length !== m)) return false;
   const { scale, shift } = batchNormAffine(bn, params as HostTensor[], m);
-  const per = w.data.length / m;
+  const spatial = w.dims.slice(2).reduce((a, b) => a * b, 1);
   const weights = new Float32Array(w.data.length);
-  for (let o = 0; o < m; o++) for (let i = 0; i < per; i++) weights[o * per + i] = w.data[o * per + i]! * scale[o]!;
+  const rows = w.data.length / spatial; // [M x C/g] or [C x M/g] rows of kernel taps
+  const cPerGroup = transposed ? w.dims[0]! / group : 0;
+  for (let r = 0; r < rows; r++) {
+    const o = transposed ? Math.floor(r / w.dims[1]! / cPerGroup) * w.dims[1]! + (r % w.dims[1]!) : Math.floor(r / w.dims[1]!);
+    for (let i = 0; i < spatial; i++) weights[r * spatial + i] = w.data[r * spatial + i]! * scale[o]!;
+  }
   const oldBias = conv.inputs[2] ? consts.get(conv.inputs[2]) : undefined;
   if (conv.inputs[2] && !oldBias) return false;
   const bias = new Float32Array(m);
@@ -111,7 +119,7 @@ export function optimizeGraph(graph: GraphIR): OptimizerReport {
     consumers = consumerMap({ ...graph, nodes: graph.nodes.filter((n) => !removed.has(n)) });
   };
   for (const conv of graph.nodes) {
-    if (conv.opType !== 'Conv' || removed.has(conv) || !consts.has(conv.inputs[1] ?? '')) continue;
+    if ((conv.opType !== 'Conv' && conv.opType !== 'ConvTranspose') || removed.has(conv) || !consts.has(conv.inputs[1] ?? '')) continue;
     conv.fusion = { activation: 'none', absorbed: [] };
     let next = soleConsumer(conv.outputs[0]!);
     if (next?.opType === 'BatchNormalization' && next.inputs[0] === conv.outputs[0] && foldBatchNorm(conv, next, consts, graph.opset)) {
@@ -119,7 +127,7 @@ export function optimizeGraph(graph: GraphIR): OptimizerReport {
       report.foldedBatchNorms++;
       next = soleConsumer(conv.outputs[0]!);
     }
-    if (next?.opType === 'Add' && next.inputs.length === 2 && next.inputs[0] !== next.inputs[1] && !consts.has(other(next, conv.outputs[0]!))) {
+    if (next?.opType === 'Add' && conv.opType === 'Conv' && next.inputs.length === 2 && next.inputs[0] !== next.inputs[1] && !consts.has(other(next, conv.outputs[0]!))) {
       conv.inputs[2] ??= '';
       conv.inputs[3] = other(next, conv.outputs[0]!);
       absorb(conv, next, ` (residual ${JSON.stringify(conv.inputs[3])})`);

@@ -195,7 +195,7 @@ export class InferenceSession {
           throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: weights and bias computed at run time are not supported; they must be initializers`);
         }
         if (node.opType === 'ConvTranspose') {
-          const kernel = new ConvTransposeKernel(engine, node, w, b);
+          const kernel = new ConvTransposeKernel(engine, node, w, b, node.fusion?.activation ?? 'none');
           kernels.set(node, kernel);
           kernel.packForLoad();
           continue;

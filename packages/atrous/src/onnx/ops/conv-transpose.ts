@@ -1,4 +1,5 @@
 import { AtrousError, show } from '../../errors.js';
+import type { Activation } from '../../ops/activation.js';
 import type { Engine } from '../../wasm/engine.js';
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import type { HostTensor } from '../data-types.js';
@@ -25,7 +26,7 @@ export class ConvTransposeKernel {
   private readonly outputShape: number[] | undefined;
   private readonly inChannels: number;
 
-  constructor(engine: Engine, node: NodeIR, weights: HostTensor, bias: HostTensor | undefined) {
+  constructor(engine: Engine, node: NodeIR, weights: HostTensor, bias: HostTensor | undefined, activation: Activation = 'none') {
     this.node = node;
     const rank = weights.dims.length;
     if (rank === 5) throw new AtrousError('UNSUPPORTED', `${nodeLabel(node)}: 3-D transposed convolution (weights ${show(weights.dims)}) is out of atrous' scope`);
@@ -80,7 +81,7 @@ export class ConvTransposeKernel {
       ]),
     };
     const w = { type: 'float32' as const, dims: [m, cPerGroup, ...weights.dims.slice(2)], data: flipped };
-    this.conv = new ConvKernel(engine, convNode, w, bias, 'none');
+    this.conv = new ConvKernel(engine, convNode, w, bias, activation);
   }
 
   /** Dims of the spread and padded input the convolution reads, for input dims `[N, C, H, W]` (or `[N, C, L]`). */
