@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // atrous-segment <files or folders...> [--model default|isnet|path.onnx] [--out dir] [--workers N] [--size N]
 import { availableParallelism } from 'node:os';
+import v8 from 'node:v8';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { WasmBuild } from 'atrous';
 import { classShares, colorizeMask, overlayMask, type ClassMask, type ModelSpec } from 'segment-core';
 import { decodeImage, encodePng } from './codecs.js';
 import { resolveModel } from './models.js';
@@ -83,10 +85,18 @@ async function main(argv: string[]): Promise<number> {
     .option('-s, --size <n>', "model input size: the long side for fully convolutional models, the side for fixed-size ones (default: the model's own)", positiveInt('--size', 4096))
     .option('--classes <names>', 'comma-separated class names for an .onnx that carries none')
     .option('--opacity <alpha>', 'how strongly the overlay colours the image, 0..1', opacity, 0.5)
+    .addOption(
+      new Option('-b, --build <build>', 'wasm build the workers run (default: the best this Node can run)').choices(['relaxed', 'simd128', 'scalar']),
+    )
     .option('--truth <dir>', 'folder of ground-truth masks (<name>.mask.png, grey value = class index): report mIoU against them')
     .showHelpAfterError();
   program.parse(argv);
-  const opts = program.opts<{ model: string; out: string; workers: number; size?: number; classes?: string; opacity: number; truth?: string }>();
+  const opts = program.opts<{ model: string; out: string; workers: number; size?: number; classes?: string; opacity: number; truth?: string; build?: WasmBuild }>();
+  if (opts.build === undefined || opts.build === 'relaxed') {
+    // Node 20 keeps relaxed SIMD (fused multiply-add: about 1.5x faster here) behind a V8 flag that cannot go
+    // in NODE_OPTIONS nor in a worker's execArgv. Set in-process before any worker starts, every worker sees it.
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  }
   const outDir = resolve(opts.out);
   const failures: Failure[] = [];
 
@@ -106,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
   const model = await resolveModel(opts.model);
   const classes = opts.classes?.split(',').map((c) => c.trim());
   const loadStart = performance.now();
-  const segmenter = await Segmenter.create({ model, workers: opts.workers, size: opts.size, classes });
+  const segmenter = await Segmenter.create({ model, workers: opts.workers, size: opts.size, classes, build: opts.build });
   const loadMs = performance.now() - loadStart;
   await mkdir(outDir, { recursive: true });
   const truth = opts.truth ? new TruthScore(resolve(opts.truth)) : undefined;

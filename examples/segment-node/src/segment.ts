@@ -1,5 +1,5 @@
 // The Node side of the pipeline: decode -> resample -> worker pool -> decode scores -> mask and overlay.
-import { AtrousError, createWorkerPool, type PooledSession, type WorkerPool } from 'atrous';
+import { AtrousError, createWorkerPool, type PooledSession, type WasmBuild, type WorkerPool } from 'atrous';
 import {
   chooseInputSize,
   decodeMask,
@@ -21,6 +21,8 @@ export interface SegmenterOptions {
   size?: number;
   /** Class names for a model that carries none. */
   classes?: string[];
+  /** The wasm build every worker loads; default: the best the engine validates. */
+  build?: WasmBuild;
 }
 
 export interface Segmentation {
@@ -50,7 +52,7 @@ export class Segmenter {
   }
 
   static async create(options: SegmenterOptions): Promise<Segmenter> {
-    const pool = await createWorkerPool({ size: options.workers, maxQueue: Math.max(16, options.workers * 4) });
+    const pool = await createWorkerPool({ size: options.workers, maxQueue: Math.max(16, options.workers * 4), ...(options.build ? { build: options.build } : {}) });
     try {
       const session = await pool.loadModel(options.model.bytes);
       const inputSpec = options.model.spec ?? specForUnknownModel({ name: options.model.label, outputChannels: 1, metadata: options.model.metadata, classNames: options.classes });
