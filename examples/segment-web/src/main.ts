@@ -289,6 +289,8 @@ async function openImage(blob: Blob, name: string): Promise<void> {
 async function openModelFile(file: File): Promise<void> {
   try {
     state.custom = await modelFromFile(file);
+    // A model dropped before is freed in every worker.
+    state.models.get('custom')?.then((m) => m.session.dispose()).catch(() => undefined);
     state.models.delete('custom');
     const names = state.custom.metadata.classes ?? state.custom.metadata.labels ?? state.custom.metadata.names;
     if (names) {
