@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AtrousError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { init } from '../wasm/loader.js';
+import { init, loadedBuild } from '../wasm/loader.js';
 import { ModelBuilder, randomFloats } from '../../test-support/onnx-builder.js';
 import { InferenceSession } from './session.js';
 
@@ -123,6 +123,14 @@ describe('InferenceSession', () => {
       s.dispose();
     }
     for (let i = 0; i < results[0]!.length; i++) expect(results[1]![i]).toBeCloseTo(results[0]![i]!, 5);
+  });
+
+  it('keeps the build init() loaded unless options.build asks for another', async () => {
+    await init({ build: 'scalar' });
+    const s = await InferenceSession.create(convModel());
+    expect(loadedBuild()).toBe('scalar');
+    s.dispose();
+    await init();
   });
 
   it('refuses an unsupported attribute value at create, also when the input dims are symbolic', async () => {

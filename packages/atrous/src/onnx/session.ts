@@ -2,7 +2,7 @@ import { AtrousError, show } from '../errors.js';
 import { Tensor, type TensorType } from '../tensor.js';
 import type { WasmBuild } from '../wasm/builds.js';
 import type { Engine } from '../wasm/engine.js';
-import { init } from '../wasm/loader.js';
+import { currentEngine, init, loadedBuild } from '../wasm/loader.js';
 import { foldConstants } from './constant-folding.js';
 import { dataTypeName, sizeOf, type ElemType, type HostData, type HostTensor } from './data-types.js';
 import { nodeLabel, type Dim, type GraphIR, type NodeIR } from './graph.js';
@@ -15,7 +15,7 @@ import { isSupportedOp } from './ops/registry.js';
 import { specialize, type Program } from './shape-inference.js';
 
 export interface SessionOptions {
-  /** Force one wasm build (as `init({ build })`); default: the best this engine runs. */
+  /** Force one wasm build (as `init({ build })`); default: the build `init()` loaded, else the best this engine runs. */
   build?: WasmBuild;
   /** Time every step of each run (see `session.profile`). Off by default: it costs a clock read per step. */
   profile?: boolean;
@@ -180,7 +180,8 @@ export class InferenceSession {
   /** Loads a model: bytes (Uint8Array or ArrayBuffer), or in Node a file path. */
   static async create(model: Uint8Array | ArrayBuffer | string, options: SessionOptions = {}): Promise<InferenceSession> {
     const bytes = await readModel(model);
-    const engine = await init({ build: options.build });
+    // Without a build asked for, the one `init()` already loaded (if any) is kept.
+    const engine = options.build === undefined && loadedBuild() !== undefined ? currentEngine('InferenceSession.create') : await init({ build: options.build });
     const kernels = new Map<NodeIR, ConvKernel | ConvTransposeKernel>();
     try {
       const graph = parseModel(bytes);
