@@ -151,7 +151,8 @@ function requestedSize(spec: ModelSpec): number | undefined {
 function layoutCanvas(): void {
   if (!state.image) return;
   const { width, height } = state.image;
-  const maxW = ui.stage.clientWidth - 36;
+  const padding = parseFloat(getComputedStyle(ui.stage).paddingLeft) * 2;
+  const maxW = ui.stage.clientWidth - padding;
   // Leave room for the header, toolbar, legend and metrics on one screen.
   const maxH = Math.max(240, Math.min(window.innerHeight - 340, 900));
   const scale = Math.min(maxW / width, maxH / height);
