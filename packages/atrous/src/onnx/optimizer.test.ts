@@ -32,7 +32,7 @@ describe('optimizeGraph', () => {
     m.node('Relu', [bn(m, 'bn', conv(m, 'c', 'x'))], ['y']);
     m.output('y');
     const { graph, report } = optimized(m);
-    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0 });
+    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0, foldedBiasAdds: 0 });
     expect(graph.nodes.map((n) => n.opType)).toEqual(['Conv']);
     const node = graph.nodes[0]!;
     expect(node.outputs).toEqual(['y']);
@@ -61,13 +61,29 @@ describe('optimizeGraph', () => {
     m.node('Clip', [m.node('Add', [side, main]), 'lo', 'hi'], ['y']);
     m.output('y');
     const { graph, report } = optimized(m);
-    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 2, fusedResiduals: 1 });
+    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 2, fusedResiduals: 1, foldedBiasAdds: 0 });
     const order = graph.nodes.map((n) => n.name);
     expect(order).toEqual(['c2', 'c1']);
     const c1 = graph.nodes[1]!;
     expect(c1.inputs[3]).toBe(graph.nodes[0]!.outputs[0]);
     expect(c1.fusion!.activation).toEqual({ type: 'clip', min: 0, max: 6 });
     expect(graph.nodes[0]!.fusion!.activation).toBe('sigmoid');
+  });
+
+  it('folds a per-channel constant Add into the bias, before and after a BatchNorm', () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 4, 5, 5]);
+    m.init('b1', [1, 4, 1, 1], [1, 2, 3, 4]);
+    m.init('b2', [4, 1, 1], [10, 20, 30, 40]);
+    const c = conv(m, 'c', 'x', 4, false);
+    const y = m.node('Add', [m.node('Add', ['b1', c]), 'b2']);
+    m.init('whole', [1, 4, 5, 5], randomFloats(100, 3)); // not per channel: stays a residual-shaped constant Add
+    m.node('Add', [y, 'whole'], ['out']);
+    m.output('out');
+    const { graph, report } = optimized(m);
+    expect(report.foldedBiasAdds).toBe(2);
+    expect(graph.nodes.map((n) => n.opType)).toEqual(['Conv', 'Add']);
+    expect(Array.from(graph.initializers.get(graph.nodes[0]!.inputs[2]!)!.data)).toEqual([11, 22, 33, 44]);
   });
 
   it("recognizes PyTorch's x * HardSigmoid(x) as HardSwish", () => {

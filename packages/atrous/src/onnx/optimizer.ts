@@ -10,6 +10,7 @@ export interface OptimizerReport {
   foldedBatchNorms: number;
   fusedActivations: number;
   fusedResiduals: number;
+  foldedBiasAdds: number;
 }
 
 /** Consumers of each value, graph outputs counted as one consumer each. */
@@ -64,6 +65,27 @@ function foldBatchNorm(conv: NodeIR, bn: NodeIR, consts: Map<string, HostTensor>
   return true;
 }
 
+/** Folds `Add(conv, b)` into the conv's bias when `b` is a constant of one value per output channel. */
+function foldBiasAdd(conv: NodeIR, add: NodeIR, consts: Map<string, HostTensor>): boolean {
+  const b = consts.get(other(add, conv.outputs[0]!));
+  const w = consts.get(conv.inputs[1] ?? '');
+  if (!b || !w || b.type !== 'float32' || w.dims.length < 3) return false;
+  const m = conv.opType === 'ConvTranspose' ? w.dims[1]! * attrInt(conv, 'group', 1) : w.dims[0]!;
+  // [M, 1, 1] or [1, M, 1, 1] (for a 2-D conv; one 1 fewer for 1-D): channel axis 1 of the output, nothing broadcast up.
+  const rank = w.dims.length;
+  const dims = b.dims.length === rank ? b.dims.slice(1) : b.dims;
+  if (b.dims.length === rank && b.dims[0] !== 1) return false;
+  if (dims.length !== rank - 1 || dims[0] !== m || dims.slice(1).some((d) => d !== 1)) return false;
+  const old = conv.inputs[2] ? consts.get(conv.inputs[2]) : undefined;
+  if (conv.inputs[2] && !old) return false;
+  const bias = new Float32Array(m);
+  for (let o = 0; o < m; o++) bias[o] = (old ? old.data[o]! : 0) + b.data[o]!;
+  const name = uniqueName(consts, `${conv.inputs[1]}_bias_add`);
+  consts.set(name, { type: 'float32', dims: [m], data: bias });
+  conv.inputs[2] = name;
+  return true;
+}
+
 function uniqueName(consts: Map<string, HostTensor>, base: string): string {
   let name = base;
   for (let i = 1; consts.has(name); i++) name = `${base}_${i}`;
@@ -98,7 +120,7 @@ function activationOf(node: NodeIR, consts: Map<string, HostTensor>, opset: numb
  * A value is only absorbed when nothing else reads it and it is not a graph output.
  */
 export function optimizeGraph(graph: GraphIR): OptimizerReport {
-  const report: OptimizerReport = { foldedBatchNorms: 0, fusedActivations: 0, fusedResiduals: 0 };
+  const report: OptimizerReport = { foldedBatchNorms: 0, fusedActivations: 0, fusedResiduals: 0, foldedBiasAdds: 0 };
   const consts = graph.initializers;
   const outputs = new Set(graph.outputs.map((o) => o.name));
   const removed = new Set<NodeIR>();
@@ -122,9 +144,20 @@ export function optimizeGraph(graph: GraphIR): OptimizerReport {
     if ((conv.opType !== 'Conv' && conv.opType !== 'ConvTranspose') || removed.has(conv) || !consts.has(conv.inputs[1] ?? '')) continue;
     conv.fusion = { activation: 'none', absorbed: [] };
     let next = soleConsumer(conv.outputs[0]!);
+    if (next?.opType === 'Add' && next.inputs.length === 2 && foldBiasAdd(conv, next, consts)) {
+      absorb(conv, next, ' (bias)');
+      report.foldedBiasAdds++;
+      next = soleConsumer(conv.outputs[0]!);
+    }
     if (next?.opType === 'BatchNormalization' && next.inputs[0] === conv.outputs[0] && foldBatchNorm(conv, next, consts, graph.opset)) {
       absorb(conv, next, '');
       report.foldedBatchNorms++;
+      next = soleConsumer(conv.outputs[0]!);
+    }
+    // A per-channel constant added after the conv (converted models often keep the bias apart) joins the bias.
+    if (next?.opType === 'Add' && next.inputs.length === 2 && foldBiasAdd(conv, next, consts)) {
+      absorb(conv, next, ' (bias)');
+      report.foldedBiasAdds++;
       next = soleConsumer(conv.outputs[0]!);
     }
     if (next?.opType === 'Add' && conv.opType === 'Conv' && next.inputs.length === 2 && next.inputs[0] !== next.inputs[1] && !consts.has(other(next, conv.outputs[0]!))) {
