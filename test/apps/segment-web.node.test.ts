@@ -65,7 +65,8 @@ beforeAll(async () => {
   await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 }).catch((error: unknown) => {
     throw new Error(`the page did not get ready: ${String(error)}; page errors: ${errors.join('; ')}`);
   });
-});
+  // Three builds and a browser start: generous on a loaded 2-core machine.
+}, 300_000);
 
 afterAll(async () => {
   await browser?.close();
