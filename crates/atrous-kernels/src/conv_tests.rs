@@ -208,6 +208,23 @@ fn large_channel_counts_cover_full_tiles_and_blocks() {
 }
 
 #[test]
+fn many_input_channels_reduce_in_chunks() {
+    // More than 512 multiply-add steps per output: the reduction runs in channel chunks (uneven last chunk),
+    // with partial sums carried between them; residual and activation only at the end.
+    let mut rng = Rng(7);
+    for (shape, h, w) in [
+        (shape(150, 10, [3, 3], [1, 1], [4, 4], Padding::Explicit([4, 4, 4, 4]), 1), 19, 23),
+        (shape(1100, 6, [1, 1], [1, 1], [1, 1], Padding::Valid, 1), 9, 13),
+        (shape(600, 8, [3, 3], [2, 1], [3, 5], Padding::SameUpper, 2), 11, 17),
+    ] {
+        for (activation, residual) in [(Activation::None, false), (Activation::Relu, true), (Activation::HardSwish, true)] {
+            let case = Case { shape, batch: 2, height: h, width: w, activation, bias: true, residual };
+            check(&case, &mut rng);
+        }
+    }
+}
+
+#[test]
 fn bad_arguments_are_errors_not_panics() {
     use crate::geometry::ConvError;
     let s = shape(4, 4, [3, 3], [1, 1], [1, 1], Padding::Valid, 1);

@@ -2,6 +2,8 @@
 //! one `MR x NR` register tile at a time, with bias, residual and activation applied to the tile before
 //! it is stored. Used for every group layout except one input channel per group (see `depthwise`).
 
+use alloc::vec::Vec;
+
 use crate::activation::Activation;
 use crate::geometry::{ConvError, Geometry};
 use crate::isa::active as v;
@@ -30,6 +32,16 @@ pub unsafe fn run(
     let plane = geom.height * geom.width;
     let (cin, mg) = (geom.channels_per_group(), geom.outputs_per_group());
     let block_pixels = block.capacity() * NR;
+    let chunk = block.chunk_channels();
+    let chunks = cin.div_ceil(chunk);
+    // Sums over the chunks before the last live here, not in the output: the output may be the same
+    // memory as the residual, which must stay intact until the epilogue reads it.
+    let mut partial = Vec::new();
+    if chunks > 1 {
+        let len = weights.channel_tiles() * block.capacity() * MR * NR;
+        partial.try_reserve_exact(len).map_err(|_| ConvError::OutOfMemory)?;
+        partial.resize(len, 0.0f32);
+    }
     let out = output.as_mut_ptr();
     for n in 0..geom.batch {
         for g in 0..geom.groups {
@@ -39,19 +51,29 @@ pub unsafe fn run(
             let mut start = 0;
             while start < pixels {
                 let panels = (pixels - start).div_ceil(NR).min(block.capacity());
-                for i in 0..panels {
-                    block.pack(geom, group_input, i, start + i * NR);
-                }
-                for tile in 0..weights.channel_tiles() {
-                    let a = weights.block(g, tile);
-                    let m0 = first_channel + tile * MR;
-                    let rows = MR.min(mg - tile * MR);
+                for c in 0..chunks {
+                    let c0 = c * chunk;
+                    let count = chunk.min(cin - c0);
                     for i in 0..panels {
-                        let acc = accumulate(a, block.taps(i), cin, block.panel(i));
-                        let p0 = start + i * NR;
-                        let at = image_out + m0 * pixels + p0;
-                        let res = residual.map(|r| r.as_ptr().add(at));
-                        store_tile(&acc, epilogue, m0, rows, NR.min(pixels - p0), out.add(at), pixels, res);
+                        block.pack(geom, group_input, i, start + i * NR, c0, count);
+                    }
+                    for tile in 0..weights.channel_tiles() {
+                        let a = weights.block(g, tile);
+                        let m0 = first_channel + tile * MR;
+                        let rows = MR.min(mg - tile * MR);
+                        for i in 0..panels {
+                            let saved = partial.as_mut_ptr().add((tile * block.capacity() + i) * MR * NR);
+                            let mut acc: Tile = if c == 0 { [[v::zero(); NV]; MR] } else { load_partial(saved) };
+                            accumulate(&mut acc, a, block.taps(i), cin, c0, count, block.panel(i));
+                            if c + 1 < chunks {
+                                store_partial(saved, &acc);
+                                continue;
+                            }
+                            let p0 = start + i * NR;
+                            let at = image_out + m0 * pixels + p0;
+                            let res = residual.map(|r| r.as_ptr().add(at));
+                            store_tile(&acc, epilogue, m0, rows, NR.min(pixels - p0), out.add(at), pixels, res);
+                        }
                     }
                 }
                 start += block_pixels;
@@ -59,6 +81,26 @@ pub unsafe fn run(
         }
     }
     Ok(())
+}
+
+#[inline(always)]
+unsafe fn load_partial(p: *const f32) -> Tile {
+    let mut t: Tile = [[v::zero(); NV]; MR];
+    for (i, row) in t.iter_mut().enumerate() {
+        for (j, x) in row.iter_mut().enumerate() {
+            *x = v::load(p.add(i * NR + 4 * j));
+        }
+    }
+    t
+}
+
+#[inline(always)]
+unsafe fn store_partial(p: *mut f32, t: &Tile) {
+    for (i, row) in t.iter().enumerate() {
+        for (j, x) in row.iter().enumerate() {
+            v::store(p.add(i * NR + 4 * j), *x);
+        }
+    }
 }
 
 /// Writes `rows x cols` of a tile to `out` (row stride `stride`), adding bias and residual, then activating.

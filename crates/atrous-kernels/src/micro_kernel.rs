@@ -17,25 +17,34 @@ pub const NV: usize = NR / 4;
 
 pub type Tile = [[v::V; NV]; MR];
 
-/// Sums, for each tap index `t` in `taps` (in order), `channels` rows of weights (`MR` wide, starting at
-/// `weights + t * channels * MR`) times `channels` consecutive rows of `panel` (`NR` wide).
+/// Adds to `acc`, for each tap index `t` in `taps` (in order), `count` rows of weights (`MR` wide,
+/// starting at row `t * channels + first` of the block at `weights`) times `count` consecutive rows of
+/// `panel` (`NR` wide). `channels` is the block's channels per tap; `first..first + count` the chunk.
 ///
 /// # Safety
-/// `weights` must hold `(max(taps) + 1) * channels * MR` floats and `panel` `taps.len() * channels * NR`.
+/// `weights` must hold `(max(taps) + 1) * channels * MR` floats and `panel` `taps.len() * count * NR`.
 // Kept out of line: V8 allocates registers per function, and this loop needs all of them to itself.
 #[inline(never)]
-pub unsafe fn accumulate(weights: *const f32, taps: &[u32], channels: usize, panel: *const f32) -> Tile {
-    let mut acc: Tile = [[v::zero(); NV]; MR];
+pub unsafe fn accumulate(
+    acc: &mut Tile,
+    weights: *const f32,
+    taps: &[u32],
+    channels: usize,
+    first: usize,
+    count: usize,
+    panel: *const f32,
+) {
+    let mut sum = *acc;
     let mut b = panel;
     for &tap in taps {
-        let mut a = weights.add(tap as usize * channels * MR);
-        let end = b.add(channels * NR);
+        let mut a = weights.add((tap as usize * channels + first) * MR);
+        let end = b.add(count * NR);
         while b < end {
             let mut bv = [v::zero(); NV];
             for (j, slot) in bv.iter_mut().enumerate() {
                 *slot = v::load(b.add(4 * j));
             }
-            for (i, row) in acc.iter_mut().enumerate() {
+            for (i, row) in sum.iter_mut().enumerate() {
                 let ai = v::load_splat(a.add(i));
                 for j in 0..NV {
                     row[j] = v::madd(ai, bv[j], row[j]);
@@ -45,5 +54,5 @@ pub unsafe fn accumulate(weights: *const f32, taps: &[u32], channels: usize, pan
             b = b.add(NR);
         }
     }
-    acc
+    *acc = sum;
 }

@@ -16,6 +16,10 @@ use crate::micro_kernel::NR;
 /// Bytes of panels packed per block: small enough to stay in L2 while every channel tile reuses them.
 const BLOCK_BYTES: usize = 192 * 1024;
 const MAX_PANELS_PER_BLOCK: usize = 64;
+/// Multiply-add steps (taps x channels) per chunk of the reduction. Convolutions with many input channels
+/// are reduced a chunk of channels at a time, so a block holds many panels and the weights, streamed once
+/// per block, are reused across all of them (one panel per block would stream every weight per 8 pixels).
+const CHUNK_STEPS: usize = 512;
 
 pub struct PanelBlock {
     data: Vec<f32>,
@@ -25,12 +29,16 @@ pub struct PanelBlock {
     panel_len: usize,
     taps: usize,
     capacity: usize,
+    chunk_channels: usize,
 }
 
 impl PanelBlock {
     pub fn new(geom: &Geometry) -> Result<Self, ConvError> {
         let taps = geom.taps();
-        let panel_len = taps * geom.channels_per_group() * NR;
+        let channels = geom.channels_per_group();
+        let chunks = (taps * channels).div_ceil(CHUNK_STEPS).min(channels);
+        let chunk_channels = channels.div_ceil(chunks);
+        let panel_len = taps * chunk_channels * NR;
         let pixels = geom.out_height * geom.out_width;
         let capacity = (BLOCK_BYTES / (panel_len * 4)).clamp(1, MAX_PANELS_PER_BLOCK).min(pixels.div_ceil(NR));
         let mut data = Vec::new();
@@ -42,7 +50,12 @@ impl PanelBlock {
         let mut tap_counts = Vec::new();
         tap_counts.try_reserve_exact(capacity).map_err(|_| ConvError::OutOfMemory)?;
         tap_counts.resize(capacity, 0);
-        Ok(PanelBlock { data, tap_lists, tap_counts, panel_len, taps, capacity })
+        Ok(PanelBlock { data, tap_lists, tap_counts, panel_len, taps, capacity, chunk_channels })
+    }
+
+    /// Input channels packed per chunk (the last chunk of a group may have fewer).
+    pub fn chunk_channels(&self) -> usize {
+        self.chunk_channels
     }
 
     /// How many panels one block holds.
@@ -58,16 +71,25 @@ impl PanelBlock {
         &self.tap_lists[index * self.taps..index * self.taps + self.tap_counts[index]]
     }
 
-    /// Packs panel `index` of this block for the output pixels starting at `first_pixel`.
+    /// Packs panel `index` of this block for the output pixels starting at `first_pixel`, input channels
+    /// `first_channel..first_channel + channels` of the group.
     ///
     /// # Safety
     /// `input` must point at the first channel of the group in one image, with `channels_per_group`
-    /// planes of `height * width` floats after it.
-    pub unsafe fn pack(&mut self, geom: &Geometry, input: *const f32, index: usize, first_pixel: usize) {
+    /// planes of `height * width` floats after it; `channels <= chunk_channels()`.
+    pub unsafe fn pack(
+        &mut self,
+        geom: &Geometry,
+        input: *const f32,
+        index: usize,
+        first_pixel: usize,
+        first_channel: usize,
+        channels: usize,
+    ) {
         let pixels = geom.out_height * geom.out_width;
         let (h, w) = (geom.height as isize, geom.width as isize);
         let plane = geom.height * geom.width;
-        let channels = geom.channels_per_group();
+        let input = input.add(first_channel * plane);
 
         // Top-left input coordinate of each pixel's window; None past the last pixel.
         let mut origin = [None::<(isize, isize)>; NR];
