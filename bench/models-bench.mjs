@@ -247,10 +247,14 @@ async function main() {
   out('- timed: `await session.run(feeds)` with the input tensor made once (session creation and warm-up excluded: ' +
     `${o.warmup} untimed run(s) each); onnxruntime-web: executionProviders ['wasm'], numThreads 1; onnxruntime-node: ` +
     'intraOpNumThreads 1, interOpNumThreads 1. Runtimes alternate within each round, order rotated every round.');
-  out('- diff: max |output - onnxruntime-node| / max |onnxruntime-node| on the first output');
+  out('- diff: max |output - onnxruntime-node| / max |onnxruntime-node| on the first output (ISNet: onnxruntime keeps');
+  out('  the fp16 graph\'s activations in fp16, atrous computes in float32; see tools/README.md, widen-fp16.py)');
   out();
-  out(`| model | input | atrous ms | ort-web ms | ort-node ms | ort-web / atrous (goal >= ${GOAL}x) | ort-node / atrous | atrous diff | atrous peak wasm memory | runs |`);
-  out('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out('- ratios > 1: atrous is faster. The CPU-time ratio divides median process CPU times per run: on a shared');
+  out('  machine it shows what each runtime costs when wall times are stretched by other processes.');
+  out();
+  out(`| model | input | atrous ms | ort-web ms | ort-node ms | ort-web / atrous (goal >= ${GOAL}x) | same, CPU time | ort-node / atrous | atrous diff | atrous peak wasm memory | runs |`);
+  out('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   let failed = false;
   for (const r of results) {
     const med = (n) => (r.runtimes[n] ? median(r.runtimes[n].wall) : undefined);
@@ -261,8 +265,10 @@ async function main() {
     const diffText = diff === undefined ? '-' : diff <= r.model.tolerance ? diff.toExponential(1) : `**${diff.toExponential(1)} FAIL**`;
     if (diff !== undefined && !(diff <= r.model.tolerance)) failed = true;
     const goal = a && web ? `${fmtRatio(web / a)}${web / a >= GOAL ? '' : ' (below goal)'}` : '-';
+    const cpuMed = (n) => (r.runtimes[n] ? median(r.runtimes[n].cpu) : undefined);
+    const cpuRatio = cpuMed('atrous') && cpuMed('ortweb') ? fmtRatio(cpuMed('ortweb') / cpuMed('atrous')) : '-';
     const runs = Object.values(r.runtimes)[0]?.wall.length ?? 0;
-    out(`| ${r.model.id} | ${r.model.dims.join('x')} | ${fmtMs(a)} | ${fmtMs(web)} | ${fmtMs(node)} | ${goal} | ${fmtRatio(a && node ? node / a : undefined)} | ${diffText} | ${mib(r.runtimes.atrous?.peak)} | ${runs} |`);
+    out(`| ${r.model.id} | ${r.model.dims.join('x')} | ${fmtMs(a)} | ${fmtMs(web)} | ${fmtMs(node)} | ${goal} | ${cpuRatio} | ${fmtRatio(a && node ? node / a : undefined)} | ${diffText} | ${mib(r.runtimes.atrous?.peak)} | ${runs} |`);
   }
   out();
   out('Spread (min / median / max wall ms; cpu = median process CPU time per run: wall well above cpu means the core was shared):');
