@@ -277,6 +277,9 @@ def cmd_export(opts):
                       do_constant_folding=True, training=torch.onnx.TrainingMode.EVAL)
     import onnx
     m = onnx.load(ONNX_PATH)
+    out_dims = m.graph.output[0].type.tensor_type.shape.dim
+    out_dims[1].Clear()
+    out_dims[1].dim_value = NUM_CLASSES  # torch names it 'Resizelogits_dim_1'; it is the class count
     onnx.checker.check_model(m)
     ops = {}
     for n in m.graph.node:
