@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { CASES, caseData, describe, gflop, outputHW, tapsInInput } from './cases.mjs';
-import { cpuModel, load, packageVersions, simdFlags } from './machine.mjs';
+import { atrousWasmFiles, cpuModel, load, packageVersions, simdFlags } from './machine.mjs';
 import { measurePeak } from './peak.mjs';
 import { TIMING_NODE, TIMING_WEB, prepareOrtNode, prepareOrtWeb } from './runtimes/ort.mjs';
 import { TIMING as TIMING_TFJS, prepareTfjs, tfjsDetails, tfjsUnsupported } from './runtimes/tfjs.mjs';
@@ -215,6 +215,7 @@ async function main() {
   out(`- machine: ${cpuModel()}, ${peak.pipes.arch}; SIMD flags: ${simdFlags(peak.cpu)}`);
   out(`- Node ${process.version} (V8 ${process.versions.v8}), flags: ${process.execArgv.join(' ') || 'none'}; atrous builds this engine validates: best = ${best}${best === 'simd128' ? ' (no relaxed SIMD: run Node with --experimental-wasm-relaxed-simd)' : ''}`);
   out(`- packages: ${packageVersions().join(', ')}`);
+  out(`- atrous kernels measured: ${atrousWasmFiles().join('; ')}`);
   out(`- load before: \`${loadBefore}\``);
   out(
     `- peak (one core, wasm f32x4): ${peak.pipes.pipes}. simd128: ${peak.pipes.simd128.how}; relaxed: ${peak.pipes.relaxed.how}. ` +

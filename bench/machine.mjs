@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 
 const SIMD_FLAGS = ['sse4_2', 'avx2', 'fma', 'avx512f'];
 
@@ -34,6 +35,20 @@ export function packageVersions() {
       return `${name} ${pkg.version}`;
     } catch {
       return `${name} (not installed)`;
+    }
+  });
+}
+
+/** Which kernels were measured: each atrous .wasm build's size, sha256 prefix and modification time. */
+export function atrousWasmFiles() {
+  return ['relaxed', 'simd128'].map((build) => {
+    const url = new URL(`./node_modules/atrous/wasm/atrous-${build}.wasm`, import.meta.url);
+    try {
+      const bytes = readFileSync(url);
+      const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+      return `${build} ${bytes.length} bytes sha256 ${hash}… built ${statSync(url).mtime.toISOString()}`;
+    } catch {
+      return `${build} (missing)`;
     }
   });
 }
