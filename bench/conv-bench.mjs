@@ -350,7 +350,7 @@ async function main() {
       `over every other runtime (tolerance ${TOLERANCE}). Layout: atrous and ONNX Runtime NCHW; tfjs NHWC (it requires it), ` +
       'so its input is transposed before timing and its output after.');
   out();
-  out('How each runtime was timed (input upload and model/plan creation excluded everywhere):');
+  out('How each runtime was timed (model/plan creation and making the input tensor excluded everywhere; whether a run then copies the input into its wasm memory depends on the runtime\'s API, said per runtime):');
   if (atrousColumns.length) out(`- ${TIMING_ATROUS}.`);
   if (wanted.has('tfjs')) out(`- ${TIMING_TFJS}.`);
   if (wanted.has('ortweb')) out(`- ${TIMING_WEB}.`);
