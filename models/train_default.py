@@ -7,10 +7,15 @@ Debian's python3-torch on the synthetic scenes of models/scenes.py.
   /usr/bin/python3 models/train_default.py all       # samples + train + export + eval (the recipe)
   /usr/bin/python3 models/train_default.py samples   # write the 20 held-out scenes to models/default/samples
   /usr/bin/python3 models/train_default.py train     # train, writes models/default/checkpoint.pt (not committed)
+  /usr/bin/python3 models/train_default.py train --resume 1 --lr 1.5e-3   # continue from checkpoint.pt (warm restart)
   /usr/bin/python3 models/train_default.py export    # checkpoint -> models/default/model.onnx
   /usr/bin/python3 models/train_default.py eval      # mIoU of the checkpoint and the ONNX file, writes model.json
 
-Options: --steps N (default 1800), --seed S (default 0), --threads T (default 1).
+Options: --steps N (default 1800), --seed S (default 0), --threads T (default 1),
+  --resume 1 (continue from checkpoint.pt: fresh Adam, new scenes, warm restart), --lr PEAK (default 3e-3,
+  1.5e-3 with --resume), --warmup N (default 50), --save-every N (checkpoint every N steps, default 200),
+  --budget S (decide the step count after the warm-up from the measured s/step so the run ends ~S s after start;
+  the chosen count is printed and recorded in the checkpoint, so `--steps` reproduces the schedule).
 """
 
 import json
@@ -210,30 +215,68 @@ def cmd_samples(opts):
 
 
 def cmd_train(opts):
-    steps, seed = opts["steps"], opts["seed"]
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    """Train from scratch, or with --resume 1 continue from checkpoint.pt (warm restart: a fresh Adam, --warmup
+    steps of linear warm-up to --lr, then cosine decay to 0). With --budget S the step count is decided after the
+    warm-up from the measured seconds per step so that the run ends about S seconds after it started."""
+    steps, seed, resume = opts["steps"], opts["seed"], opts["resume"]
+    stages = []
+    init_state = None
+    scenes_before = 0
+    if resume:
+        ck = torch.load(CKPT, map_location="cpu")
+        init_state = ck["model"]
+        stages = ck.get("stages") or [{  # a checkpoint of the original one-stage recipe
+            "init": "scratch", "steps": ck.get("step"), "peak_lr": LR, "warmup": 50,
+            "seconds": round(ck.get("train_seconds", 0)), "threads": ck.get("threads"),
+            "scenes_generated": ck.get("scenes_seen"), "first_scene_seed": seed * 10_000_000}]
+        scenes_before = sum(st["scenes_generated"] for st in stages)
+    peak = opts["lr"] if opts["lr"] is not None else (1.5e-3 if resume else LR)
+    warm = opts["warmup"]
+    stage_no = len(stages)
+    torch.manual_seed(seed + 1000 * stage_no)
+    rng = np.random.default_rng(seed + 1000 * stage_no)
     t0 = time.time()
     imgs = np.empty((POOL, SCENE_SIZE, SCENE_SIZE, 3), np.uint8)
     labs = np.empty((POOL, SCENE_SIZE, SCENE_SIZE), np.uint8)
-    next_seed = seed * 10_000_000  # training seeds stay far below scenes.HELD_OUT_FIRST_SEED for seed 0
+    # training seeds stay far below scenes.HELD_OUT_FIRST_SEED for seed 0; a continuation only sees new scenes
+    first_seed = seed * 10_000_000 + scenes_before
+    next_seed = first_seed
     for i in range(POOL):
         imgs[i], labs[i] = scenes.make_scene(next_seed, SCENE_SIZE)
         next_seed += 1
     assert next_seed < scenes.HELD_OUT_FIRST_SEED or seed > 0
-    print("pool of %d scenes in %.1f s" % (POOL, time.time() - t0), flush=True)
+    print("pool of %d scenes (seeds from %d) in %.1f s" % (POOL, first_seed, time.time() - t0), flush=True)
 
     model = DefaultNet()
+    if init_state is not None:
+        model.load_state_dict(init_state)
+        print("resumed from %s after %d stage(s), %d steps" % (CKPT, stage_no, sum(st["steps"] for st in stages)),
+              flush=True)
     print("params %d, conv MACs at %d: %.1f M" % (count_params(model), SCENE_SIZE, conv_flops(model) / 1e6),
           flush=True)
-    opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    opt = torch.optim.Adam(model.parameters(), lr=peak, weight_decay=WEIGHT_DECAY)
     weights = torch.tensor(CLASS_WEIGHTS)
-    warm = 50
     _, vimgs, vlabs = load_samples() if os.path.isdir(SAMPLES) else (None, None, None)
     t_train = time.time()
     ema = None
-    for step in range(steps):
-        lr = LR * (step + 1) / warm if step < warm else 0.5 * LR * (1 + math.cos(math.pi * (step - warm) / (steps - warm)))
+
+    def stage_record(done):
+        return {"init": "checkpoint" if resume else "scratch", "steps": done, "planned_steps": steps,
+                "peak_lr": peak, "warmup": warm, "seconds": round(time.time() - t0),
+                "threads": torch.get_num_threads(), "scenes_generated": next_seed - first_seed,
+                "first_scene_seed": first_seed}
+
+    def save(done):
+        all_stages = stages + [stage_record(done)]
+        torch.save({"model": model.state_dict(), "step": sum(st["steps"] for st in all_stages),
+                    "train_seconds": sum(st["seconds"] for st in all_stages),
+                    "scenes_seen": sum(st["scenes_generated"] for st in all_stages),
+                    "threads": torch.get_num_threads(), "stages": all_stages}, CKPT)
+
+    step = 0
+    while step < steps:
+        lr = peak * (step + 1) / warm if step < warm else \
+            0.5 * peak * (1 + math.cos(math.pi * (step - warm) / (steps - warm)))
         for g in opt.param_groups:
             g["lr"] = lr
         model.train()
@@ -247,17 +290,23 @@ def cmd_train(opts):
             j = int(rng.integers(0, POOL))
             imgs[j], labs[j] = scenes.make_scene(next_seed, SCENE_SIZE)
             next_seed += 1
-        if (step + 1) % 50 == 0 or step == steps - 1:
-            msg = "step %d/%d loss %.4f lr %.5f elapsed %.0f s" % (step + 1, steps, ema, lr, time.time() - t_train)
-            if vimgs is not None and ((step + 1) % 300 == 0 or step == steps - 1):
+        step += 1
+        if opts["budget"] > 0 and step == warm:
+            pace = (time.time() - t_train) / warm
+            left = opts["budget"] - (time.time() - t0)
+            steps = warm + max(1, int(0.93 * left / pace))
+            print("budget: %.3f s/step over the warm-up, %.0f s left -> %d steps in all" % (pace, left, steps),
+                  flush=True)
+        if step % 50 == 0 or step == steps:
+            msg = "step %d/%d loss %.4f lr %.5f elapsed %.0f s" % (step, steps, ema, lr, time.time() - t_train)
+            if vimgs is not None and (step % 300 == 0 or step == steps):
                 cm = confusion(predict_torch(model, vimgs), vlabs)
                 msg += " samples-mIoU %.4f" % miou_from_confusion(cm)[0]
             print(msg, flush=True)
-            torch.save({"model": model.state_dict(), "step": step + 1}, CKPT)
-    wall = time.time() - t0
-    torch.save({"model": model.state_dict(), "step": steps, "train_seconds": wall,
-                "scenes_seen": next_seed - seed * 10_000_000, "threads": torch.get_num_threads()}, CKPT)
-    print("trained %d steps in %.0f s (%d scenes generated)" % (steps, wall, next_seed - seed * 10_000_000),
+        if step % opts["save_every"] == 0 and step < steps:
+            save(step)
+    save(steps)
+    print("trained %d steps in %.0f s (%d scenes generated)" % (steps, time.time() - t0, next_seed - first_seed),
           flush=True)
 
 
@@ -348,15 +397,13 @@ def cmd_eval(opts):
         "training": {"steps": ck.get("step"), "seconds": round(ck.get("train_seconds", 0)),
                      "threads": ck.get("threads"), "scenes_generated": ck.get("scenes_seen")},
     }
+    if ck.get("stages"):  # a warm-restarted continuation: one entry per run, in order
+        info["training"]["stages"] = ck["stages"]
     if "onnxruntime_samples" in res:
         info["miou"]["samples_onnxruntime_python"] = round(res["onnxruntime_samples"], 4)
     path = os.path.join(OUT, "model.json")
-    old = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            old = json.load(f)
-    if "samples_onnxruntime_node" in old.get("miou", {}):  # written by verify_onnx_node.mjs
-        info["miou"]["samples_onnxruntime_node"] = old["miou"]["samples_onnxruntime_node"]
+    # samples_onnxruntime_node is not carried over from an older model.json: it may describe another model.
+    # Run `node models/verify_onnx_node.mjs --write` after this to record it for the current model.onnx.
     with open(path, "w") as f:
         json.dump(info, f, indent=2)
         f.write("\n")
@@ -364,16 +411,18 @@ def cmd_eval(opts):
 
 
 def main(argv):
-    opts = {"steps": 1800, "seed": 0, "threads": 1}
+    opts = {"steps": 1800, "seed": 0, "threads": 1, "resume": 0, "lr": None, "warmup": 50, "budget": 0,
+            "save_every": 200}
+    floats = {"lr", "budget"}
     cmds = []
     i = 0
     while i < len(argv):
         a = argv[i]
         if a.startswith("--"):
-            key = a[2:]
+            key = a[2:].replace("-", "_")
             if key not in opts or i + 1 >= len(argv):
                 raise SystemExit("unknown or incomplete option %r" % a)
-            opts[key] = int(argv[i + 1])
+            opts[key] = float(argv[i + 1]) if key in floats else int(argv[i + 1])
             i += 2
         else:
             cmds.append(a)
