@@ -241,7 +241,7 @@ async function main() {
   const results = [];
   for (const id of o.models) {
     const model = MODELS.find((m) => m.id === id);
-    log(`[models-bench] ${id} ${model.dims.join('x')}`);
+    if (!o.json) log(`[models-bench] ${id} ${model.dims.join('x')}`);
     if (o.oneProcess || o.json) {
       results.push(await benchModel(model, o, log));
     } else {
