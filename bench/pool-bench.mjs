@@ -5,6 +5,7 @@
 //   pnpm bench:pool                 # node --experimental-wasm-relaxed-simd bench/pool-bench.mjs
 //   pnpm bench:pool --rounds 9      # more rounds
 //   pnpm bench:pool --record        # also write the table into bench/RESULTS.md, section "## Worker pool"
+//   pnpm bench:pool --record --note "..."   # with a remark on the conditions under the table
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -17,13 +18,14 @@ const option = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 if (args.includes('--help')) {
-  console.log('usage: node --experimental-wasm-relaxed-simd bench/pool-bench.mjs [--rounds N] [--batch N] [--workers 1,2] [--record]');
+  console.log('usage: node --experimental-wasm-relaxed-simd bench/pool-bench.mjs [--rounds N] [--batch N] [--workers 1,2] [--record [--note TEXT]]');
   process.exit(0);
 }
 const rounds = Number(option('--rounds', '5'));
 const batch = Number(option('--batch', '32'));
 const workerCounts = option('--workers', '1,2').split(',').map(Number);
 const record = args.includes('--record');
+const note = option('--note', '');
 
 let atrous;
 try {
@@ -132,7 +134,9 @@ if (two && one) {
 
 if (record) {
   const file = new URL('./RESULTS.md', import.meta.url);
-  const section = [`## Worker pool`, '', '`pnpm bench:pool` (bench/pool-bench.mjs), ' + new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC.', '', ...lines, ''].join('\n');
+  const command = ['pnpm bench:pool', ...args.filter((a, i) => a !== '--record' && a !== '--note' && args[i - 1] !== '--note')].join(' ');
+  const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const section = ['## Worker pool', '', `\`${command}\` (bench/pool-bench.mjs), ${when} UTC.`, '', ...lines, ...(note ? ['', note] : []), ''].join('\n');
   let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
   const start = text.indexOf('\n## Worker pool\n');
   if (start >= 0) {
