@@ -44,9 +44,9 @@ async function longestFrameGap(work: () => Promise<unknown>): Promise<{ gap: num
   return { gap, frames, ms };
 }
 
-// Two ASPP-like convolutions (256 <- 256 channels, 3x3, dilation 2, batch 6 at 65x65: about 60 GFLOP nominal;
-// one call takes 0.8 s or more on the main thread of this 2-core machine).
-const x = [1, 2].map((seed) => new Tensor('float32', random(6 * 256 * 65 * 65, seed), [6, 256, 65, 65]));
+// Two ASPP-like convolutions (256 <- 256 channels, 3x3, dilation 2, batch 8 at 65x65: about 80 GFLOP nominal;
+// one call takes about 1 s on the main thread of this 2-core machine, twice the 500 ms the test asks for).
+const x = [1, 2].map((seed) => new Tensor('float32', random(8 * 256 * 65 * 65, seed), [8, 256, 65, 65]));
 const w = new Tensor('float32', random(256 * 256 * 9, 3).map((v) => v / 48), [256, 256, 3, 3]);
 const options = { dilations: 2, pads: 'same-upper' as const, bias: random(256, 4) };
 
