@@ -24,8 +24,8 @@ export type AtrousErrorCode =
 export class AtrousError extends Error {
   readonly code: AtrousErrorCode;
 
-  constructor(code: AtrousErrorCode, message: string) {
-    super(message);
+  constructor(code: AtrousErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'AtrousError';
     this.code = code;
   }

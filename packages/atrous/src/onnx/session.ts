@@ -251,7 +251,8 @@ export class InferenceSession {
       return this.runSync(feeds);
     } catch (e) {
       if (e instanceof AtrousError) throw e;
-      throw new AtrousError('INTERNAL', `InferenceSession.run: ${(e as Error)?.message ?? String(e)}`);
+      // The cause is kept: a worker pool must see a wasm trap to replace the worker it broke.
+      throw new AtrousError('INTERNAL', `InferenceSession.run: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     }
   }
 
@@ -303,7 +304,7 @@ export class InferenceSession {
         step.run!(inputs, outputs);
       } catch (err) {
         if (err instanceof AtrousError) throw err;
-        throw new AtrousError('INTERNAL', `${nodeLabel(step.node)}: ${(err as Error)?.message ?? String(err)}`);
+        throw new AtrousError('INTERNAL', `${nodeLabel(step.node)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       }
     };
     const times = this.profiling ? new Map<string, ProfileEntry>() : undefined;

@@ -29,9 +29,10 @@ async function serve<T>(work: () => MethodResult | Promise<MethodResult>): Promi
     const { value, transfer } = await work();
     return Comlink.transfer({ ok: true, value: value as T, wasmBytes: wasmBytes() }, transfer);
   } catch (error) {
-    if (error instanceof WebAssembly.RuntimeError) {
+    const trap = error instanceof WebAssembly.RuntimeError ? error : error instanceof Error && error.cause instanceof WebAssembly.RuntimeError ? error.cause : undefined;
+    if (trap) {
       // After a trap the allocator and any plan may be half-updated: the pool replaces this worker.
-      const wire = toWireError(new AtrousError('WORKER_CRASHED', `the wasm kernels trapped (${error.message}); the worker was replaced`), true);
+      const wire = toWireError(new AtrousError('WORKER_CRASHED', `the wasm kernels trapped (${trap.message}); the worker was replaced`), true);
       return { ok: false, error: wire, wasmBytes: wasmBytes() };
     }
     return { ok: false, error: toWireError(error), wasmBytes: wasmBytes() };
