@@ -83,7 +83,7 @@ export function resolveConvSpec(weights: Tensor<'float32'>, options: Conv2dOptio
   }
   let bias: Float32Array | undefined;
   if (options.bias !== undefined) {
-    const b = options.bias instanceof Tensor ? options.bias : options.bias;
+    const b = options.bias;
     if (b instanceof Tensor && b.type !== 'float32') {
       throw new AtrousError('INVALID_TENSOR', `${op}: options.bias must be float32, got type ${show(b.type)}`);
     }

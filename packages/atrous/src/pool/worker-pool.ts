@@ -408,19 +408,7 @@ export class WorkerPool {
     const w = expectFloat32(weights, `${op}: weights`, 4, '[M, C/groups, kH, kW]');
     // Checked here too, so that a wrong argument fails at once rather than after a trip through the queue.
     convOutputDims(resolveConvSpec(w, options, op), x.dims, op);
-    const t = new Transfers(call?.transfer === true);
-    const { residual, bias, ...rest } = options;
-    const args = [
-      t.tensor(x),
-      t.tensor(w),
-      {
-        ...rest,
-        bias: bias === undefined ? undefined : t.floats(biasData(bias)!),
-        residual: residual === undefined ? undefined : t.tensor(expectFloat32(residual, `${op}: options.residual`, 4, '[N, M, OH, OW]')),
-      },
-    ];
-    const y = await this.submit(op, (slot) => slot.call((r) => r.run(op, Comlink.transfer(args, t.list))), call);
-    return toTensor(y as WireTensor);
+    return this.runConv(op, x, w, options, [4, '[N, M, OH, OW]'], call);
   }
 
   /** `conv1d` in a worker. */
@@ -431,6 +419,18 @@ export class WorkerPool {
     if (options === null || typeof options !== 'object') {
       throw new AtrousError('INVALID_ARGUMENT', `${op}: options must be an object, got ${show(options)}`);
     }
+    return this.runConv(op, x, w, options, [3, '[N, M, L_out]'], call);
+  }
+
+  /** Sends a one-shot conv (2-D or 1-D) to a worker: tensors, bias and residual transferred, the rest cloned. */
+  private async runConv(
+    op: 'conv2d' | 'conv1d',
+    x: Tensor<'float32'>,
+    w: Tensor<'float32'>,
+    options: (Conv2dOptions & ConvRunOptions) | Conv1dOptions,
+    [residualRank, residualLayout]: [number, string],
+    call: PoolCallOptions,
+  ): Promise<Tensor<'float32'>> {
     const t = new Transfers(call?.transfer === true);
     const { residual, bias, ...rest } = options;
     const args = [
@@ -439,7 +439,7 @@ export class WorkerPool {
       {
         ...rest,
         bias: bias === undefined ? undefined : t.floats(biasData(bias)!),
-        residual: residual === undefined ? undefined : t.tensor(expectFloat32(residual, `${op}: options.residual`, 3, '[N, M, L_out]')),
+        residual: residual === undefined ? undefined : t.tensor(expectFloat32(residual, `${op}: options.residual`, residualRank, residualLayout)),
       },
     ];
     const y = await this.submit(op, (slot) => slot.call((r) => r.run(op, Comlink.transfer(args, t.list))), call);
