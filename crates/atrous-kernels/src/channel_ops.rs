@@ -9,11 +9,11 @@ use crate::isa::active as v;
 pub fn activate(src: &[f32], dst: &mut [f32], act: Activation) {
     let n = dst.len().min(src.len());
     let mut i = 0;
-    // SAFETY: i + 4 <= n for both slices.
+    // SAFETY: i + v::LANES <= n for both slices.
     unsafe {
-        while i + 4 <= n {
+        while i + v::LANES <= n {
             v::store(dst.as_mut_ptr().add(i), act.apply(v::load(src.as_ptr().add(i))));
-            i += 4;
+            i += v::LANES;
         }
     }
     while i < n {
@@ -27,11 +27,11 @@ pub fn scale_planes(src: &[f32], scale: &[f32], dst: &mut [f32], len: usize) {
     for ((s, d), &k) in src.chunks_exact(len).zip(dst.chunks_exact_mut(len)).zip(scale) {
         let kv = v::splat(k);
         let mut i = 0;
-        // SAFETY: i + 4 <= len for both chunks.
+        // SAFETY: i + v::LANES <= len for both chunks.
         unsafe {
-            while i + 4 <= len {
+            while i + v::LANES <= len {
                 v::store(d.as_mut_ptr().add(i), v::mul(v::load(s.as_ptr().add(i)), kv));
-                i += 4;
+                i += v::LANES;
             }
         }
         while i < len {
@@ -46,11 +46,11 @@ pub fn mean_planes(src: &[f32], dst: &mut [f32], len: usize) {
     for (s, d) in src.chunks_exact(len).zip(dst.iter_mut()) {
         let mut acc = v::zero();
         let mut i = 0;
-        // SAFETY: i + 4 <= len.
+        // SAFETY: i + v::LANES <= len.
         unsafe {
-            while i + 4 <= len {
+            while i + v::LANES <= len {
                 acc = v::add(acc, v::load(s.as_ptr().add(i)));
-                i += 4;
+                i += v::LANES;
             }
         }
         let l = v::lanes(acc);
@@ -67,12 +67,12 @@ pub fn mean_planes(src: &[f32], dst: &mut [f32], len: usize) {
 pub fn combine(a: &[f32], b: &[f32], dst: &mut [f32], multiply: bool) {
     let n = dst.len().min(a.len()).min(b.len());
     let mut i = 0;
-    // SAFETY: i + 4 <= n for all three slices.
+    // SAFETY: i + v::LANES <= n for all three slices.
     unsafe {
-        while i + 4 <= n {
+        while i + v::LANES <= n {
             let (x, y) = (v::load(a.as_ptr().add(i)), v::load(b.as_ptr().add(i)));
             v::store(dst.as_mut_ptr().add(i), if multiply { v::mul(x, y) } else { v::add(x, y) });
-            i += 4;
+            i += v::LANES;
         }
     }
     while i < n {

@@ -226,15 +226,15 @@ fn many_input_channels_reduce_in_chunks() {
 
 #[test]
 fn bad_arguments_are_errors_not_panics() {
-    use crate::geometry::ConvError;
+    use crate::status::Status;
     let s = shape(4, 4, [3, 3], [1, 1], [1, 1], Padding::Valid, 1);
     let w = std::vec![0.0; s.weight_len()];
-    assert_eq!(ConvPlan::new(s, &w[1..], None, Activation::None).err(), Some(ConvError::WeightLengthMismatch));
-    assert_eq!(ConvPlan::new(s, &w, Some(&[0.0; 3]), Activation::None).err(), Some(ConvError::BiasLengthMismatch));
+    assert_eq!(ConvPlan::new(s, &w[1..], None, Activation::None).err(), Some(Status::WeightLengthMismatch));
+    assert_eq!(ConvPlan::new(s, &w, Some(&[0.0; 3]), Activation::None).err(), Some(Status::BiasLengthMismatch));
     let bad_groups = shape(4, 4, [3, 3], [1, 1], [1, 1], Padding::Valid, 3);
-    assert_eq!(ConvPlan::new(bad_groups, &w, None, Activation::None).err(), Some(ConvError::GroupsDoNotDivideChannels));
+    assert_eq!(ConvPlan::new(bad_groups, &w, None, Activation::None).err(), Some(Status::GroupsDoNotDivideChannels));
     let plan = ConvPlan::new(s, &w, None, Activation::None).unwrap();
     let mut out = std::vec![0.0; 4];
-    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, None).err(), Some(ConvError::OutputBelowOne));
-    assert_eq!(plan.run(&[0.0; 15], 1, 3, 3, &mut out, None).err(), Some(ConvError::InputLengthMismatch));
+    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, None).err(), Some(Status::OutputBelowOne));
+    assert_eq!(plan.run(&[0.0; 15], 1, 3, 3, &mut out, None).err(), Some(Status::InputLengthMismatch));
 }

@@ -7,7 +7,8 @@
 use alloc::vec::Vec;
 
 use crate::activation::Activation;
-use crate::geometry::{ConvError, Geometry};
+use crate::geometry::Geometry;
+use crate::status::Status;
 use crate::isa::active as v;
 
 /// Vectors computed together along an output row: enough independent accumulators to hide add latency.
@@ -23,13 +24,13 @@ pub unsafe fn run(
     input: &[f32],
     output: &mut [f32],
     residual: Option<&[f32]>,
-) -> Result<(), ConvError> {
+) -> Result<(), Status> {
     let [pt, pl, pb, pr] = geom.pads;
     let (ph, pw) = (geom.height + pt + pb, geom.width + pl + pr);
     // Slack after the plane: stride-2 vectors load one float past their last tap.
     let plane_len = ph * pw + 8;
     let mut padded = Vec::new();
-    padded.try_reserve_exact(plane_len).map_err(|_| ConvError::OutOfMemory)?;
+    padded.try_reserve_exact(plane_len).map_err(|_| Status::OutOfMemory)?;
     padded.resize(plane_len, 0.0f32);
     let plane = geom.height * geom.width;
     let pixels = geom.out_height * geom.out_width;
@@ -133,17 +134,17 @@ impl Channel<'_> {
             let row0 = self.plane.add(oy * sh * pw);
             let out_row = oy * ow;
             let mut ox = 0;
-            while ox + 4 * RUN <= ow {
+            while ox + v::LANES * RUN <= ow {
                 let acc = self.vectors::<RUN>(row0.add(ox), kh, kw, dh, dw);
                 for (r, a) in acc.iter().enumerate() {
-                    self.finish_vector(out_row + ox + 4 * r, *a);
+                    self.finish_vector(out_row + ox + v::LANES * r, *a);
                 }
-                ox += 4 * RUN;
+                ox += v::LANES * RUN;
             }
-            while ox + 4 <= ow {
+            while ox + v::LANES <= ow {
                 let [a] = self.vectors::<1>(row0.add(ox), kh, kw, dh, dw);
                 self.finish_vector(out_row + ox, a);
-                ox += 4;
+                ox += v::LANES;
             }
             if ox < ow {
                 // The last 1-3 pixels of the row as one vector, reading past the row's end (into the next
@@ -170,7 +171,7 @@ impl Channel<'_> {
                 // chain, and a fused multiply-add's longer latency (4 cycles against an add's 3 on Zen 4)
                 // made the relaxed build 20 % slower than simd128 on a 3x3 depthwise layer.
                 for (r, a) in acc.iter_mut().enumerate() {
-                    *a = v::add(v::mul(weight, v::load(src.add(4 * r))), *a);
+                    *a = v::add(v::mul(weight, v::load(src.add(v::LANES * r))), *a);
                 }
             }
         }
@@ -188,7 +189,7 @@ impl Channel<'_> {
             let row0 = self.plane.add(oy * sh * pw);
             let out_row = oy * ow;
             let mut ox = 0;
-            while ox + 4 <= ow {
+            while ox + v::LANES <= ow {
                 let mut acc = v::zero();
                 let mut w = self.weights.as_ptr();
                 for ky in 0..kh {
@@ -200,7 +201,7 @@ impl Channel<'_> {
                     }
                 }
                 self.finish_vector(out_row + ox, acc);
-                ox += 4;
+                ox += v::LANES;
             }
             while ox < ow {
                 let mut sum = 0.0;

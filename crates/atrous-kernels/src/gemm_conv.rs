@@ -5,7 +5,8 @@
 use alloc::vec::Vec;
 
 use crate::activation::Activation;
-use crate::geometry::{ConvError, Geometry};
+use crate::geometry::Geometry;
+use crate::status::Status;
 use crate::isa::active as v;
 use crate::micro_kernel::{accumulate, Tile, MR, NR, NV};
 use crate::panel::PanelBlock;
@@ -26,7 +27,7 @@ pub unsafe fn run(
     input: &[f32],
     output: &mut [f32],
     residual: Option<&[f32]>,
-) -> Result<(), ConvError> {
+) -> Result<(), Status> {
     let mut block = PanelBlock::new(geom)?;
     let pixels = geom.out_height * geom.out_width;
     let plane = geom.height * geom.width;
@@ -39,7 +40,7 @@ pub unsafe fn run(
     let mut partial = Vec::new();
     if chunks > 1 {
         let len = weights.channel_tiles() * block.capacity() * MR * NR;
-        partial.try_reserve_exact(len).map_err(|_| ConvError::OutOfMemory)?;
+        partial.try_reserve_exact(len).map_err(|_| Status::OutOfMemory)?;
         partial.resize(len, 0.0f32);
     }
     let out = output.as_mut_ptr();
@@ -88,7 +89,7 @@ unsafe fn load_partial(p: *const f32) -> Tile {
     let mut t: Tile = [[v::zero(); NV]; MR];
     for (i, row) in t.iter_mut().enumerate() {
         for (j, x) in row.iter_mut().enumerate() {
-            *x = v::load(p.add(i * NR + 4 * j));
+            *x = v::load(p.add(i * NR + v::LANES * j));
         }
     }
     t
@@ -98,7 +99,7 @@ unsafe fn load_partial(p: *const f32) -> Tile {
 unsafe fn store_partial(p: *mut f32, t: &Tile) {
     for (i, row) in t.iter().enumerate() {
         for (j, x) in row.iter().enumerate() {
-            v::store(p.add(i * NR + 4 * j), *x);
+            v::store(p.add(i * NR + v::LANES * j), *x);
         }
     }
 }
@@ -123,15 +124,15 @@ unsafe fn store_tile(
             for j in 0..NV {
                 let mut x = v::add(row[j], bias);
                 if let Some(r) = res {
-                    x = v::add(x, v::load(r.add(4 * j)));
+                    x = v::add(x, v::load(r.add(v::LANES * j)));
                 }
-                v::store(dst.add(4 * j), epilogue.activation.apply(x));
+                v::store(dst.add(v::LANES * j), epilogue.activation.apply(x));
             }
         } else {
             for j in 0..NV {
                 let lanes = v::lanes(v::add(row[j], bias));
                 for (l, value) in lanes.iter().enumerate() {
-                    let col = 4 * j + l;
+                    let col = v::LANES * j + l;
                     if col < cols {
                         let mut x = *value;
                         if let Some(r) = res {

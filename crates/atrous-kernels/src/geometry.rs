@@ -1,6 +1,8 @@
 //! Shapes of a convolution: what the user asked for (`ConvShape`), and what it becomes once an input size
 //! is known (`Geometry`: pads resolved, output size computed, everything checked).
 
+use crate::status::Status;
+
 /// How the spatial borders are padded, as in ONNX `Conv` (`pads` / `auto_pad`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {
@@ -14,25 +16,6 @@ pub enum Padding {
     Valid,
 }
 
-/// Why a convolution cannot run. The TypeScript layer checks the same conditions first and names the
-/// argument; these codes are the last line of defence, so a bad call never traps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(i32)]
-pub enum ConvError {
-    ZeroDimension = 1,
-    GroupsDoNotDivideChannels = 2,
-    NonPositiveStride = 3,
-    NonPositiveDilation = 4,
-    OutputBelowOne = 5,
-    WeightLengthMismatch = 6,
-    BiasLengthMismatch = 7,
-    InputLengthMismatch = 8,
-    OutputLengthMismatch = 9,
-    ResidualLengthMismatch = 10,
-    OutOfMemory = 11,
-    SizeOverflow = 12,
-    ChannelMismatch = 13,
-}
 
 /// A convolution layer independent of the input's spatial size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,19 +32,19 @@ pub struct ConvShape {
 }
 
 impl ConvShape {
-    pub fn validate(&self) -> Result<(), ConvError> {
+    pub fn validate(&self) -> Result<(), Status> {
         let s = self;
         if s.in_channels == 0 || s.out_channels == 0 || s.kernel[0] == 0 || s.kernel[1] == 0 || s.groups == 0 {
-            return Err(ConvError::ZeroDimension);
+            return Err(Status::ZeroDimension);
         }
         if s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0 {
-            return Err(ConvError::GroupsDoNotDivideChannels);
+            return Err(Status::GroupsDoNotDivideChannels);
         }
         if s.strides[0] == 0 || s.strides[1] == 0 {
-            return Err(ConvError::NonPositiveStride);
+            return Err(Status::NonPositiveStride);
         }
         if s.dilations[0] == 0 || s.dilations[1] == 0 {
-            return Err(ConvError::NonPositiveDilation);
+            return Err(Status::NonPositiveDilation);
         }
         Ok(())
     }
@@ -85,23 +68,23 @@ impl ConvShape {
     }
 
     /// Resolves padding and output size for an input of `[batch, in_channels, height, width]`.
-    pub fn geometry(&self, batch: usize, height: usize, width: usize) -> Result<Geometry, ConvError> {
+    pub fn geometry(&self, batch: usize, height: usize, width: usize) -> Result<Geometry, Status> {
         self.validate()?;
         if batch == 0 || height == 0 || width == 0 {
-            return Err(ConvError::ZeroDimension);
+            return Err(Status::ZeroDimension);
         }
         let eff = self.effective_kernel();
         let (pads, out) = match self.padding {
             Padding::Explicit(p) => {
                 let span = [height + p[0] + p[2], width + p[1] + p[3]];
                 if span[0] < eff[0] || span[1] < eff[1] {
-                    return Err(ConvError::OutputBelowOne);
+                    return Err(Status::OutputBelowOne);
                 }
                 (p, [(span[0] - eff[0]) / self.strides[0] + 1, (span[1] - eff[1]) / self.strides[1] + 1])
             }
             Padding::Valid => {
                 if height < eff[0] || width < eff[1] {
-                    return Err(ConvError::OutputBelowOne);
+                    return Err(Status::OutputBelowOne);
                 }
                 ([0; 4], [(height - eff[0]) / self.strides[0] + 1, (width - eff[1]) / self.strides[1] + 1])
             }
@@ -176,8 +159,8 @@ impl Geometry {
 
     /// Every product the kernels form must fit in `usize` (32 bits on wasm32), so address arithmetic
     /// cannot wrap into a wrong-but-valid address.
-    fn check_sizes(&self) -> Result<(), ConvError> {
-        let mul = |a: usize, b: usize| a.checked_mul(b).ok_or(ConvError::SizeOverflow);
+    fn check_sizes(&self) -> Result<(), Status> {
+        let mul = |a: usize, b: usize| a.checked_mul(b).ok_or(Status::SizeOverflow);
         let input = mul(mul(mul(self.batch, self.in_channels)?, self.height)?, self.width)?;
         let output = mul(mul(mul(self.batch, self.out_channels)?, self.out_height)?, self.out_width)?;
         // Byte sizes too, with room for the padded extents the kernels address.
@@ -232,7 +215,7 @@ mod tests {
 
     #[test]
     fn kernel_larger_than_input_without_padding_is_an_error() {
-        assert_eq!(shape(3, 1, 4, Padding::Valid).geometry(1, 8, 8), Err(ConvError::OutputBelowOne));
+        assert_eq!(shape(3, 1, 4, Padding::Valid).geometry(1, 8, 8), Err(Status::OutputBelowOne));
         assert!(shape(3, 1, 4, Padding::Explicit([0, 1, 0, 0])).geometry(1, 8, 8).is_err());
         assert!(shape(3, 1, 4, Padding::Explicit([1, 0, 0, 0])).geometry(1, 8, 9).is_ok());
     }
@@ -240,6 +223,6 @@ mod tests {
     #[test]
     fn huge_sizes_are_rejected_not_wrapped() {
         let s = shape(1, 1, 1, Padding::Valid);
-        assert_eq!(s.geometry(usize::MAX / 2, 4, 4), Err(ConvError::SizeOverflow));
+        assert_eq!(s.geometry(usize::MAX / 2, 4, 4), Err(Status::SizeOverflow));
     }
 }

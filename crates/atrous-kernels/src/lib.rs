@@ -21,6 +21,7 @@ mod panel;
 pub mod plan;
 pub mod pooling;
 pub mod resample;
+pub mod status;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
@@ -28,5 +29,6 @@ mod conv_tests;
 mod weights;
 
 pub use activation::Activation;
-pub use geometry::{ConvError, ConvShape, Geometry, Padding};
+pub use geometry::{ConvShape, Geometry, Padding};
+pub use status::Status;
 pub use plan::ConvPlan;

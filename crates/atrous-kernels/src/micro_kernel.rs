@@ -13,7 +13,7 @@ pub const MR: usize = 4;
 /// Output pixels per tile.
 pub const NR: usize = 8;
 /// Vectors per tile row.
-pub const NV: usize = NR / 4;
+pub const NV: usize = NR / v::LANES;
 
 pub type Tile = [[v::V; NV]; MR];
 
@@ -42,7 +42,7 @@ pub unsafe fn accumulate(
         while b < end {
             let mut bv = [v::zero(); NV];
             for (j, slot) in bv.iter_mut().enumerate() {
-                *slot = v::load(b.add(4 * j));
+                *slot = v::load(b.add(v::LANES * j));
             }
             for (i, row) in sum.iter_mut().enumerate() {
                 let ai = v::load_splat(a.add(i));

@@ -9,7 +9,8 @@
 
 use alloc::vec::Vec;
 
-use crate::geometry::{ConvError, Geometry};
+use crate::geometry::Geometry;
+use crate::status::Status;
 use crate::isa::active as v;
 use crate::micro_kernel::NR;
 
@@ -33,7 +34,7 @@ pub struct PanelBlock {
 }
 
 impl PanelBlock {
-    pub fn new(geom: &Geometry) -> Result<Self, ConvError> {
+    pub fn new(geom: &Geometry) -> Result<Self, Status> {
         let taps = geom.taps();
         let channels = geom.channels_per_group();
         let chunks = (taps * channels).div_ceil(CHUNK_STEPS).min(channels);
@@ -42,13 +43,13 @@ impl PanelBlock {
         let pixels = geom.out_height * geom.out_width;
         let capacity = (BLOCK_BYTES / (panel_len * 4)).clamp(1, MAX_PANELS_PER_BLOCK).min(pixels.div_ceil(NR));
         let mut data = Vec::new();
-        data.try_reserve_exact(capacity * panel_len).map_err(|_| ConvError::OutOfMemory)?;
+        data.try_reserve_exact(capacity * panel_len).map_err(|_| Status::OutOfMemory)?;
         data.resize(capacity * panel_len, 0.0);
         let mut tap_lists = Vec::new();
-        tap_lists.try_reserve_exact(capacity * taps).map_err(|_| ConvError::OutOfMemory)?;
+        tap_lists.try_reserve_exact(capacity * taps).map_err(|_| Status::OutOfMemory)?;
         tap_lists.resize(capacity * taps, 0);
         let mut tap_counts = Vec::new();
-        tap_counts.try_reserve_exact(capacity).map_err(|_| ConvError::OutOfMemory)?;
+        tap_counts.try_reserve_exact(capacity).map_err(|_| Status::OutOfMemory)?;
         tap_counts.resize(capacity, 0);
         Ok(PanelBlock { data, tap_lists, tap_counts, panel_len, taps, capacity, chunk_channels })
     }
@@ -134,7 +135,7 @@ impl PanelBlock {
                         let mut j = 0;
                         while j < NR {
                             v::store(d.add(j), v::load(s.add(j)));
-                            j += 4;
+                            j += v::LANES;
                         }
                     } else {
                         for j in 0..NR {

@@ -4,7 +4,8 @@
 use alloc::vec::Vec;
 
 use crate::activation::Activation;
-use crate::geometry::{ConvError, ConvShape, Geometry};
+use crate::geometry::{ConvShape, Geometry};
+use crate::status::Status;
 use crate::weights::PackedWeights;
 use crate::{depthwise, gemm_conv};
 
@@ -32,7 +33,7 @@ pub struct ConvPlan {
 impl ConvPlan {
     /// Prepares `weights` (`[M, C / groups, kH, kW]`, OIHW) and an optional `bias` (`[M]`), choosing
     /// the best method for the shape.
-    pub fn new(shape: ConvShape, weights: &[f32], bias: Option<&[f32]>, activation: Activation) -> Result<Self, ConvError> {
+    pub fn new(shape: ConvShape, weights: &[f32], bias: Option<&[f32]>, activation: Activation) -> Result<Self, Status> {
         let method = if shape.channels_per_group() == 1 { Method::Depthwise } else { Method::Gemm };
         Self::with_method(shape, weights, bias, activation, method)
     }
@@ -44,22 +45,22 @@ impl ConvPlan {
         bias: Option<&[f32]>,
         activation: Activation,
         method: Method,
-    ) -> Result<Self, ConvError> {
+    ) -> Result<Self, Status> {
         shape.validate()?;
         if weights.len() != shape.weight_len() {
-            return Err(ConvError::WeightLengthMismatch);
+            return Err(Status::WeightLengthMismatch);
         }
         let mut bias_vec = Vec::new();
-        bias_vec.try_reserve_exact(shape.out_channels).map_err(|_| ConvError::OutOfMemory)?;
+        bias_vec.try_reserve_exact(shape.out_channels).map_err(|_| Status::OutOfMemory)?;
         match bias {
-            Some(b) if b.len() != shape.out_channels => return Err(ConvError::BiasLengthMismatch),
+            Some(b) if b.len() != shape.out_channels => return Err(Status::BiasLengthMismatch),
             Some(b) => bias_vec.extend_from_slice(b),
             None => bias_vec.resize(shape.out_channels, 0.0),
         }
         let weights = match method {
             Method::Depthwise if shape.channels_per_group() == 1 => {
                 let mut copy = Vec::new();
-                copy.try_reserve_exact(weights.len()).map_err(|_| ConvError::OutOfMemory)?;
+                copy.try_reserve_exact(weights.len()).map_err(|_| Status::OutOfMemory)?;
                 copy.extend_from_slice(weights);
                 Weights::Direct(copy)
             }
@@ -98,16 +99,16 @@ impl ConvPlan {
         width: usize,
         output: &mut [f32],
         residual: Option<&[f32]>,
-    ) -> Result<Geometry, ConvError> {
+    ) -> Result<Geometry, Status> {
         let geom = self.shape.geometry(batch, height, width)?;
         if input.len() != geom.input_len() {
-            return Err(ConvError::InputLengthMismatch);
+            return Err(Status::InputLengthMismatch);
         }
         if output.len() != geom.output_len() {
-            return Err(ConvError::OutputLengthMismatch);
+            return Err(Status::OutputLengthMismatch);
         }
         if residual.is_some_and(|r| r.len() != geom.output_len()) {
-            return Err(ConvError::ResidualLengthMismatch);
+            return Err(Status::ResidualLengthMismatch);
         }
         // SAFETY: every length the kernels rely on was checked above against `geom`.
         unsafe {

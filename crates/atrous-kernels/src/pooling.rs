@@ -5,6 +5,7 @@
 use alloc::vec::Vec;
 
 use crate::isa::active as v;
+use crate::status::Status;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolShape {
@@ -33,26 +34,26 @@ fn taps(o: usize, stride: usize, pad: usize, dilation: usize, kernel: usize, siz
 }
 
 /// Max pooling of `planes` maps; a window entirely in the padding gives -inf (as onnxruntime).
-/// Returns false when the buffers are too short for the shape (or scratch memory cannot be had).
+/// Fails with `InvalidDescriptor` when the buffers are too short for the shape, `OutOfMemory` without scratch.
 ///
 /// Separable: the rows a window spans are first reduced to one row by a vector max over the full
 /// width, then each output takes the max of its taps along that row.
-pub fn max_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape) -> bool {
+pub fn max_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape) -> Result<(), Status> {
     let [h, w] = s.in_hw;
     let [oh, ow] = s.out_hw;
     if s.kernel.contains(&0) || s.strides.contains(&0) || s.dilations.contains(&0) {
-        return false;
+        return Err(Status::InvalidDescriptor);
     }
     let (Some(in_len), Some(out_len)) = (h.checked_mul(w).and_then(|n| n.checked_mul(s.planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(s.planes))) else {
-        return false;
+        return Err(Status::InvalidDescriptor);
     };
     if src.len() < in_len || dst.len() < out_len {
-        return false;
+        return Err(Status::InvalidDescriptor);
     }
     let mut columns: Vec<(usize, usize, isize)> = Vec::new();
     let mut row: Vec<f32> = Vec::new();
     if columns.try_reserve_exact(ow).is_err() || row.try_reserve_exact(w).is_err() {
-        return false;
+        return Err(Status::OutOfMemory);
     }
     columns.extend((0..ow).map(|ox| taps(ox, s.strides[1], s.pads[1], s.dilations[1], s.kernel[1], w)));
     row.resize(w, f32::NEG_INFINITY);
@@ -83,7 +84,7 @@ pub fn max_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape) -> bool {
             }
         }
     }
-    true
+    Ok(())
 }
 
 /// `acc = max(acc, x)` element-wise.
@@ -91,12 +92,12 @@ pub fn max_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape) -> bool {
 fn max_into(acc: &mut [f32], x: &[f32]) {
     let n = acc.len().min(x.len());
     let mut i = 0;
-    // SAFETY: i + 4 <= n for both slices.
+    // SAFETY: i + v::LANES <= n for both slices.
     unsafe {
-        while i + 4 <= n {
+        while i + v::LANES <= n {
             let p = acc.as_mut_ptr().add(i);
             v::store(p, v::max(v::load(p), v::load(x.as_ptr().add(i))));
-            i += 4;
+            i += v::LANES;
         }
     }
     while i < n {
@@ -118,12 +119,12 @@ mod tests {
         let src = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0];
         let shape = PoolShape { planes: 1, in_hw: [3, 4], out_hw: [2, 3], kernel: [2, 2], strides: [2, 2], dilations: [1, 1], pads: [1, 1] };
         let mut dst = vec![0.0; 6];
-        assert!(max_pool2d(&src, &mut dst, &shape));
+        assert_eq!(max_pool2d(&src, &mut dst, &shape), Ok(()));
         assert_eq!(dst, [1.0, 3.0, 4.0, 9.0, 11.0, 12.0]);
         // Dilation 2 in x: taps 0 and 2.
         let shape = PoolShape { planes: 1, in_hw: [1, 4], out_hw: [1, 2], kernel: [1, 2], strides: [1, 1], dilations: [1, 2], pads: [0, 0] };
         let mut dst = vec![0.0; 2];
-        assert!(max_pool2d(&[4.0, 1.0, 2.0, 9.0], &mut dst, &shape));
+        assert_eq!(max_pool2d(&[4.0, 1.0, 2.0, 9.0], &mut dst, &shape), Ok(()));
         assert_eq!(dst, [4.0, 9.0]);
     }
 }

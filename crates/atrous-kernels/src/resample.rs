@@ -7,6 +7,7 @@
 use alloc::vec::Vec;
 
 use crate::isa::active as v;
+use crate::status::Status;
 
 /// Per output position along one axis: source indices `i0`, `i1` and the weight `w1` of `i1`.
 pub struct AxisTable<'a> {
@@ -15,12 +16,6 @@ pub struct AxisTable<'a> {
     pub w1: &'a [f32],
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResizeError {
-    /// Tables of the wrong length, an index out of range, or buffers too short.
-    InvalidTable = 1,
-    OutOfMemory = 11,
-}
 
 impl AxisTable<'_> {
     fn valid(&self, out: usize, size: usize) -> bool {
@@ -40,16 +35,16 @@ pub fn resize_bilinear(
     (oh, ow): (usize, usize),
     ty: &AxisTable,
     tx: &AxisTable,
-) -> Result<(), ResizeError> {
+) -> Result<(), Status> {
     let (Some(in_len), Some(out_len)) = (h.checked_mul(w).and_then(|n| n.checked_mul(planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(planes))) else {
-        return Err(ResizeError::InvalidTable);
+        return Err(Status::InvalidTable);
     };
     if !ty.valid(oh, h) || !tx.valid(ow, w) || src.len() < in_len || dst.len() < out_len {
-        return Err(ResizeError::InvalidTable);
+        return Err(Status::InvalidTable);
     }
     let mut rows: Vec<f32> = Vec::new();
     if rows.try_reserve_exact(h * ow).is_err() {
-        return Err(ResizeError::OutOfMemory);
+        return Err(Status::OutOfMemory);
     }
     rows.resize(h * ow, 0.0);
     for p in 0..planes {
@@ -77,13 +72,13 @@ fn blend_rows(out: &mut [f32], r0: &[f32], r1: &[f32], wy: f32) {
     let n = out.len();
     let (w1, w0) = (v::splat(wy), v::splat(1.0 - wy));
     let mut x = 0;
-    // SAFETY: x + 4 <= n and all three slices hold n floats.
+    // SAFETY: x + v::LANES <= n and all three slices hold n floats.
     unsafe {
-        while x + 4 <= n {
+        while x + v::LANES <= n {
             let top = v::load(r0.as_ptr().add(x));
             let bottom = v::load(r1.as_ptr().add(x));
             v::store(out.as_mut_ptr().add(x), v::madd(bottom, w1, v::mul(top, w0)));
-            x += 4;
+            x += v::LANES;
         }
     }
     while x < n {
@@ -137,7 +132,7 @@ mod tests {
         let mut dst = vec![0.0; 4];
         let bad = AxisTable { i0: &[0, 2], i1: &[1, 1], w1: &[0.0, 0.5] };
         let good = AxisTable { i0: &[0, 1], i1: &[1, 1], w1: &[0.0, 0.5] };
-        assert_eq!(resize_bilinear(&src, &mut dst, 1, (2, 2), (2, 2), &bad, &good), Err(ResizeError::InvalidTable));
+        assert_eq!(resize_bilinear(&src, &mut dst, 1, (2, 2), (2, 2), &bad, &good), Err(Status::InvalidTable));
         assert_eq!(resize_bilinear(&src, &mut dst, 1, (2, 2), (2, 2), &good, &good), Ok(()));
     }
 }

@@ -4,7 +4,8 @@
 
 use alloc::vec::Vec;
 
-use crate::geometry::{ConvError, ConvShape};
+use crate::geometry::ConvShape;
+use crate::status::Status;
 use crate::micro_kernel::MR;
 
 pub struct PackedWeights {
@@ -16,7 +17,7 @@ pub struct PackedWeights {
 
 impl PackedWeights {
     /// Packs OIHW weights (`[M, C / groups, kH, kW]`).
-    pub fn pack(shape: &ConvShape, weights: &[f32]) -> Result<Self, ConvError> {
+    pub fn pack(shape: &ConvShape, weights: &[f32]) -> Result<Self, Status> {
         let cin = shape.channels_per_group();
         let mg = shape.outputs_per_group();
         let taps = shape.kernel[0] * shape.kernel[1];
@@ -26,9 +27,9 @@ impl PackedWeights {
             .groups
             .checked_mul(channel_tiles)
             .and_then(|x| x.checked_mul(block_len))
-            .ok_or(ConvError::SizeOverflow)?;
+            .ok_or(Status::SizeOverflow)?;
         let mut data = Vec::new();
-        data.try_reserve_exact(total).map_err(|_| ConvError::OutOfMemory)?;
+        data.try_reserve_exact(total).map_err(|_| Status::OutOfMemory)?;
         data.resize(total, 0.0);
         for g in 0..shape.groups {
             for m in 0..mg {

@@ -19,6 +19,23 @@ pub use scalar as active;
 
 /// Name of the instruction set this build was compiled for.
 pub const NAME: &str = active::NAME;
+/// Lanes of the active vector type.
+pub const LANES: usize = active::LANES;
+
+/// The ISA ids of the ABI (`atrous_isa`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum IsaId {
+    Scalar = 0,
+    Simd128 = 1,
+    Relaxed = 2,
+}
+
+pub const ID: IsaId = match active::NAME.as_bytes() {
+    b"relaxed" => IsaId::Relaxed,
+    b"simd128" => IsaId::Simd128,
+    _ => IsaId::Scalar,
+};
 
 /// Copies `n` floats. Rows here are short (tens of floats); V8 implements `memory.copy` as a call into
 /// the runtime, which costs more than the copy at these sizes, so this stays a loop of vector moves.
@@ -28,9 +45,9 @@ pub const NAME: &str = active::NAME;
 #[inline(always)]
 pub unsafe fn copy_floats(dst: *mut f32, src: *const f32, n: usize) {
     let mut i = 0;
-    while i + 4 <= n {
+    while i + LANES <= n {
         active::store(dst.add(i), active::load(src.add(i)));
-        i += 4;
+        i += LANES;
     }
     while i < n {
         *dst.add(i) = *src.add(i);

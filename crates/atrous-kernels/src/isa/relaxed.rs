@@ -9,6 +9,8 @@ pub use super::simd128::{
 };
 
 pub const NAME: &str = "relaxed";
+/// f32 lanes in one vector `V`: drivers step by this, never by a literal.
+pub const LANES: usize = 4;
 
 /// `a * b + c`, fused where the engine supports it.
 #[inline(always)]

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub const NAME: &str = "scalar";
+/// f32 lanes in one vector `V`: drivers step by this, never by a literal.
+pub const LANES: usize = 4;
 
 #[derive(Clone, Copy, Debug)]
 pub struct V(pub [f32; 4]);

@@ -4,6 +4,8 @@
 use core::arch::wasm32::*;
 
 pub const NAME: &str = "simd128";
+/// f32 lanes in one vector `V`: drivers step by this, never by a literal.
+pub const LANES: usize = 4;
 
 pub type V = v128;
 

@@ -1,6 +1,5 @@
 import { AtrousError, show } from '../errors.js';
 import { Tensor, expectFloat32 } from '../tensor.js';
-import { KernelStatus, STATUS_OUT_OF_MEMORY, STATUS_SIZE_OVERFLOW } from '../wasm/abi.js';
 import type { Engine } from '../wasm/engine.js';
 import { currentEngine } from '../wasm/loader.js';
 import { convOutputDims, encodeConvSpec, resolveConvSpec, type Conv2dOptions, type ConvSpec } from './conv-options.js';
@@ -12,15 +11,8 @@ export interface ConvRunOptions {
 
 // A plan the user forgot to dispose still frees its wasm memory once it is garbage-collected.
 const forgotten = new FinalizationRegistry<{ engine: Engine; ptr: number }>(({ engine, ptr }) => {
-  engine.exports.atrous_conv_plan_free(ptr);
+  engine.kernels.conv.freePlan(ptr);
 });
-
-/** Maps a kernel status to an AtrousError. */
-export function kernelError(status: number, op: string, context: string): AtrousError {
-  const what = KernelStatus[status] ?? `kernel status ${status}`;
-  const code = status === STATUS_OUT_OF_MEMORY || status === STATUS_SIZE_OVERFLOW ? 'OUT_OF_MEMORY' : status === 0 ? 'INTERNAL' : 'INVALID_SHAPE';
-  return new AtrousError(code, `${op}: ${what} (${context})`);
-}
 
 /**
  * A convolution prepared once: weights checked, packed for the kernels and kept in wasm memory.
@@ -40,21 +32,7 @@ export class ConvPlan {
     this.weightDims = w.dims;
     this.engine = currentEngine(op);
     const e = this.engine;
-    const desc = encodeConvSpec(this.spec);
-    const descPtr = e.alloc(desc.byteLength, `${op}: descriptor`);
-    let weightPtr = 0;
-    let biasPtr = 0;
-    try {
-      e.u32(descPtr, desc.length).set(desc);
-      weightPtr = e.upload(w.data, `${op}: weights ${show(w.dims)}`);
-      if (this.spec.bias) biasPtr = e.upload(this.spec.bias, `${op}: bias`);
-      this.ptr = e.exports.atrous_conv_plan_create(descPtr, weightPtr, biasPtr);
-      if (this.ptr === 0) throw kernelError(e.exports.atrous_last_error(), op, `weights ${show(w.dims)}`);
-    } finally {
-      e.free(descPtr, desc.byteLength);
-      e.free(weightPtr, w.data.byteLength);
-      if (this.spec.bias) e.free(biasPtr, this.spec.bias.byteLength);
-    }
+    this.ptr = e.kernels.conv.createPlan(encodeConvSpec(this.spec), w.data, this.spec.bias, op, () => `weights ${show(w.dims)}`);
     forgotten.register(this, { engine: e, ptr: this.ptr }, this);
   }
 
@@ -65,7 +43,7 @@ export class ConvPlan {
 
   /** Bytes of wasm memory the prepared weights occupy. */
   get preparedBytes(): number {
-    return this.engine.exports.atrous_conv_plan_bytes(this.livePtr());
+    return this.engine.kernels.conv.planBytes(this.livePtr());
   }
 
   /** Output dims `[N, M, OH, OW]` for input dims `[N, C, H, W]`. */
@@ -97,8 +75,7 @@ export class ConvPlan {
       inPtr = e.upload(x.data, `${this.op}: input ${show(x.dims)}`);
       outPtr = e.alloc(outBytes, `${this.op}: output ${show(outDims)}`);
       if (residual) resPtr = e.upload(residual, `${this.op}: residual ${show(outDims)}`);
-      const status = e.exports.atrous_conv_plan_run(ptr, inPtr, n, h, w, outPtr, resPtr);
-      if (status !== 0) throw kernelError(status, this.op, `input ${show(x.dims)}, weights ${show(this.weightDims)}`);
+      e.kernels.conv.run(ptr, inPtr, n, h, w, outPtr, resPtr, this.op, () => `input ${show(x.dims)}, weights ${show(this.weightDims)}`);
       // `set` from a view on wasm memory is a plain copy; `slice()` on such a view was measured 3x slower.
       const result = new Float32Array(outLength);
       result.set(e.f32(outPtr, outLength));
@@ -114,7 +91,7 @@ export class ConvPlan {
   dispose(): void {
     if (this.ptr !== 0) {
       forgotten.unregister(this);
-      this.engine.exports.atrous_conv_plan_free(this.ptr);
+      this.engine.kernels.conv.freePlan(this.ptr);
       this.ptr = 0;
     }
   }

@@ -1,29 +1,31 @@
 /**
- * The kernels' extern "C" exports (crates/atrous-wasm/src/lib.rs), typed. Pointers and sizes are u32
- * byte offsets into the module's memory.
+ * The kernels' extern "C" ABI (crates/atrous-wasm), typed. Pointers and sizes are u32 byte offsets into
+ * the module's memory; every export that can fail returns a `StatusCode`.
+ *
+ * The numbers below mirror crates/atrous-wasm/src/abi_table.rs. They are not trusted: `abi.test.ts` reads
+ * the module's own table (`atrous_abi_table`) and checks every entry of `ABI_TABLES` against it, both ways.
+ * Only the kernel facade (src/kernels/) touches these exports; ops call the facade.
  */
 export interface KernelExports {
   memory: WebAssembly.Memory;
   atrous_alloc(bytes: number): number;
   atrous_free(ptr: number, bytes: number): void;
   atrous_isa(): number;
-  atrous_last_error(): number;
-  atrous_conv_plan_create(desc: number, weights: number, bias: number): number;
+  atrous_abi_table(buf: number, capacity: number): number;
+  atrous_conv_plan_create(desc: number, weights: number, bias: number, planOut: number): number;
   atrous_conv_plan_free(plan: number): void;
   atrous_conv_plan_bytes(plan: number): number;
   atrous_conv_plan_output_dims(plan: number, batch: number, height: number, width: number, dims: number): number;
   atrous_conv_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, residual: number): number;
-  /** Bilinear resize (onnx/ops/resize.ts); optional so that an older build still loads. */
-  atrous_resize_bilinear?(src: number, dst: number, planes: number, h: number, w: number, oh: number, ow: number, tables: number): number;
-  /** Feature-map element-wise kernels for ONNX sessions (onnx/ops), optional likewise. */
-  atrous_scale_planes?(src: number, scale: number, dst: number, planes: number, len: number): void;
-  atrous_mean_planes?(src: number, dst: number, planes: number, len: number): void;
-  atrous_combine?(a: number, b: number, dst: number, n: number, multiply: number): void;
-  atrous_max_pool2d?(src: number, dst: number, desc: number): number;
-  atrous_activate?(src: number, dst: number, n: number, code: number, p0: number, p1: number): number;
+  atrous_resize_bilinear(src: number, dst: number, planes: number, h: number, w: number, oh: number, ow: number, tables: number): number;
+  atrous_scale_planes(src: number, scale: number, dst: number, planes: number, len: number): number;
+  atrous_mean_planes(src: number, dst: number, planes: number, len: number): number;
+  atrous_combine(a: number, b: number, dst: number, n: number, multiply: number): number;
+  atrous_max_pool2d(src: number, dst: number, desc: number): number;
+  atrous_activate(src: number, dst: number, n: number, code: number, p0: number, p1: number): number;
 }
 
-/** Slots of the u32 descriptor read by `atrous_conv_plan_create` (mirrors `desc` in the Rust ABI). */
+/** Slots of the u32 descriptor read by `atrous_conv_plan_create`. */
 export const ConvDesc = {
   IN_CHANNELS: 0,
   OUT_CHANNELS: 1,
@@ -54,21 +56,56 @@ export const ActivationCode = {
   leakyRelu: 6,
 } as const;
 
-/** `atrous_kernels::ConvError` discriminants, for messages when a kernel rejects what TypeScript let through. */
-export const KernelStatus: Record<number, string> = {
-  1: 'a dimension is zero',
-  2: 'groups do not divide the channels',
-  3: 'a stride is not positive',
-  4: 'a dilation is not positive',
-  5: 'the output would be smaller than 1 pixel',
-  6: 'the weight length does not match the shape',
-  7: 'the bias length does not match the output channels',
-  8: 'the input length does not match its dims',
-  9: 'the output length does not match',
-  10: 'the residual length does not match the output',
-  11: 'the wasm memory cannot hold the scratch buffers',
-  12: 'a size overflows 32-bit wasm addressing',
-  13: 'the channel counts do not match',
+/** Slots of the u32 descriptor read by `atrous_max_pool2d`. */
+export const PoolDesc = {
+  PLANES: 0,
+  IN_H: 1,
+  IN_W: 2,
+  OUT_H: 3,
+  OUT_W: 4,
+  KERNEL_H: 5,
+  KERNEL_W: 6,
+  STRIDE_H: 7,
+  STRIDE_W: 8,
+  DILATION_H: 9,
+  DILATION_W: 10,
+  PAD_TOP: 11,
+  PAD_LEFT: 12,
+  LEN: 13,
+} as const;
+
+export const IsaCode = { scalar: 0, simd128: 1, relaxed: 2 } as const;
+
+/** `atrous_kernels::Status`: what every export returns. */
+export const StatusCode = {
+  Ok: 0,
+  ZeroDimension: 1,
+  GroupsDoNotDivideChannels: 2,
+  NonPositiveStride: 3,
+  NonPositiveDilation: 4,
+  OutputBelowOne: 5,
+  WeightLengthMismatch: 6,
+  BiasLengthMismatch: 7,
+  InputLengthMismatch: 8,
+  OutputLengthMismatch: 9,
+  ResidualLengthMismatch: 10,
+  OutOfMemory: 11,
+  SizeOverflow: 12,
+  ChannelMismatch: 13,
+  InvalidTable: 14,
+  InvalidDescriptor: 15,
+  ShapeMismatch: 16,
+} as const;
+
+/**
+ * Every table the agreement test compares, under the Rust table's name. Keys are compared after
+ * normalising case (`hardSigmoid` = `HARD_SIGMOID`, `same-upper` = `SAME_UPPER`); statuses by exact name.
+ */
+export const ABI_TABLES: Record<string, Record<string, number>> = {
+  conv_desc: ConvDesc,
+  pad_mode: PadMode,
+  activation: ActivationCode,
+  pool_desc: PoolDesc,
+  isa: IsaCode,
+  status: StatusCode,
 };
-export const STATUS_OUT_OF_MEMORY = 11;
-export const STATUS_SIZE_OVERFLOW = 12;

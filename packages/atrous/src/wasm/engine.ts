@@ -1,4 +1,5 @@
 import { AtrousError } from '../errors.js';
+import { Kernels } from '../kernels/kernels.js';
 import type { KernelExports } from './abi.js';
 import type { WasmBuild } from './builds.js';
 
@@ -12,10 +13,31 @@ export const MAX_WASM_BYTES = 2 ** 32;
 export class Engine {
   readonly build: WasmBuild;
   readonly exports: KernelExports;
+  /** The typed facade every op calls. */
+  readonly kernels: Kernels;
+  private scratchPtr = 0;
+  private scratchBytes = 0;
 
   constructor(build: WasmBuild, instance: WebAssembly.Instance) {
     this.build = build;
     this.exports = instance.exports as unknown as KernelExports;
+    this.kernels = new Kernels(this);
+  }
+
+  /**
+   * Copies a small descriptor into this engine's reusable scratch block and returns its address, so that
+   * a kernel call costs no allocation. Valid until the next `scratchU32` (calls on one engine never nest).
+   */
+  scratchU32(values: Uint32Array): number {
+    if (values.byteLength > this.scratchBytes) {
+      this.free(this.scratchPtr, this.scratchBytes);
+      this.scratchPtr = 0;
+      const bytes = Math.max(1024, values.byteLength);
+      this.scratchPtr = this.alloc(bytes, 'kernel descriptor scratch');
+      this.scratchBytes = bytes;
+    }
+    this.u32(this.scratchPtr, values.length).set(values);
+    return this.scratchPtr;
   }
 
   /** Current size of the wasm memory in bytes (it only ever grows, so this is also its peak). */

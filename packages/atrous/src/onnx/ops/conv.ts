@@ -2,7 +2,6 @@ import { AtrousError, show } from '../../errors.js';
 import { Tensor } from '../../tensor.js';
 import type { Activation } from '../../ops/activation.js';
 import { convOutputDims, encodeConvSpec, resolveConvSpec, type AutoPad, type ConvSpec } from '../../ops/conv-options.js';
-import { kernelError } from '../../ops/conv-plan.js';
 import type { Engine } from '../../wasm/engine.js';
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import type { HostTensor } from '../data-types.js';
@@ -116,25 +115,9 @@ export class ConvKernel {
     if (!this.weights) throw new AtrousError('INTERNAL', `${nodeLabel(this.node)}: the weights were released before the ${withActivation ? 'fused' : 'unfused'} variant was packed`);
     const spec = this.spec(same);
     withActivation = same;
-    const e = this.engine;
-    const label = nodeLabel(this.node);
-    const desc = encodeConvSpec(spec);
-    const descPtr = e.alloc(desc.byteLength, `${label}: descriptor`);
-    let weightPtr = 0;
-    let biasPtr = 0;
-    try {
-      e.u32(descPtr, desc.length).set(desc);
-      weightPtr = e.upload(this.weights.data, `${label}: weights ${show(this.weightDims)}`);
-      if (spec.bias) biasPtr = e.upload(spec.bias, `${label}: bias`);
-      const ptr = e.exports.atrous_conv_plan_create(descPtr, weightPtr, biasPtr);
-      if (ptr === 0) throw kernelError(e.exports.atrous_last_error(), label, `weights ${show(this.weightDims)}`);
-      this.plans.set(withActivation, { ptr, spec });
-      return ptr;
-    } finally {
-      e.free(descPtr, desc.byteLength);
-      e.free(weightPtr, this.weights!.data.byteLength);
-      if (spec.bias) e.free(biasPtr, spec.bias.byteLength);
-    }
+    const ptr = this.engine.kernels.conv.createPlan(encodeConvSpec(spec), this.weights.data, spec.bias, nodeLabel(this.node), () => `weights ${show(this.weightDims)}`);
+    this.plans.set(withActivation, { ptr, spec });
+    return ptr;
   }
 
   /** Output dims for input dims `[N, C, H, W]` (or `[N, C, L]` for 1-D). */
@@ -152,19 +135,18 @@ export class ConvKernel {
   /** Runs on wasm pointers: input `[N, C, H, W]` -> output, plus residual (or 0) before the activation. */
   run(withActivation: boolean, inputDims: readonly number[], input: number, output: number, residual: number): void {
     const [n, , h, w] = this.attrs.oneD ? [inputDims[0]!, 0, 1, inputDims[2]!] : (inputDims as [number, number, number, number]);
-    const status = this.engine.exports.atrous_conv_plan_run(this.plan(withActivation), input, n, h, w, output, residual);
-    if (status !== 0) throw kernelError(status, nodeLabel(this.node), `input ${show(inputDims)}, weights ${show(this.weightDims)}`);
+    this.engine.kernels.conv.run(this.plan(withActivation), input, n, h, w, output, residual, nodeLabel(this.node), () => `input ${show(inputDims)}, weights ${show(this.weightDims)}`);
   }
 
   /** Bytes of wasm memory the packed variants hold. */
   get preparedBytes(): number {
     let total = 0;
-    for (const { ptr } of this.plans.values()) total += this.engine.exports.atrous_conv_plan_bytes(ptr);
+    for (const { ptr } of this.plans.values()) total += this.engine.kernels.conv.planBytes(ptr);
     return total;
   }
 
   dispose(): void {
-    for (const { ptr } of this.plans.values()) this.engine.exports.atrous_conv_plan_free(ptr);
+    for (const { ptr } of this.plans.values()) this.engine.kernels.conv.freePlan(ptr);
     this.plans.clear();
   }
 }

@@ -91,9 +91,8 @@ function wasmBinary(op: 'Add' | 'Mul', aDims: number[], bDims: number[], dims: n
   const perChannel = (x: number[]) => dims.length === 4 && x.length === 4 && x[0] === dims[0] && x[1] === dims[1] && x[2] === 1 && x[3] === 1;
   if (same(aDims) && same(bDims)) {
     return (engine, [a, b], [out]) => {
-      const kernel = engine.exports.atrous_combine;
-      if (!kernel || a === undefined || b === undefined || out === undefined) return false;
-      kernel(a, b, out, n, op === 'Mul' ? 1 : 0);
+      if (a === undefined || b === undefined || out === undefined) return false;
+      engine.kernels.maps.combine(a, b, out, n, op === 'Mul', op);
       return true;
     };
   }
@@ -101,10 +100,9 @@ function wasmBinary(op: 'Add' | 'Mul', aDims: number[], bDims: number[], dims: n
     const mapFirst = same(aDims);
     const planes = dims[0]! * dims[1]!;
     return (engine, [a, b], [out]) => {
-      const kernel = engine.exports.atrous_scale_planes;
       const [map, scale] = mapFirst ? [a, b] : [b, a];
-      if (!kernel || map === undefined || scale === undefined || out === undefined) return false;
-      kernel(map, scale, out, planes, n / planes);
+      if (map === undefined || scale === undefined || out === undefined) return false;
+      engine.kernels.maps.scalePlanes(map, scale, out, planes, n / planes, op);
       return true;
     };
   }

@@ -72,15 +72,8 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
     wasm:
       kind === 'max'
         ? (engine, [src], [dst]) => {
-            const kernel = engine.exports.atrous_max_pool2d;
-            if (!kernel || src === undefined || dst === undefined) return false;
-            const ptr = engine.alloc(desc.byteLength, `${nodeLabel(node)}: pooling descriptor`);
-            try {
-              engine.u32(ptr, desc.length).set(desc);
-              if (kernel(src, dst, ptr) !== 0) throw new AtrousError('INTERNAL', `${nodeLabel(node)}: the pooling kernel rejected ${show([...desc])}`);
-            } finally {
-              engine.free(ptr, desc.byteLength);
-            }
+            if (src === undefined || dst === undefined) return false;
+            engine.kernels.maps.maxPool2d(src, dst, desc, nodeLabel(node));
             return true;
           }
         : undefined,
@@ -147,9 +140,8 @@ function globalPool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
     wasm:
       kind === 'average'
         ? (engine, [src], [dst]) => {
-            const kernel = engine.exports.atrous_mean_planes;
-            if (!kernel || src === undefined || dst === undefined || inner === 0) return false;
-            kernel(src, dst, planes, inner);
+            if (src === undefined || dst === undefined || inner === 0) return false;
+            engine.kernels.maps.meanPlanes(src, dst, planes, inner, nodeLabel(ctx.node));
             return true;
           }
         : undefined,

@@ -117,26 +117,17 @@ function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
 }
 
 function resizeLinearWasm(engine: Engine, input: number, output: number, planes: number, [H, W, OH, OW]: number[], ty: AxisTable, tx: AxisTable, node: NodeIR): boolean {
-  const kernel = engine.exports.atrous_resize_bilinear;
-  if (!kernel) return false;
   const words = 3 * (OH! + OW!);
-  const ptr = engine.alloc(words * 4, `${nodeLabel(node)}: resize tables`);
-  try {
-    const t = engine.u32(ptr, words);
-    const f = new Float32Array(t.buffer, t.byteOffset, words);
-    t.set(ty.i0, 0);
-    t.set(ty.i1, OH!);
-    f.set(ty.w1, 2 * OH!);
-    t.set(tx.i0, 3 * OH!);
-    t.set(tx.i1, 3 * OH! + OW!);
-    f.set(tx.w1, 3 * OH! + 2 * OW!);
-    const status = kernel(input, output, planes, H!, W!, OH!, OW!, ptr);
-    if (status === 11) throw new AtrousError('OUT_OF_MEMORY', `${nodeLabel(node)}: no wasm memory for the resize's row buffer (${H} x ${OW} floats)`);
-    if (status !== 0) throw new AtrousError('INTERNAL', `${nodeLabel(node)}: the resize kernel rejected its tables (status ${status})`);
-    return true;
-  } finally {
-    engine.free(ptr, words * 4);
-  }
+  const t = new Uint32Array(words);
+  const f = new Float32Array(t.buffer);
+  t.set(ty.i0, 0);
+  t.set(ty.i1, OH!);
+  f.set(ty.w1, 2 * OH!);
+  t.set(tx.i0, 3 * OH!);
+  t.set(tx.i1, 3 * OH! + OW!);
+  f.set(tx.w1, 3 * OH! + 2 * OW!);
+  engine.kernels.maps.resizeBilinear(input, output, planes, H!, W!, OH!, OW!, t, nodeLabel(node));
+  return true;
 }
 
 function resizeNearest(src: Float32Array, dst: Float32Array, planes: number, H: number, W: number, OH: number, OW: number, ty: AxisTable, tx: AxisTable): void {

@@ -55,9 +55,9 @@ const WASM_CODES: Record<string, number> = {
 function wasmActivation(code: number | undefined, size: number, p0: number, p1: number): PreparedOp['wasm'] {
   if (code === undefined) return undefined;
   return (engine, [src], [dst]) => {
-    const kernel = engine.exports.atrous_activate;
-    if (!kernel || src === undefined || dst === undefined) return false;
-    return kernel(src, dst, size, code, p0, p1) === 0;
+    if (src === undefined || dst === undefined) return false;
+    engine.kernels.maps.activate(src, dst, size, { code, p0, p1 }, 'activation');
+    return true;
   };
 }
 

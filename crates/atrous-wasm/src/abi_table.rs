@@ -1,0 +1,160 @@
+//! Every number the TypeScript side must agree on, defined once: descriptor layouts, enum codes, ISA ids
+//! and statuses. `atrous_abi_table` writes them all as `table.NAME=value` lines, and the package's
+//! `abi.test.ts` checks its own constants against that text, so the two sides cannot drift apart.
+
+use atrous_kernels::Status;
+
+/// Declares a table: a module of `usize` constants plus `ENTRIES` (name, value) listing them.
+macro_rules! abi_table {
+    ($(#[$meta:meta])* $table:ident { $($(#[$m:meta])* $name:ident = $value:expr,)* }) => {
+        $(#[$meta])*
+        #[allow(dead_code)]
+        pub mod $table {
+            $($(#[$m])* pub const $name: usize = $value;)*
+            pub const ENTRIES: &[(&str, i64)] = &[$((stringify!($name), $value as i64),)*];
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use abi_table;
+
+abi_table! {
+    /// The u32 descriptor `atrous_conv_plan_create` reads (f32 values as their bits).
+    conv_desc {
+        IN_CHANNELS = 0,
+        OUT_CHANNELS = 1,
+        KERNEL_H = 2,
+        KERNEL_W = 3,
+        STRIDE_H = 4,
+        STRIDE_W = 5,
+        DILATION_H = 6,
+        DILATION_W = 7,
+        /// A `pad_mode` code.
+        PAD_MODE = 8,
+        /// 4 values: top, left, bottom, right.
+        PADS = 9,
+        GROUPS = 13,
+        /// An `activation` code, then its two parameters.
+        ACTIVATION = 14,
+        ACTIVATION_P0 = 15,
+        ACTIVATION_P1 = 16,
+        LEN = 17,
+    }
+}
+
+abi_table! {
+    pad_mode {
+        EXPLICIT = 0,
+        SAME_UPPER = 1,
+        SAME_LOWER = 2,
+        VALID = 3,
+    }
+}
+
+abi_table! {
+    /// Activation codes (conv epilogues and `atrous_activate`), with parameters p0, p1 where they take them.
+    activation {
+        NONE = 0,
+        RELU = 1,
+        /// p0 min, p1 max
+        CLIP = 2,
+        /// p0 alpha, p1 beta
+        HARD_SIGMOID = 3,
+        HARD_SWISH = 4,
+        SIGMOID = 5,
+        /// p0 alpha
+        LEAKY_RELU = 6,
+    }
+}
+
+abi_table! {
+    /// The u32 descriptor `atrous_max_pool2d` reads.
+    pool_desc {
+        PLANES = 0,
+        IN_H = 1,
+        IN_W = 2,
+        OUT_H = 3,
+        OUT_W = 4,
+        KERNEL_H = 5,
+        KERNEL_W = 6,
+        STRIDE_H = 7,
+        STRIDE_W = 8,
+        DILATION_H = 9,
+        DILATION_W = 10,
+        PAD_TOP = 11,
+        PAD_LEFT = 12,
+        LEN = 13,
+    }
+}
+
+abi_table! {
+    isa {
+        SCALAR = atrous_kernels::isa::IsaId::Scalar as usize,
+        SIMD128 = atrous_kernels::isa::IsaId::Simd128 as usize,
+        RELAXED = atrous_kernels::isa::IsaId::Relaxed as usize,
+    }
+}
+
+/// Every table, by name. A new table is listed here, and in the TypeScript side's `ABI_TABLES`.
+const TABLES: &[(&str, &[(&str, i64)])] = &[
+    ("conv_desc", conv_desc::ENTRIES),
+    ("pad_mode", pad_mode::ENTRIES),
+    ("activation", activation::ENTRIES),
+    ("pool_desc", pool_desc::ENTRIES),
+    ("isa", isa::ENTRIES),
+];
+
+fn push(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn push_number(out: &mut Vec<u8>, mut v: i64) {
+    if v < 0 {
+        out.push(b'-');
+        v = -v;
+    }
+    let start = out.len();
+    loop {
+        out.push(b'0' + (v % 10) as u8);
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out[start..].reverse();
+}
+
+/// The whole table as text, one `table.NAME=value` line per entry (statuses as `status.Name=code`).
+pub fn text() -> Vec<u8> {
+    let mut out = Vec::new();
+    let line = |out: &mut Vec<u8>, table: &str, name: &str, value: i64| {
+        push(out, table);
+        push(out, ".");
+        push(out, name);
+        push(out, "=");
+        push_number(out, value);
+        push(out, "\n");
+    };
+    for (table, entries) in TABLES {
+        for (name, value) in *entries {
+            line(&mut out, table, name, *value);
+        }
+    }
+    for (name, code) in Status::ALL {
+        line(&mut out, "status", name, *code as i64);
+    }
+    out
+}
+
+/// Copies the table's text into `buf` (up to `capacity` bytes) and returns its full length, so a caller
+/// with too small a buffer learns the size it needs.
+///
+/// # Safety
+/// `buf` valid for writing `capacity` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_abi_table(buf: *mut u8, capacity: usize) -> usize {
+    let t = text();
+    let n = t.len().min(capacity);
+    std::ptr::copy_nonoverlapping(t.as_ptr(), buf, n);
+    t.len()
+}

@@ -1,0 +1,122 @@
+//! Convolution plans: create (weights packed once), query, run, free.
+
+use atrous_kernels::{Activation, ConvPlan, ConvShape, Padding, Status};
+
+use crate::abi_table::{activation as act, conv_desc as desc, pad_mode};
+use crate::memory::try_box;
+
+fn decode_shape(d: &[u32]) -> Result<ConvShape, Status> {
+    let u = |i: usize| d[i] as usize;
+    let padding = match u(desc::PAD_MODE) {
+        pad_mode::EXPLICIT => Padding::Explicit([u(desc::PADS), u(desc::PADS + 1), u(desc::PADS + 2), u(desc::PADS + 3)]),
+        pad_mode::SAME_UPPER => Padding::SameUpper,
+        pad_mode::SAME_LOWER => Padding::SameLower,
+        pad_mode::VALID => Padding::Valid,
+        _ => return Err(Status::InvalidDescriptor),
+    };
+    let shape = ConvShape {
+        in_channels: u(desc::IN_CHANNELS),
+        out_channels: u(desc::OUT_CHANNELS),
+        kernel: [u(desc::KERNEL_H), u(desc::KERNEL_W)],
+        strides: [u(desc::STRIDE_H), u(desc::STRIDE_W)],
+        dilations: [u(desc::DILATION_H), u(desc::DILATION_W)],
+        padding,
+        groups: u(desc::GROUPS),
+    };
+    shape.validate()?;
+    Ok(shape)
+}
+
+/// An `activation` code and its parameters as the kernels' `Activation`.
+pub fn decode_activation(code: u32, p0: f32, p1: f32) -> Result<Activation, Status> {
+    Ok(match code as usize {
+        act::NONE => Activation::None,
+        act::RELU => Activation::Relu,
+        act::CLIP => Activation::Clip { min: p0, max: p1 },
+        act::HARD_SIGMOID => Activation::HardSigmoid { alpha: p0, beta: p1 },
+        act::HARD_SWISH => Activation::HardSwish,
+        act::SIGMOID => Activation::Sigmoid,
+        act::LEAKY_RELU => Activation::LeakyRelu { alpha: p0 },
+        _ => return Err(Status::InvalidDescriptor),
+    })
+}
+
+/// Prepares a convolution. `desc` points at `conv_desc::LEN` u32s; `weights` at `[M, C/groups, kH, kW]`
+/// floats; `bias` at `[M]` floats or is null. Writes the plan to `*plan_out` and returns a status.
+///
+/// # Safety
+/// The pointers must be valid for the lengths the descriptor implies; `plan_out` for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_create(desc: *const u32, weights: *const f32, bias: *const f32, plan_out: *mut *mut ConvPlan) -> i32 {
+    let d = std::slice::from_raw_parts(desc, desc::LEN);
+    let made = (|| {
+        let shape = decode_shape(d)?;
+        let activation = decode_activation(d[desc::ACTIVATION], f32::from_bits(d[desc::ACTIVATION_P0]), f32::from_bits(d[desc::ACTIVATION_P1]))?;
+        let weights = std::slice::from_raw_parts(weights, shape.weight_len());
+        let bias = (!bias.is_null()).then(|| std::slice::from_raw_parts(bias, shape.out_channels));
+        let plan = ConvPlan::new(shape, weights, bias, activation)?;
+        try_box(plan).ok_or(Status::OutOfMemory)
+    })();
+    match made {
+        Ok(plan) => {
+            *plan_out = plan;
+            0
+        }
+        Err(e) => e as i32,
+    }
+}
+
+/// # Safety
+/// `plan` must come from `atrous_conv_plan_create` and not be freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_free(plan: *mut ConvPlan) {
+    if !plan.is_null() {
+        drop(Box::from_raw(plan));
+    }
+}
+
+/// Bytes the plan holds (packed weights and bias).
+///
+/// # Safety
+/// As `atrous_conv_plan_free`.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_bytes(plan: *const ConvPlan) -> usize {
+    (*plan).prepared_bytes()
+}
+
+/// Writes `[N, M, OH, OW]` for an input of `[batch, C, height, width]` to `dims` (4 u32s).
+///
+/// # Safety
+/// As `atrous_conv_plan_free`; `dims` valid for 4 u32s.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_output_dims(plan: *const ConvPlan, batch: usize, height: usize, width: usize, dims: *mut u32) -> i32 {
+    Status::code((*plan).shape().geometry(batch, height, width).map(|g| {
+        let out = std::slice::from_raw_parts_mut(dims, 4);
+        out.copy_from_slice(&[g.batch as u32, g.out_channels as u32, g.out_height as u32, g.out_width as u32]);
+    }))
+}
+
+/// Runs the plan: `input` `[batch, C, height, width]` -> `output` `[batch, M, OH, OW]`, plus `residual`
+/// (output-shaped, or null) before the activation.
+///
+/// # Safety
+/// As `atrous_conv_plan_free`; buffers valid for the sizes `atrous_conv_plan_output_dims` gives.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_run(
+    plan: *const ConvPlan,
+    input: *const f32,
+    batch: usize,
+    height: usize,
+    width: usize,
+    output: *mut f32,
+    residual: *const f32,
+) -> i32 {
+    let plan = &*plan;
+    Status::code((|| {
+        let geom = plan.shape().geometry(batch, height, width)?;
+        let input = std::slice::from_raw_parts(input, geom.input_len());
+        let output = std::slice::from_raw_parts_mut(output, geom.output_len());
+        let residual = (!residual.is_null()).then(|| std::slice::from_raw_parts(residual, geom.output_len()));
+        plan.run(input, batch, height, width, output, residual)
+    })())
+}

@@ -1,0 +1,18 @@
+import type { Engine } from '../wasm/engine.js';
+import { ConvKernels } from './conv-kernels.js';
+import { FeatureMapKernels } from './feature-map-kernels.js';
+
+/**
+ * The kernels as ops see them: typed calls on buffers in one memory (addresses of float32 data), each
+ * checking its status and throwing an AtrousError that names the op. This facade is the seam: every op
+ * calls it, nothing else calls the wasm exports, and a second backend would implement these families.
+ */
+export class Kernels {
+  readonly conv: ConvKernels;
+  readonly maps: FeatureMapKernels;
+
+  constructor(readonly engine: Engine) {
+    this.conv = new ConvKernels(engine);
+    this.maps = new FeatureMapKernels(engine);
+  }
+}
