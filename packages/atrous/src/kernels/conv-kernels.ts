@@ -15,8 +15,8 @@ export class ConvKernels {
     let weightPtr = 0;
     let biasPtr = 0;
     try {
-      weightPtr = e.upload(weights, `${op}: weights`);
-      if (bias) biasPtr = e.upload(bias, `${op}: bias`);
+      weightPtr = e.upload(weights, `${op}: ${context()}`);
+      if (bias) biasPtr = e.upload(bias, `${op}: bias of ${context()}`);
       const out = e.alloc(4, `${op}: plan handle`);
       try {
         check(e.exports.atrous_conv_plan_create(descPtr, weightPtr, biasPtr, out), op, context);

@@ -1,4 +1,3 @@
-import type { Activation } from '../ops/activation.js';
 import type { ElemType, HostTensor } from './data-types.js';
 
 /** An attribute value as the ops read it (ints as numbers; TENSOR attributes already decoded). */
@@ -12,11 +11,6 @@ export interface NodeIR {
   inputs: string[];
   outputs: string[];
   attributes: Map<string, AttrValue>;
-  /**
-   * Set by the optimizer on a Conv that absorbed what followed it: an activation applied in the kernel's
-   * epilogue, and (when `inputs[3]` is set) a residual tensor added before it.
-   */
-  fusion?: { activation: Activation; absorbed: string[] };
 }
 
 /** A dimension: a number when fixed, a name (`"batch"`) or `"?"` when symbolic. */

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { testEnv } from '../../test-support/run-env.js';
+import type { RunEnv } from './value.js';
 import { ModelBuilder } from '../../test-support/onnx-builder.js';
 import { foldConstants } from './constant-folding.js';
 import { planMemory, storageOf } from './memory-planner.js';
@@ -18,11 +20,16 @@ function chainModel(): Uint8Array {
   return m.bytes();
 }
 
+let env: RunEnv;
+beforeAll(async () => {
+  env = await testEnv();
+});
+
 describe('planMemory', () => {
   it('shares bytes between values whose lifetimes do not overlap, and never between those that do', () => {
     const graph = parseModel(chainModel());
-    foldConstants(graph);
-    const program = specialize(graph, new Map(), new Map([['x', [1, 4, 16, 16]]]));
+    foldConstants(graph, env);
+    const program = specialize(graph, new Map(), new Map([['x', [1, 4, 16, 16]]]), env);
     const plan = planMemory(program, ['x'], ['y']);
     const bytes = 4 * 16 * 16 * 4;
     // x lives throughout (the skip); the chain ping-pongs between two more buffers.
@@ -56,7 +63,7 @@ describe('planMemory', () => {
     m.output('y');
     m.output('z');
     const graph = parseModel(m.bytes());
-    const program = specialize(graph, new Map(), new Map([['x', [1, 2, 4, 4]]]));
+    const program = specialize(graph, new Map(), new Map([['x', [1, 2, 4, 4]]]), env);
     const plan = planMemory(program, ['x'], ['y', 'z']);
     const [concatY, concatZ] = program.steps.filter((s) => s.node.opType === 'Concat');
     expect(plan.inPlace.has(concatY!)).toBe(true);

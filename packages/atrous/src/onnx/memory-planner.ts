@@ -1,16 +1,17 @@
 import { attrInt } from './attributes.js';
 import { sizeOf } from './data-types.js';
 import type { Program, Step } from './shape-inference.js';
+import { elemBytes, residesInWasm } from './value.js';
 
 /** Where each value of a run lives. */
 export interface MemoryPlan {
-  /** Byte offset in the activation arena of every float value stored there (a view has its base's offset). */
+  /** Byte offset in the arena of every wasm-resident value (float32, bool, uint8; a view has its base's offset). */
   offsets: Map<string, number>;
   /** Size of the arena: the peak of simultaneously live activations, after sharing. */
   arenaBytes: number;
   /** What the same activations would take if none shared memory. */
   unsharedBytes: number;
-  /** Values held on the JavaScript side instead (integer results such as ArgMax). */
+  /** Values held on the JavaScript side instead (integers: shapes, indices, ArgMax results). */
   hostValues: Set<string>;
   /** Concat steps whose inputs were written in place into their output: nothing to run. */
   inPlace: Set<Step>;
@@ -46,7 +47,7 @@ function planInPlaceConcats(program: Program, inputNames: readonly string[]): { 
   const written = new Set(program.steps.flatMap((s) => s.outputs));
   const graphInputs = new Set(inputNames);
   for (const step of program.steps) {
-    if (step.node.opType !== 'Concat' || !step.run) continue;
+    if (step.node.opType !== 'Concat') continue;
     const out = program.metas.get(step.outputs[0]!)!;
     if (out.type !== 'float32') continue;
     const rank = out.dims.length;
@@ -92,7 +93,7 @@ export function planMemory(program: Program, inputNames: readonly string[], outp
   const define = (name: string, step: number) => {
     if (name === '' || program.consts.has(name)) return;
     const meta = program.metas.get(name)!;
-    if (meta.type !== 'float32') {
+    if (!residesInWasm(meta.type)) {
       hostValues.add(name);
       return;
     }
@@ -100,7 +101,7 @@ export function planMemory(program: Program, inputNames: readonly string[], outp
     const rootMeta = program.metas.get(root)!;
     const b = buffers.get(root);
     if (b) b.first = Math.min(b.first, step);
-    else buffers.set(root, { name: root, bytes: Math.ceil((sizeOf(rootMeta.dims) * 4) / ALIGN) * ALIGN, first: step, last: step, offset: 0 });
+    else buffers.set(root, { name: root, bytes: Math.max(ALIGN, Math.ceil((sizeOf(rootMeta.dims) * elemBytes(rootMeta.type)) / ALIGN) * ALIGN), first: step, last: step, offset: 0 });
   };
   const use = (name: string, step: number) => {
     if (name === '' || program.consts.has(name)) return;
@@ -111,7 +112,6 @@ export function planMemory(program: Program, inputNames: readonly string[], outp
   program.steps.forEach((step, i) => {
     for (const out of step.outputs) define(out, i);
     for (const input of step.inputs) use(input, i);
-    if (step.conv?.residual) use(step.conv.residual, i);
   });
   // Views of integer values stay on the host with their base.
   for (const [view, base] of program.viewOf) if (hostValues.has(storageOf(program, base))) hostValues.add(view);

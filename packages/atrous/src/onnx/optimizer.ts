@@ -4,6 +4,7 @@ import type { HostTensor } from './data-types.js';
 import type { GraphIR, NodeIR } from './graph.js';
 import { batchNormAffine } from './ops/normalization.js';
 import { clipBounds } from './ops/unary.js';
+import { INTERNAL_DOMAIN } from './ops/registry.js';
 
 /** What the optimizer did, for tests and the session's report. */
 export interface OptimizerReport {
@@ -133,16 +134,18 @@ export function optimizeGraph(graph: GraphIR): OptimizerReport {
     const list = consumers.get(name);
     return list && list.length === 1 && !removed.has(list[0]!) ? list[0] : undefined;
   };
+  const fusions = new Map<NodeIR, { activation: Activation; absorbed: string[] }>();
   const absorb = (conv: NodeIR, next: NodeIR, what: string) => {
     removed.add(next);
     placeAt.set(next, conv);
     conv.outputs = [next.outputs[0]!];
-    conv.fusion!.absorbed.push(`${next.opType} ${JSON.stringify(next.name)}${what}`);
+    fusions.get(conv)!.absorbed.push(`${next.opType} ${JSON.stringify(next.name)}${what}`);
     consumers = consumerMap({ ...graph, nodes: graph.nodes.filter((n) => !removed.has(n)) });
   };
   for (const conv of graph.nodes) {
     if ((conv.opType !== 'Conv' && conv.opType !== 'ConvTranspose') || removed.has(conv) || !consts.has(conv.inputs[1] ?? '')) continue;
-    conv.fusion = { activation: 'none', absorbed: [] };
+    const fusion = { activation: 'none' as Activation, absorbed: [] as string[] };
+    fusions.set(conv, fusion);
     let next = soleConsumer(conv.outputs[0]!);
     if (next?.opType === 'Add' && next.inputs.length === 2 && foldBiasAdd(conv, next, consts)) {
       absorb(conv, next, ' (bias)');
@@ -170,7 +173,7 @@ export function optimizeGraph(graph: GraphIR): OptimizerReport {
     if (next) {
       const act = activationOf(next, consts, graph.opset);
       if (act !== undefined && next.inputs[0] === conv.outputs[0]) {
-        conv.fusion.activation = act;
+        fusion.activation = act;
         absorb(conv, next, '');
         report.fusedActivations++;
         continue;
@@ -183,7 +186,7 @@ export function optimizeGraph(graph: GraphIR): OptimizerReport {
       const mul = readers.find((n) => n.opType === 'Mul');
       if (hs && mul && soleConsumer(hs.outputs[0]!) === mul && mul.inputs.includes(hs.outputs[0]!) &&
         Math.abs(attrFloat(hs, 'alpha', 0.2) - 1 / 6) < 1e-6 && Math.abs(attrFloat(hs, 'beta', 0.5) - 0.5) < 1e-6) {
-        conv.fusion.activation = 'hardSwish';
+        fusion.activation = 'hardSwish';
         removed.add(hs);
         absorb(conv, mul, ' (with HardSigmoid, as HardSwish)');
         report.fusedActivations++;
@@ -201,6 +204,16 @@ export function optimizeGraph(graph: GraphIR): OptimizerReport {
     else if (!removed.has(node) && !moved.has(node)) order.push(node);
   }
   graph.nodes = order;
+  // A conv that absorbed anything becomes the explicit fused op: its epilogue in an attribute, the
+  // residual (if any) its fourth input.
+  for (const [conv, fusion] of fusions) {
+    // Folded biases and BatchNorms changed the weights only: the conv stays a plain Conv.
+    if (fusion.activation === 'none' && !conv.inputs[3]) continue;
+    conv.opType = conv.opType === 'Conv' ? 'FusedConv' : 'FusedConvTranspose';
+    conv.domain = INTERNAL_DOMAIN;
+    conv.attributes.set('activation', JSON.stringify(fusion.activation));
+    conv.attributes.set('absorbed', fusion.absorbed);
+  }
   return report;
 }
 

@@ -4,15 +4,15 @@ import type { WasmBuild } from '../wasm/builds.js';
 import type { Engine } from '../wasm/engine.js';
 import { currentEngine, init, loadedBuild } from '../wasm/loader.js';
 import { foldConstants } from './constant-folding.js';
-import { dataTypeName, sizeOf, type ElemType, type HostData, type HostTensor } from './data-types.js';
+import { allocData, dataTypeName, sizeOf, type ElemType, type HostData, type HostTensor } from './data-types.js';
 import { nodeLabel, type Dim, type GraphIR, type NodeIR } from './graph.js';
 import { planMemory, storageOf, type MemoryPlan } from './memory-planner.js';
 import { parseModel } from './model-parser.js';
 import { optimizeGraph, type OptimizerReport } from './optimizer.js';
-import { ConvKernel } from './ops/conv.js';
-import { ConvTransposeKernel } from './ops/conv-transpose.js';
-import { isSupportedOp } from './ops/registry.js';
+import type { NodeState } from './ops/op.js';
+import { opFor } from './ops/registry.js';
 import { specialize, type Program } from './shape-inference.js';
+import { elemBytes, residesInWasm, wasmValue, type RunEnv, type Value } from './value.js';
 
 export interface SessionOptions {
   /** Force one wasm build (as `init({ build })`); default: the build `init()` loaded, else the best this engine runs. */
@@ -95,7 +95,7 @@ function checkOps(graph: GraphIR): void {
     if (node.domain !== '' && node.domain !== 'ai.onnx') {
       throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: ops of domain ${show(node.domain)} are not supported (op type ${show(node.opType)})`);
     }
-    if (!isSupportedOp(node.opType)) {
+    if (!opFor(node)) {
       throw new AtrousError('UNSUPPORTED_OP', `op type ${show(node.opType)} (node ${show(node.name)}) is not supported by atrous`);
     }
   }
@@ -109,11 +109,11 @@ const PROBE_DIM = 64;
  * attribute atrous lacks (a cubic Resize, a data-dependent shape) at load all the same, the graph is walked
  * once with stand-in dims; errors that only the stand-in dims cause are ignored.
  */
-function probeUnsupported(graph: GraphIR, kernels: Map<NodeIR, ConvKernel | ConvTransposeKernel>): void {
+function probeUnsupported(graph: GraphIR, states: Map<NodeIR, NodeState>, env: RunEnv): void {
   const dims = new Map(graph.inputs.map((v) => [v.name, (v.dims ?? []).map((d) => (typeof d === 'number' ? d : PROBE_DIM))]));
   if (graph.inputs.some((v) => v.dims === undefined)) return; // not even the rank is known
   try {
-    specialize(graph, kernels, dims);
+    specialize(graph, states, dims, env);
   } catch (e) {
     if (e instanceof AtrousError && (e.code === 'UNSUPPORTED_OP' || e.code === 'UNSUPPORTED')) throw e;
   }
@@ -129,6 +129,43 @@ function toTensor(t: HostTensor, declared: string): Tensor {
     case 'uint8': return new Tensor('uint8', Uint8Array.from(t.data as Uint8Array), dims);
   }
   throw new AtrousError('INTERNAL', `output ${declared} has type ${String(t.type)}`);
+}
+
+/** A parsed, folded, optimized graph with every node's load-time state (packed weights). */
+export interface LoadedGraph {
+  graph: GraphIR;
+  states: Map<NodeIR, NodeState>;
+  report: OptimizerReport;
+}
+
+/**
+ * Everything `create` does before the first shape is known: parse, refuse what atrous lacks, fold
+ * constants, optimize, and run each op's load hook (weights packed once). On failure nothing stays
+ * allocated.
+ */
+export function loadGraph(bytes: Uint8Array, env: RunEnv): LoadedGraph {
+  const states = new Map<NodeIR, NodeState>();
+  try {
+    const graph = parseModel(bytes);
+    checkOps(graph);
+    foldConstants(graph, env);
+    const report = optimizeGraph(graph);
+    const consumed = new Set<string>();
+    for (const node of graph.nodes) {
+      const definition = opFor(node)!;
+      if (!definition.load) continue;
+      states.set(node, definition.load({ node, opset: graph.opset, engine: env.engine, consts: graph.initializers }));
+      for (const i of definition.consumes ?? []) if (node.inputs[i]) consumed.add(node.inputs[i]!);
+    }
+    // Packed weights now live in wasm memory; the parsed copies can go unless another op reads them.
+    const readByOthers = new Set(graph.nodes.filter((n) => !states.has(n)).flatMap((n) => n.inputs));
+    for (const name of graph.outputs.map((o) => o.name)) readByOthers.add(name);
+    for (const name of consumed) if (!readByOthers.has(name)) graph.initializers.delete(name);
+    return { graph, states, report };
+  } catch (e) {
+    for (const k of states.values()) k.dispose();
+    throw e;
+  }
 }
 
 /**
@@ -148,8 +185,12 @@ export class InferenceSession {
   /** What the load-time optimizer did. */
   readonly optimizations: Readonly<OptimizerReport>;
   private readonly engine: Engine;
+  private readonly env: RunEnv;
   private readonly graph: GraphIR;
-  private readonly kernels: Map<NodeIR, ConvKernel | ConvTransposeKernel>;
+  /** What each op's load hook prepared (packed conv weights), by node. */
+  private readonly states: Map<NodeIR, NodeState>;
+  /** Constants the steps read, copied once into wasm memory. */
+  private readonly uploaded = new Map<HostTensor, { ptr: number; bytes: number }>();
   private readonly programs = new Map<string, Prepared>();
   private arenaPtr = 0;
   private arenaBytes = 0;
@@ -159,10 +200,11 @@ export class InferenceSession {
   private profiling = false;
   private lastProfile: ProfileEntry[] = [];
 
-  private constructor(engine: Engine, graph: GraphIR, kernels: Map<NodeIR, ConvKernel | ConvTransposeKernel>, report: OptimizerReport) {
-    this.engine = engine;
+  private constructor(env: RunEnv, graph: GraphIR, states: Map<NodeIR, NodeState>, report: OptimizerReport) {
+    this.engine = env.engine;
+    this.env = env;
     this.graph = graph;
-    this.kernels = kernels;
+    this.states = states;
     this.optimizations = report;
     const meta = (v: GraphIR['inputs'][number]): ValueMetadata => ({
       name: v.name,
@@ -182,47 +224,25 @@ export class InferenceSession {
     const bytes = await readModel(model);
     // Without a build asked for, the one `init()` already loaded (if any) is kept.
     const engine = options.build === undefined && loadedBuild() !== undefined ? currentEngine('InferenceSession.create') : await init({ build: options.build });
-    const kernels = new Map<NodeIR, ConvKernel | ConvTransposeKernel>();
+    const env: RunEnv = { engine, kernels: engine.kernels };
+    let loaded: LoadedGraph | undefined;
+    let session: InferenceSession | undefined;
     try {
-      const graph = parseModel(bytes);
-      checkOps(graph);
-      foldConstants(graph);
-      const report = optimizeGraph(graph);
-      for (const node of graph.nodes) {
-        if (node.opType !== 'Conv' && node.opType !== 'ConvTranspose') continue;
-        const w = graph.initializers.get(node.inputs[1] ?? '');
-        const b = node.inputs[2] ? graph.initializers.get(node.inputs[2]) : undefined;
-        if (!w || (node.inputs[2] && !b)) {
-          throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: weights and bias computed at run time are not supported; they must be initializers`);
-        }
-        if (node.opType === 'ConvTranspose') {
-          const kernel = new ConvTransposeKernel(engine, node, w, b, node.fusion?.activation ?? 'none');
-          kernels.set(node, kernel);
-          kernel.packForLoad();
-          continue;
-        }
-        const kernel = new ConvKernel(engine, node, w, b, node.fusion?.activation ?? 'none');
-        kernels.set(node, kernel);
-        kernel.packForLoad(Boolean(node.inputs[3]));
-      }
-      // Conv weights now live packed in wasm memory; the parsed copies can go unless another op reads them.
-      const readByOthers = new Set(graph.nodes.filter((n) => !kernels.has(n)).flatMap((n) => n.inputs));
-      for (const name of graph.outputs.map((o) => o.name)) readByOthers.add(name);
-      for (const node of kernels.keys()) {
-        for (const name of node.inputs.slice(1, 3)) if (name && !readByOthers.has(name)) graph.initializers.delete(name);
-      }
-      const session = new InferenceSession(engine, graph, kernels, report);
+      loaded = loadGraph(bytes, env);
+      const { graph, states, report } = loaded;
+      session = new InferenceSession(env, graph, states, report);
       session.profiling = options.profile === true;
       const fixed = graph.inputs.every((v) => v.dims?.every((d) => typeof d === 'number'));
       if (fixed) {
         session.ensureArena(session.prepare(new Map(graph.inputs.map((v) => [v.name, v.dims as number[]]))).memory.arenaBytes);
       } else {
-        probeUnsupported(graph, kernels);
+        probeUnsupported(graph, states, env);
       }
       session.notePeak();
       return session;
     } catch (e) {
-      for (const k of kernels.values()) k.dispose();
+      if (session) session.dispose();
+      else if (loaded) for (const k of loaded.states.values()) k.dispose();
       if (e instanceof AtrousError) throw e;
       // Anything else is a model the checks above let through in a state they did not foresee.
       throw new AtrousError('INVALID_MODEL', `InferenceSession.create: the model could not be loaded: ${(e as Error)?.message ?? String(e)}`);
@@ -242,7 +262,8 @@ export class InferenceSession {
   /** Where the bytes go. */
   get memory(): SessionMemory {
     let weightBytes = 0;
-    for (const k of this.kernels.values()) weightBytes += k.preparedBytes;
+    for (const k of this.states.values()) weightBytes += k.bytes;
+    for (const c of this.uploaded.values()) weightBytes += c.bytes;
     return { weightBytes, arenaBytes: this.arenaBytes, unsharedActivationBytes: this.unshared, wasmMemoryBytes: this.engine.memoryBytes };
   }
 
@@ -263,45 +284,35 @@ export class InferenceSession {
     this.ensureArena(memory.arenaBytes);
     const e = this.engine;
     const host = new Map<string, HostData>();
-    const base = () => this.arenaPtr;
-    const tensorOf = (name: string): HostTensor => {
+    const base = this.arenaPtr;
+    // Views are made per step: a kernel may grow the memory, which detaches earlier views.
+    const valueOf = (name: string): Value => {
       const c = program.consts.get(name);
-      if (c) return c;
+      if (c) return residesInWasm(c.type) ? wasmValue(e, c.type, c.dims, this.constPtr(c)) : { ...c, ptr: 0 };
       const meta = program.metas.get(name)!;
       const offset = memory.offsets.get(name);
-      if (offset !== undefined) return { type: 'float32', dims: meta.dims, data: e.f32(base() + offset, sizeOf(meta.dims)) };
+      if (offset !== undefined) return wasmValue(e, meta.type, meta.dims, base + offset);
       const store = storageOf(program, name);
       let data = host.get(store);
       if (!data) {
-        data = meta.type === 'float32' ? new Float32Array(sizeOf(meta.dims)) : meta.type === 'bool' || meta.type === 'uint8' ? new Uint8Array(sizeOf(meta.dims)) : new Float64Array(sizeOf(meta.dims));
+        data = allocData(meta.type, sizeOf(meta.dims));
         host.set(store, data);
       }
-      return { type: meta.type, dims: meta.dims, data };
+      return { type: meta.type, dims: meta.dims, data, ptr: 0 };
     };
     for (const name of this.inputNames) {
       const feed = feeds[name]!;
-      const t = tensorOf(name);
+      const t = valueOf(name);
       if (feed.type === 'int64') (t.data as Float64Array).set(Float64Array.from(feed.data as BigInt64Array, Number));
       else t.data.set(feed.data as ArrayLike<number>);
     }
+    const env = this.env;
+    const none: Value = { type: 'float32', dims: [], data: new Float32Array(0), ptr: 0 };
     const execute = (step: Program['steps'][number]) => {
-      if (step.conv) {
-        const { kernel, withActivation, inputDims, residual } = step.conv;
-        const ptr = (name: string) => base() + memory.offsets.get(name)!;
-        kernel.run(withActivation, inputDims, ptr(step.inputs[0]!), ptr(step.outputs[0]!), residual ? ptr(residual) : 0);
-        return;
-      }
-      if (step.wasm) {
-        const at = (n: string) => {
-          const offset = n === '' ? undefined : memory.offsets.get(n);
-          return offset === undefined ? undefined : base() + offset;
-        };
-        if (step.wasm(e, step.inputs.map(at), step.outputs.map(at))) return;
-      }
-      const inputs = step.inputs.map((n) => (n === '' ? undefined : tensorOf(n)));
-      const outputs = step.outputs.map((n) => (n === '' ? { type: 'float32' as const, dims: [], data: new Float32Array(0) } : tensorOf(n)));
+      const inputs = step.inputs.map((n) => (n === '' ? undefined : valueOf(n)));
+      const outputs = step.outputs.map((n) => (n === '' ? none : valueOf(n)));
       try {
-        step.run!(inputs, outputs);
+        step.run(inputs, outputs, env);
       } catch (err) {
         if (err instanceof AtrousError) throw err;
         throw new AtrousError('INTERNAL', `${nodeLabel(step.node)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
@@ -316,7 +327,7 @@ export class InferenceSession {
       }
       const t0 = performance.now();
       execute(step);
-      const key = step.conv ? (step.conv.kernel.attrs.groups > 1 ? 'Conv (grouped)' : 'Conv') : step.node.opType;
+      const key = step.node.opType;
       const entry = times.get(key) ?? { opType: key, count: 0, ms: 0 };
       entry.count++;
       entry.ms += performance.now() - t0;
@@ -324,7 +335,7 @@ export class InferenceSession {
     }
     if (times) this.lastProfile = [...times.values()].sort((a, b) => b.ms - a.ms);
     const results: InferenceResults = {};
-    for (const name of this.outputNames) results[name] = toTensor(tensorOf(name), name);
+    for (const name of this.outputNames) results[name] = toTensor(valueOf(name), name);
     this.notePeak();
     return results;
   }
@@ -383,12 +394,24 @@ export class InferenceSession {
       this.programs.set(key, known); // most recently used last
       return known;
     }
-    const program = specialize(this.graph, this.kernels, dims);
+    const program = specialize(this.graph, this.states, dims, this.env);
     const memory = planMemory(program, this.inputNames, this.outputNames);
     if (this.programs.size >= PROGRAM_CACHE) this.programs.delete(this.programs.keys().next().value!);
     this.programs.set(key, { program, memory });
     this.unshared = Math.max(this.unshared, memory.unsharedBytes);
     return { program, memory };
+  }
+
+  /** The wasm address of a constant a step reads, uploaded on first use and kept for the session's life. */
+  private constPtr(t: HostTensor): number {
+    const known = this.uploaded.get(t);
+    if (known) return known.ptr;
+    const bytes = Math.max(16, sizeOf(t.dims) * elemBytes(t.type));
+    const ptr = this.engine.alloc(bytes, 'InferenceSession: constant');
+    this.uploaded.set(t, { ptr, bytes });
+    const view = wasmValue(this.engine, t.type, t.dims, ptr).data;
+    view.set(t.data as ArrayLike<number> & Float32Array);
+    return ptr;
   }
 
   private ensureArena(bytes: number): void {
@@ -412,7 +435,9 @@ export class InferenceSession {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const k of this.kernels.values()) k.dispose();
+    for (const k of this.states.values()) k.dispose();
+    for (const c of this.uploaded.values()) this.engine.free(c.ptr, c.bytes);
+    this.uploaded.clear();
     this.engine.free(this.arenaPtr, this.arenaBytes);
     this.arenaPtr = 0;
     this.programs.clear();

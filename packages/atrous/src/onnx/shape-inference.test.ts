@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { testEnv } from '../../test-support/run-env.js';
+import type { RunEnv } from './value.js';
 import { AtrousError } from '../errors.js';
 import { ModelBuilder, randomFloats } from '../../test-support/onnx-builder.js';
 import { foldConstants } from './constant-folding.js';
@@ -6,6 +8,11 @@ import { parseModel } from './model-parser.js';
 import { specialize } from './shape-inference.js';
 
 describe('specialize', () => {
+  let env: RunEnv;
+  beforeAll(async () => {
+    env = await testEnv();
+  });
+
   it('folds a Shape -> Gather -> Unsqueeze -> Concat -> Reshape chain for known dims', () => {
     const m = new ModelBuilder(13);
     m.input('x', ['n', 3, 'h', 'w']);
@@ -19,8 +26,8 @@ describe('specialize', () => {
     m.init('w', [3], randomFloats(3));
     m.output('y');
     const graph = parseModel(m.bytes());
-    foldConstants(graph);
-    const program = specialize(graph, new Map(), new Map([['x', [2, 3, 5, 7]]]));
+    foldConstants(graph, env);
+    const program = specialize(graph, new Map(), new Map([['x', [2, 3, 5, 7]]]), env);
     expect(program.steps).toEqual([]); // all folded; the Reshape is a view of x
     expect(program.metas.get('y')!.dims).toEqual([2, 105]);
   });
@@ -34,8 +41,8 @@ describe('specialize', () => {
     m.output('y');
     m.output('z');
     const graph = parseModel(m.bytes());
-    foldConstants(graph);
-    const program = specialize(graph, new Map(), new Map([['x', [3, 4]]]));
+    foldConstants(graph, env);
+    const program = specialize(graph, new Map(), new Map([['x', [3, 4]]]), env);
     expect(program.steps.map((s) => s.node.opType)).toEqual(['Relu']);
     expect(Array.from(program.consts.get('z')!.data)).toEqual(new Array(12).fill(2));
     // Dims a model computes from (corrupted) constants are refused before anything is allocated.
@@ -48,7 +55,7 @@ describe('specialize', () => {
     const g2 = parseModel(big.bytes());
     let error: unknown;
     try {
-      foldConstants(g2);
+      foldConstants(g2, env);
     } catch (e) {
       error = e;
     }

@@ -5,7 +5,9 @@ import { attrInt, attrInts, attrString } from '../attributes.js';
 import type { HostTensor } from '../data-types.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
 import { ConvKernel } from './conv.js';
-import { opError, unsupported, type PreparedOp } from './op.js';
+import { fusedActivation } from './conv.js';
+import { checkOutputDims, expectFloat, opError, unsupported, type LoadContext, type NodeState, type OpContext, type OpDefinition, type PreparedOp } from './op.js';
+import { wasmView } from '../value.js';
 
 /**
  * ConvTranspose as a convolution the kernels already run: the input is spread out (a zero between
@@ -14,7 +16,7 @@ import { opError, unsupported, type PreparedOp } from './op.js';
  * weights transposed per group and flipped. Simple and exact; it spends s^2 times the multiply-adds of a
  * direct transposed kernel, on zeros.
  */
-export class ConvTransposeKernel {
+export class ConvTransposeKernel implements NodeState {
   readonly conv: ConvKernel;
   private readonly node: NodeIR;
   private readonly oneD: boolean;
@@ -116,35 +118,29 @@ export class ConvTransposeKernel {
     return { dims, begin };
   }
 
-  /** The step that spreads and pads the input (reading `[N, C, H, W]`, writing the dims `spreadDims` gives). */
-  spreadStep(inputDims: readonly number[]): PreparedOp {
+  /** Spreads and pads the input (`[N, C, H, W]`) into `dst` of the dims `spreadDims` gives. */
+  spread(inputDims: readonly number[], src: Float32Array, dst: Float32Array): void {
     const { dims, begin } = this.spreadDims(inputDims);
     const [sh, sw] = this.strides;
     const planes = inputDims[0]! * inputDims[1]!;
     const [H, W] = this.oneD ? [1, inputDims[2]!] : [inputDims[2]!, inputDims[3]!];
     const [PH, PW] = this.oneD ? [1, dims[2]!] : [dims[2]!, dims[3]!];
-    return {
-      outputs: [{ type: 'float32', dims }],
-      run([x], [out]) {
-        const src = x!.data, dst = out!.data;
-        dst.fill(0);
-        for (let p = 0; p < planes; p++) {
-          for (let y = 0; y < H; y++) {
-            const py = begin[0] + y * sh;
-            if (py < 0 || py >= PH) continue;
-            const srow = (p * H + y) * W, drow = (p * PH + py) * PW;
-            for (let xx = 0; xx < W; xx++) {
-              const px = begin[1] + xx * sw;
-              if (px >= 0 && px < PW) dst[drow + px] = src[srow + xx]!;
-            }
-          }
+    dst.fill(0);
+    for (let p = 0; p < planes; p++) {
+      for (let y = 0; y < H; y++) {
+        const py = begin[0] + y * sh;
+        if (py < 0 || py >= PH) continue;
+        const srow = (p * H + y) * W, drow = (p * PH + py) * PW;
+        for (let xx = 0; xx < W; xx++) {
+          const px = begin[1] + xx * sw;
+          if (px >= 0 && px < PW) dst[drow + px] = src[srow + xx]!;
         }
-      },
-    };
+      }
+    }
   }
 
-  get preparedBytes(): number {
-    return this.conv.preparedBytes;
+  get bytes(): number {
+    return this.conv.bytes;
   }
 
   packForLoad(): void {
@@ -155,3 +151,44 @@ export class ConvTransposeKernel {
     this.conv.dispose();
   }
 }
+
+function loadConvTranspose(ctx: LoadContext): ConvTransposeKernel {
+  const { node, consts, engine } = ctx;
+  const w = consts.get(node.inputs[1] ?? '');
+  const b = node.inputs[2] ? consts.get(node.inputs[2]) : undefined;
+  if (!w || (node.inputs[2] && !b)) {
+    throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: weights and bias computed at run time are not supported; they must be initializers`);
+  }
+  const kernel = new ConvTransposeKernel(engine, node, w, b, node.opType === 'FusedConvTranspose' ? fusedActivation(node) : 'none');
+  kernel.packForLoad();
+  return kernel;
+}
+
+function prepareConvTranspose(ctx: OpContext): PreparedOp {
+  const { node } = ctx;
+  const kernel = ctx.state as ConvTransposeKernel;
+  const x = expectFloat(ctx, 0);
+  if (ctx.consts[0]) throw unsupported(node, `a ConvTranspose whose input ${show(node.inputs[0])} is a constant is not supported`);
+  const spreadDims = kernel.spreadDims(x.dims).dims;
+  const outDims = kernel.conv.outputDims(spreadDims);
+  const outputs = [{ type: 'float32' as const, dims: outDims }];
+  checkOutputDims(node, [...outputs, { type: 'float32', dims: spreadDims }]);
+  const spreadBytes = spreadDims.reduce((a, d) => a * d, 4);
+  return {
+    outputs,
+    run([a], [out], env) {
+      const e = env.engine;
+      const spread = e.alloc(spreadBytes, `${nodeLabel(node)}: spread input`);
+      try {
+        kernel.spread(x.dims, wasmView(e, 'float32', a!.ptr, a!.data.length) as Float32Array, wasmView(e, 'float32', spread, spreadBytes / 4) as Float32Array);
+        kernel.conv.run(true, spreadDims, spread, out!.ptr, 0);
+      } finally {
+        e.free(spread, spreadBytes);
+      }
+    },
+  };
+}
+
+const convTranspose: OpDefinition = { load: loadConvTranspose, prepare: prepareConvTranspose, consumes: [1, 2] };
+
+export const convTransposeOps: Record<string, OpDefinition> = { ConvTranspose: convTranspose, 'atrous.FusedConvTranspose': convTranspose };

@@ -6,7 +6,10 @@ import type { Engine } from '../../wasm/engine.js';
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import type { HostTensor } from '../data-types.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
-import { opError } from './op.js';
+import { checkOutputDims, type NodeState, expectFloat, opError, unsupported, type LoadContext, type OpContext, type OpDefinition, type PreparedOp } from './op.js';
+import { binaryInto } from './elementwise.js';
+import { broadcastDims } from '../broadcast.js';
+import { wasmValue } from '../value.js';
 
 /** A Conv node's attributes, read once: 1-D convs run as 2-D with height 1. */
 export interface ConvAttributes {
@@ -53,7 +56,7 @@ export function readConvAttributes(node: NodeIR, weightDims: readonly number[]):
  * is packed once, on first use, and kept until `dispose`: the residual/activation fusion is decided when
  * the dims are known, and a variant that never runs is never packed.
  */
-export class ConvKernel {
+export class ConvKernel implements NodeState {
   readonly node: NodeIR;
   readonly attrs: ConvAttributes;
   readonly weightDims: number[];
@@ -139,7 +142,7 @@ export class ConvKernel {
   }
 
   /** Bytes of wasm memory the packed variants hold. */
-  get preparedBytes(): number {
+  get bytes(): number {
     let total = 0;
     for (const { ptr } of this.plans.values()) total += this.engine.kernels.conv.planBytes(ptr);
     return total;
@@ -176,3 +179,66 @@ export function applyActivation(data: Float32Array, activation: Activation): voi
   throw new AtrousError('INTERNAL', `applyActivation: unknown activation ${show(activation)}`);
 }
 
+
+/** The activation a FusedConv carries, from its `activation` attribute (JSON of an `Activation`). */
+export function fusedActivation(node: NodeIR): Activation {
+  const text = attrString(node, 'activation', '"none"');
+  return JSON.parse(text) as Activation;
+}
+
+/** Loads a Conv's (or FusedConv's) weights from the graph's constants and packs them. */
+function loadConv(ctx: LoadContext): ConvKernel {
+  const { node, consts, engine } = ctx;
+  const w = consts.get(node.inputs[1] ?? '');
+  const b = node.inputs[2] ? consts.get(node.inputs[2]) : undefined;
+  if (!w || (node.inputs[2] && !b)) {
+    throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: weights and bias computed at run time are not supported; they must be initializers`);
+  }
+  const kernel = new ConvKernel(engine, node, w, b, node.opType === 'FusedConv' ? fusedActivation(node) : 'none');
+  kernel.packForLoad(Boolean(node.inputs[3]));
+  return kernel;
+}
+
+const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * A convolution, optionally with the residual input (3) and activation the optimizer fused into it: one
+ * kernel call. A residual whose dims differ from the output's (it broadcasts) runs unfused after the conv.
+ */
+function prepareConv(ctx: OpContext): PreparedOp {
+  const { node } = ctx;
+  const kernel = ctx.state as ConvKernel;
+  const x = expectFloat(ctx, 0);
+  if (ctx.consts[0]) throw unsupported(node, `a Conv whose input ${show(node.inputs[0])} is a constant is not supported`);
+  const outDims = kernel.outputDims(x.dims);
+  const outputs = [{ type: 'float32' as const, dims: outDims }];
+  checkOutputDims(node, outputs);
+  const r = node.inputs[3] ? ctx.inputs[3] : undefined;
+  if (!r || (r.type === 'float32' && sameDims(r.dims, outDims) && !ctx.consts[3])) {
+    return { outputs, run: ([a, , , res], [out]) => kernel.run(true, x.dims, a!.ptr, out!.ptr, res ? res.ptr : 0) };
+  }
+  if (r.type !== 'float32') throw opError(node, `residual ${show(node.inputs[3])} must be float, got ${r.type}`);
+  // The Add the optimizer fused broadcasts: conv into a scratch map, then the add and the activation.
+  const dims = broadcastDims([outDims, r.dims], nodeLabel(node));
+  const convBytes = outDims.reduce((p, d) => p * d, 4);
+  return {
+    outputs: [{ type: 'float32', dims }],
+    run([a, , , res], [out], env) {
+      const e = env.engine;
+      const scratch = e.alloc(convBytes, `${nodeLabel(node)}: conv output before the broadcast residual`);
+      try {
+        kernel.run(false, x.dims, a!.ptr, scratch, 0);
+        const convOut = wasmValue(e, 'float32', outDims, scratch);
+        const sum = wasmValue(e, 'float32', dims, out!.ptr);
+        binaryInto('Add', sum, convOut, wasmValue(e, 'float32', res!.dims, res!.ptr));
+        applyActivation(sum.data as Float32Array, kernel.activation);
+      } finally {
+        e.free(scratch, convBytes);
+      }
+    },
+  };
+}
+
+const conv: OpDefinition = { load: loadConv, prepare: prepareConv, consumes: [1, 2] };
+
+export const convOps: Record<string, OpDefinition> = { Conv: conv, 'atrous.FusedConv': conv };

@@ -1,7 +1,7 @@
 import { sizeOf, type ElemType, type HostData, type HostTensor } from '../data-types.js';
 import { broadcastDims, forEachRun, planBroadcast } from '../broadcast.js';
 import { nodeLabel } from '../graph.js';
-import { input, opError, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+import { input, opError, withKernelForm, type KernelForm, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
 type BinaryFn = (out: HostData, o: number, a: HostData, ai: number, as: number, b: HostData, bi: number, bs: number, n: number) => void;
 
@@ -65,9 +65,8 @@ function binary(ctx: OpContext, op: string): PreparedOp {
   const integer = metas[0]!.type !== 'float32';
   const loopName = op === 'Div' && integer ? 'DivInt' : op === 'Sum' || op === 'Mean' ? 'Add' : op;
   const type: ElemType = COMPARISONS.has(op) ? 'bool' : metas[0]!.type;
-  return {
+  return withKernelForm({
     outputs: [{ type, dims }],
-    wasm: metas.length === 2 && type === 'float32' && (op === 'Add' || op === 'Mul') ? wasmBinary(op, metas[0]!.dims, metas[1]!.dims, dims) : undefined,
     run(inputs, [out]) {
       const first = inputs[0]!;
       if (inputs.length === 1) {
@@ -78,14 +77,14 @@ function binary(ctx: OpContext, op: string): PreparedOp {
       }
       if (op === 'Mean') for (let i = 0; i < out!.data.length; i++) out!.data[i]! /= inputs.length;
     },
-  };
+  }, metas.length === 2 && type === 'float32' && (op === 'Add' || op === 'Mul') ? wasmBinary(op, metas[0]!.dims, metas[1]!.dims, dims) : undefined);
 }
 
 /**
  * Add and Mul of feature maps in wasm memory: same-shape operands, or (Mul) a map scaled per channel by
  * an `[N, C, 1, 1]` tensor, the squeeze-and-excitation pattern.
  */
-function wasmBinary(op: 'Add' | 'Mul', aDims: number[], bDims: number[], dims: number[]): PreparedOp['wasm'] {
+function wasmBinary(op: 'Add' | 'Mul', aDims: number[], bDims: number[], dims: number[]): KernelForm | undefined {
   const n = sizeOf(dims);
   const same = (x: number[]) => x.length === dims.length && x.every((d, i) => d === dims[i]);
   const perChannel = (x: number[]) => dims.length === 4 && x.length === 4 && x[0] === dims[0] && x[1] === dims[1] && x[2] === 1 && x[3] === 1;

@@ -2,6 +2,7 @@ import { AtrousError, show } from '../../errors.js';
 import type { ElemType, HostTensor } from '../data-types.js';
 import type { Engine } from '../../wasm/engine.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
+import type { RunEnv, Value } from '../value.js';
 
 /** Type and dims of a value, all dims known (a session specializes its graph to the fed input dims). */
 export interface ValueMeta {
@@ -17,21 +18,44 @@ export interface OpContext {
   inputs: (ValueMeta | undefined)[];
   /** The values of inputs that are constant (initializers, folded shape computations). */
   consts: (HostTensor | undefined)[];
+  /** What the op's `load` hook made for this node (packed weights), if it has one. */
+  state?: NodeState;
 }
 
 /** An op ready to run on inputs of the dims it was prepared for. */
 export interface PreparedOp {
   outputs: ValueMeta[];
-  /** Writes every output (preallocated, of the dims in `outputs`) from the inputs. */
-  run(inputs: (HostTensor | undefined)[], outputs: HostTensor[]): void;
+  /**
+   * Writes every output (preallocated, of the dims in `outputs`). Float feature maps are only touched
+   * through `env.kernels`, by address (`value.ptr`); `value.data` is for the integer metadata that lives on
+   * the JavaScript side (shapes, indices).
+   */
+  run(inputs: (Value | undefined)[], outputs: Value[], env: RunEnv): void;
   /** Output 0 is input 0 reinterpreted with new dims (Reshape, Flatten, ...): nothing to run, no copy. */
   view?: boolean;
-  /**
-   * The same op on the wasm kernels: the address of each input and output that lives in wasm memory
-   * (undefined for those that do not). Returns false when it cannot run there (a value outside wasm
-   * memory, a build without the kernel), and `run` is used instead.
-   */
-  wasm?(engine: Engine, inputs: (number | undefined)[], outputs: (number | undefined)[]): boolean;
+}
+
+/** Per-node state an op prepares once at load (packed weights in wasm memory). */
+export interface NodeState {
+  /** Bytes of wasm memory it holds. */
+  readonly bytes: number;
+  dispose(): void;
+}
+
+/** What an op's `load` hook sees: the node and the constants (initializers) of the graph. */
+export interface LoadContext {
+  node: NodeIR;
+  opset: number;
+  engine: Engine;
+  consts: ReadonlyMap<string, HostTensor>;
+}
+
+/** An op: `prepare` for known input dims, and optionally `load`, run once per node when the model loads. */
+export interface OpDefinition {
+  prepare: OpPreparer;
+  load?(ctx: LoadContext): NodeState;
+  /** Names of inputs whose constant values `load` consumed (their parsed copies may be released). */
+  consumes?: readonly number[];
 }
 
 export type OpPreparer = (ctx: OpContext) => PreparedOp;
@@ -100,4 +124,22 @@ export function stridesOf(dims: readonly number[]): number[] {
     acc *= dims[i]!;
   }
   return s;
+}
+
+/**
+ * Transitional: an op whose kernel form covers only some shapes (same-shape Add, per-channel Mul...) and
+ * whose JavaScript loop covers the rest, until the kernels cover every shape. Returns the op with one
+ * `run` that takes the kernel form where it applies.
+ */
+export type KernelForm = (engine: Engine, inputs: (number | undefined)[], outputs: (number | undefined)[]) => boolean;
+export function withKernelForm(prepared: PreparedOp, form: KernelForm | undefined): PreparedOp {
+  if (!form) return prepared;
+  const fallback = prepared.run;
+  return {
+    ...prepared,
+    run(inputs, outputs, env) {
+      if (form(env.engine, inputs.map((v) => (v && v.ptr !== 0 ? v.ptr : undefined)), outputs.map((v) => (v.ptr !== 0 ? v.ptr : undefined)))) return;
+      fallback(inputs, outputs, env);
+    },
+  };
 }

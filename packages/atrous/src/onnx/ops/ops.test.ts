@@ -1,5 +1,7 @@
 // The JavaScript ops on hand-computed cases; onnxruntime parity on whole graphs lives in test/onnx.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { testEnv } from '../../../test-support/run-env.js';
+import { evaluateOnce, type RunEnv } from '../value.js';
 import { hostTensor, type HostTensor } from '../data-types.js';
 import type { AttrValue, NodeIR } from '../graph.js';
 import { OPS } from './registry.js';
@@ -21,14 +23,18 @@ const t = (dims: number[], values: number[], type: HostTensor['type'] = 'float32
   return h;
 };
 
+let env: RunEnv;
+beforeAll(async () => {
+  env = await testEnv();
+});
+
 /** Runs one op with every input given as data (constants count as such). */
 function run(opType: string, inputs: (HostTensor | undefined)[], attrs: Record<string, AttrValue> = {}, opset = 13): HostTensor[] {
   const n = node(opType, inputs.length, attrs);
   inputs.forEach((x, i) => x === undefined && (n.inputs[i] = ''));
-  const prepared = OPS.get(opType)!({ node: n, opset, inputs: inputs.map((x) => x && { type: x.type, dims: x.dims }), consts: inputs });
-  const outs = prepared.outputs.map((m) => (prepared.view ? { ...inputs[0]!, dims: m.dims } : hostTensor(m.type, m.dims)));
-  if (!prepared.view) prepared.run(inputs, outs);
-  return outs;
+  const prepared = OPS.get(opType)!.prepare({ node: n, opset, inputs: inputs.map((x) => x && { type: x.type, dims: x.dims }), consts: inputs });
+  if (prepared.view) return prepared.outputs.map((m) => ({ ...inputs[0]!, dims: m.dims }));
+  return evaluateOnce(env, prepared.run, inputs, prepared.outputs);
 }
 
 describe('ONNX ops in JavaScript', () => {

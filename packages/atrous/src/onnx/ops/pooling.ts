@@ -67,16 +67,10 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
   const dims = oneD ? [x.dims[0]!, x.dims[1]!, ww.outSize] : [x.dims[0]!, x.dims[1]!, wh.outSize, ww.outSize];
   const [H, W, OH, OW] = [wh.inSize, ww.inSize, wh.outSize, ww.outSize];
   const desc = Uint32Array.of(planes, H, W, OH, OW, wh.kernel, ww.kernel, wh.stride, ww.stride, wh.dilation, ww.dilation, wh.padBegin, ww.padBegin);
+  const outputs = [{ type: 'float32' as const, dims }];
+  if (kind === 'max') return { outputs, run: ([src], [dst], env) => env.kernels.maps.maxPool2d(src!.ptr, dst!.ptr, desc, nodeLabel(node)) };
   return {
-    outputs: [{ type: 'float32', dims }],
-    wasm:
-      kind === 'max'
-        ? (engine, [src], [dst]) => {
-            if (src === undefined || dst === undefined) return false;
-            engine.kernels.maps.maxPool2d(src, dst, desc, nodeLabel(node));
-            return true;
-          }
-        : undefined,
+    outputs,
     run([a], [out]) {
       const src = a!.data as Float32Array, dst = out!.data as Float32Array;
       const ry = tapRanges(wh), rx = tapRanges(ww);
@@ -86,28 +80,19 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
           const y0 = oy * wh.stride - wh.padBegin, ky0 = ry.first[oy]!, ky1 = ry.end[oy]!;
           for (let ox = 0; ox < OW; ox++) {
             const x0 = ox * ww.stride - ww.padBegin, kx0 = rx.first[ox]!, kx1 = rx.end[ox]!;
-            let acc = kind === 'max' ? -Infinity : 0;
+            let acc = 0;
             for (let ky = ky0; ky < ky1; ky++) {
               const row = ib + (y0 + ky * wh.dilation) * W + x0;
-              if (kind === 'max') {
-                for (let kx = kx0; kx < kx1; kx++) { const v = src[row + kx * ww.dilation]!; if (v > acc) acc = v; }
-              } else {
-                for (let kx = kx0; kx < kx1; kx++) acc += src[row + kx * ww.dilation]!;
-              }
+              for (let kx = kx0; kx < kx1; kx++) acc += src[row + kx * ww.dilation]!;
             }
-            if (kind === 'average') {
-              let count = (ky1 - ky0) * (kx1 - kx0);
-              if (includePad) {
-                // Taps over the declared padding count; taps past it (ceil_mode overhang) do not.
-                const hEnd = Math.min(y0 + (wh.kernel - 1) * wh.dilation + 1, H + wh.padEnd);
-                const wEnd = Math.min(x0 + (ww.kernel - 1) * ww.dilation + 1, W + ww.padEnd);
-                count = Math.ceil((hEnd - y0) / wh.dilation) * Math.ceil((wEnd - x0) / ww.dilation);
-              }
-              acc = count > 0 ? acc / count : 0;
-            } else if (ky0 >= ky1 || kx0 >= kx1) {
-              acc = -Infinity; // a window entirely in the padding
+            let count = (ky1 - ky0) * (kx1 - kx0);
+            if (includePad) {
+              // Taps over the declared padding count; taps past it (ceil_mode overhang) do not.
+              const hEnd = Math.min(y0 + (wh.kernel - 1) * wh.dilation + 1, H + wh.padEnd);
+              const wEnd = Math.min(x0 + (ww.kernel - 1) * ww.dilation + 1, W + ww.padEnd);
+              count = Math.ceil((hEnd - y0) / wh.dilation) * Math.ceil((wEnd - x0) / ww.dilation);
             }
-            dst[ob + oy * OW + ox] = acc;
+            dst[ob + oy * OW + ox] = count > 0 ? acc / count : 0;
           }
         }
       }
@@ -135,16 +120,10 @@ function globalPool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
   if (x.dims.length < 3) throw opError(ctx.node, `input must be [N, C, ...spatial], got dims ${show(x.dims)}`);
   const planes = x.dims[0]! * x.dims[1]!;
   const inner = sizeOf(x.dims.slice(2));
+  const outputs = [{ type: 'float32' as const, dims: x.dims.map((d, i) => (i < 2 ? d : 1)) }];
+  if (kind === 'average' && inner > 0) return { outputs, run: ([src], [dst], env) => env.kernels.maps.meanPlanes(src!.ptr, dst!.ptr, planes, inner, nodeLabel(ctx.node)) };
   return {
-    outputs: [{ type: 'float32', dims: x.dims.map((d, i) => (i < 2 ? d : 1)) }],
-    wasm:
-      kind === 'average'
-        ? (engine, [src], [dst]) => {
-            if (src === undefined || dst === undefined || inner === 0) return false;
-            engine.kernels.maps.meanPlanes(src, dst, planes, inner, nodeLabel(ctx.node));
-            return true;
-          }
-        : undefined,
+    outputs,
     run([a], [out]) {
       const src = a!.data, dst = out!.data;
       for (let p = 0; p < planes; p++) {

@@ -1,36 +1,51 @@
+import { convOps } from './conv.js';
+import { convTransposeOps } from './conv-transpose.js';
 import { elementwiseOps } from './elementwise.js';
 import { indexingOps } from './indexing.js';
 import { layoutOps } from './layout.js';
 import { matmulOps } from './matmul.js';
 import { normalizationOps } from './normalization.js';
-import type { OpPreparer } from './op.js';
+import type { OpDefinition, OpPreparer } from './op.js';
 import { poolingOps } from './pooling.js';
 import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
 import { shapeOps } from './shape-ops.js';
 import { softmaxOps } from './softmax.js';
 import { unaryOps } from './unary.js';
+import type { NodeIR } from '../graph.js';
+
+/** The domain of the ops the optimizer makes (fused conv, fused matmul, ...): never read from a file. */
+export const INTERNAL_DOMAIN = 'atrous';
+
+const plain = (family: Record<string, OpPreparer>): [string, OpDefinition][] => Object.entries(family).map(([name, prepare]) => [name, { prepare }]);
 
 /**
- * Every op of the default domain atrous runs on the JavaScript side (some with a wasm form). Conv and
- * ConvTranspose run on the wasm conv kernels (conv.ts, conv-transpose.ts) and are wired by the session.
+ * Every op atrous runs, by op type (internal ops as `atrous.<type>`), one file per family. Conv and
+ * ConvTranspose are ordinary entries whose `load` hook packs their weights once.
  */
-export const OPS: ReadonlyMap<string, OpPreparer> = new Map(
-  Object.entries({
-    ...elementwiseOps,
-    ...unaryOps,
-    ...shapeOps,
-    ...indexingOps,
-    ...layoutOps,
-    ...matmulOps,
-    ...reduceOps,
-    ...softmaxOps,
-    ...normalizationOps,
-    ...poolingOps,
-    ...resizeOps,
-  }),
-);
+export const OPS: ReadonlyMap<string, OpDefinition> = new Map([
+  ...Object.entries(convOps),
+  ...Object.entries(convTransposeOps),
+  ...plain(elementwiseOps),
+  ...plain(unaryOps),
+  ...plain(shapeOps),
+  ...plain(indexingOps),
+  ...plain(layoutOps),
+  ...plain(matmulOps),
+  ...plain(reduceOps),
+  ...plain(softmaxOps),
+  ...plain(normalizationOps),
+  ...plain(poolingOps),
+  ...plain(resizeOps),
+]);
+
+/** The definition that runs `node`, if atrous has one. */
+export function opFor(node: Pick<NodeIR, 'opType' | 'domain'>): OpDefinition | undefined {
+  if (node.domain === INTERNAL_DOMAIN) return OPS.get(`${INTERNAL_DOMAIN}.${node.opType}`);
+  if (node.domain !== '' && node.domain !== 'ai.onnx') return undefined;
+  return OPS.get(node.opType);
+}
 
 export function isSupportedOp(opType: string): boolean {
-  return opType === 'Conv' || opType === 'ConvTranspose' || OPS.has(opType);
+  return OPS.has(opType);
 }

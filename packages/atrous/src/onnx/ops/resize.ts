@@ -103,20 +103,17 @@ function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
   const ty = axisTable(linear, coord as CoordMode, nearestFor(axisScales[rank - 2]!), axisScales[rank - 2]!, H, OH);
   const tx = axisTable(linear, coord as CoordMode, nearestFor(axisScales[rank - 1]!), axisScales[rank - 1]!, W, OW);
   const planes = rank === 2 ? 1 : x.dims.slice(0, rank - 2).reduce((a, b) => a * b, 1);
+  const outputs = [{ type: 'float32' as const, dims: outDims }];
+  if (linear) return { outputs, run: ([a], [out], env) => resizeLinearWasm(env.engine, a!.ptr, out!.ptr, planes, [H, W, OH, OW], ty, tx, node) };
   return {
-    outputs: [{ type: 'float32', dims: outDims }],
+    outputs,
     run([a], [out]) {
-      const src = a!.data as Float32Array, dst = out!.data as Float32Array;
-      if (linear) resizeLinear(src, dst, planes, H, W, OH, OW, ty, tx);
-      else resizeNearest(src, dst, planes, H, W, OH, OW, ty, tx);
+      resizeNearest(a!.data as Float32Array, out!.data as Float32Array, planes, H, W, OH, OW, ty, tx);
     },
-    wasm: linear
-      ? (engine, [input], [output]) => input !== undefined && output !== undefined && resizeLinearWasm(engine, input, output, planes, [H, W, OH, OW], ty, tx, node)
-      : undefined,
   };
 }
 
-function resizeLinearWasm(engine: Engine, input: number, output: number, planes: number, [H, W, OH, OW]: number[], ty: AxisTable, tx: AxisTable, node: NodeIR): boolean {
+function resizeLinearWasm(engine: Engine, input: number, output: number, planes: number, [H, W, OH, OW]: number[], ty: AxisTable, tx: AxisTable, node: NodeIR): void {
   const words = 3 * (OH! + OW!);
   const t = new Uint32Array(words);
   const f = new Float32Array(t.buffer);
@@ -127,7 +124,6 @@ function resizeLinearWasm(engine: Engine, input: number, output: number, planes:
   t.set(tx.i1, 3 * OH! + OW!);
   f.set(tx.w1, 3 * OH! + 2 * OW!);
   engine.kernels.maps.resizeBilinear(input, output, planes, H!, W!, OH!, OW!, t, nodeLabel(node));
-  return true;
 }
 
 function resizeNearest(src: Float32Array, dst: Float32Array, planes: number, H: number, W: number, OH: number, OW: number, ty: AxisTable, tx: AxisTable): void {
@@ -152,28 +148,6 @@ function resizeNearest(src: Float32Array, dst: Float32Array, planes: number, H: 
  * Separable bilinear: each source row is interpolated to the output width once, then output rows blend
  * two such rows. Two reads and one multiply-add per output pixel instead of four reads and three.
  */
-function resizeLinear(src: Float32Array, dst: Float32Array, planes: number, H: number, W: number, OH: number, OW: number, ty: AxisTable, tx: AxisTable): void {
-  const rows = new Float32Array(H * OW);
-  const { i0, i1, w1 } = tx;
-  let o = 0;
-  for (let p = 0; p < planes; p++) {
-    const ib = p * H * W;
-    for (let r = 0; r < H; r++) {
-      const row = ib + r * W, rb = r * OW;
-      for (let x = 0; x < OW; x++) {
-        const v0 = src[row + i0[x]!]!;
-        rows[rb + x] = v0 + (src[row + i1[x]!]! - v0) * w1[x]!;
-      }
-    }
-    for (let y = 0; y < OH; y++) {
-      const r0 = ty.i0[y]! * OW, r1 = ty.i1[y]! * OW, wy = ty.w1[y]!;
-      for (let x = 0; x < OW; x++) {
-        const top = rows[r0 + x]!;
-        dst[o++] = top + (rows[r1 + x]! - top) * wy;
-      }
-    }
-  }
-}
 
 export const resizeOps: Record<string, OpPreparer> = {
   Resize: (ctx) => resize(ctx, false),

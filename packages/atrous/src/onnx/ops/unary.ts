@@ -2,6 +2,7 @@ import { attrFloat } from '../attributes.js';
 import type { ElemType, HostTensor } from '../data-types.js';
 import { scalarOf, sizeOf } from '../data-types.js';
 import { ActivationCode } from '../../wasm/abi.js';
+import { nodeLabel } from '../graph.js';
 import { input, opError, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
 /** erf from the Numerical Recipes erfc Chebyshev fit (fractional error below 1.2e-7, under float32 rounding). */
@@ -51,26 +52,25 @@ const WASM_CODES: Record<string, number> = {
   Clip: ActivationCode.clip,
 };
 
-/** Runs activation `code` on the wasm kernels when input and output are in wasm memory. */
-function wasmActivation(code: number | undefined, size: number, p0: number, p1: number): PreparedOp['wasm'] {
-  if (code === undefined) return undefined;
-  return (engine, [src], [dst]) => {
-    if (src === undefined || dst === undefined) return false;
-    engine.kernels.maps.activate(src, dst, size, { code, p0, p1 }, 'activation');
-    return true;
-  };
+/** Activation `code` on the kernels, over the whole feature map. */
+function kernelActivation(ctx: OpContext, code: number, size: number, p0: number, p1: number): PreparedOp['run'] {
+  const label = nodeLabel(ctx.node);
+  return ([src], [dst], env) => env.kernels.maps.activate(src!.ptr, dst!.ptr, size, { code, p0, p1 }, label);
 }
 
 function activation(ctx: OpContext, fn: Fn, p0 = 0, p1 = 0): PreparedOp {
   const prepared = map(ctx, fn);
+  const code = WASM_CODES[ctx.node.opType];
+  if (prepared.outputs[0]!.type === 'float32' && code !== undefined) {
+    return { outputs: prepared.outputs, run: kernelActivation(ctx, code, sizeOf(prepared.outputs[0]!.dims), p0, p1) };
+  }
   const loop = F32_ACTIVATIONS[ctx.node.opType]!;
   const generic = prepared.run;
-  prepared.run = (inputs, outputs) => {
+  prepared.run = (inputs, outputs, env) => {
     const src = inputs[0]!.data, dst = outputs[0]!.data;
     if (src instanceof Float32Array && dst instanceof Float32Array) loop(src, dst, p0, p1);
-    else generic(inputs, outputs);
+    else generic(inputs, outputs, env);
   };
-  if (prepared.outputs[0]!.type === 'float32') prepared.wasm = wasmActivation(WASM_CODES[ctx.node.opType], sizeOf(prepared.outputs[0]!.dims), p0, p1);
   return prepared;
 }
 
@@ -95,9 +95,10 @@ function clip(ctx: OpContext): PreparedOp {
   // The kernels clamp to finite bounds; float32's largest value stands in for an infinite one.
   const f32max = 3.4028234663852886e38;
   const finite = bounds && bounds.min <= bounds.max && x.type === 'float32';
+  const outputs = [{ type: x.type, dims: [...x.dims] }];
+  if (finite) return { outputs, run: kernelActivation(ctx, ActivationCode.clip, sizeOf(x.dims), Math.max(bounds.min, -f32max), Math.min(bounds.max, f32max)) };
   return {
-    outputs: [{ type: x.type, dims: [...x.dims] }],
-    wasm: finite ? wasmActivation(ActivationCode.clip, sizeOf(x.dims), Math.max(bounds.min, -f32max), Math.min(bounds.max, f32max)) : undefined,
+    outputs,
     run(inputs: (HostTensor | undefined)[], [out]) {
       const min = bounds?.min ?? (inputs[1] ? inputs[1].data[0]! : -Infinity);
       const max = bounds?.max ?? (inputs[2] ? inputs[2].data[0]! : Infinity);
