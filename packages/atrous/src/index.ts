@@ -33,6 +33,7 @@ export {
   InferenceSession,
   type SessionOptions,
   type ValueMetadata,
+  type ModelMetadata,
   type InferenceFeeds,
   type InferenceResults,
   type SessionMemory,

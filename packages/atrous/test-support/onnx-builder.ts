@@ -50,6 +50,9 @@ export class ModelBuilder {
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private counter = 0;
 
+  /** ModelProto fields other than the graph (producer, doc string, metadata_props...). */
+  model: Partial<onnxProto.onnx.IModelProto> = {};
+
   constructor(readonly opset = 13) {}
 
   input(name: string, dims: (number | string)[] | undefined, elemType: number = onnx.TensorProto.DataType.FLOAT): this {
@@ -91,6 +94,7 @@ export class ModelBuilder {
       opsetImport: [{ domain: '', version: this.opset }],
       producerName: 'atrous-tests',
       graph: { name: 'g', node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs },
+      ...this.model,
     }).finish();
   }
 }

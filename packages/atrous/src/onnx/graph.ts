@@ -38,6 +38,19 @@ export interface GraphIR {
   inputs: ValueInfoIR[];
   outputs: ValueInfoIR[];
   initializers: Map<string, HostTensor>;
+  /** What the file says about itself. */
+  metadata: ModelMetadata;
+}
+
+/** ModelProto's description fields, and its `metadata_props` as a string record (class names, ...). */
+export interface ModelMetadata {
+  producerName: string;
+  producerVersion: string;
+  domain: string;
+  modelVersion: number;
+  docString: string;
+  graphName: string;
+  custom: Record<string, string>;
 }
 
 /** How errors name a node: `Conv node "conv1"` (or its first output when the node has no name). */

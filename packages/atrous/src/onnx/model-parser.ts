@@ -10,7 +10,7 @@ import {
   int64ToNumber,
   type HostTensor,
 } from './data-types.js';
-import type { AttrValue, Dim, GraphIR, NodeIR, ValueInfoIR } from './graph.js';
+import type { AttrValue, Dim, GraphIR, ModelMetadata, NodeIR, ValueInfoIR } from './graph.js';
 
 const { onnx } = onnxProto;
 type TensorProto = onnxProto.onnx.ITensorProto;
@@ -230,8 +230,11 @@ export function parseModel(input: Uint8Array | ArrayBuffer): GraphIR {
   for (const o of model.opsetImport ?? []) {
     if (!o.domain || o.domain === 'ai.onnx') opset = int64ToNumber(o.version ?? 0, 'model opset_import version');
   }
+  // A model may import only other domains (ai.onnx.preview.training, say): then its nodes are refused by
+  // domain when the session checks its ops, and only a default-domain node without the import is invalid.
+  const defaultDomainUsed = (model.graph.node ?? []).some((n) => !n.domain || n.domain === 'ai.onnx');
   if (opset === undefined) {
-    if (irVersion >= 3) throw invalid('model: opset_import has no entry for the default ONNX domain');
+    if (irVersion >= 3 && defaultDomainUsed) throw invalid('model: opset_import has no entry for the default ONNX domain');
     opset = 1;
   }
   if (!Number.isInteger(opset) || opset < 1 || opset > 1000) throw invalid(`model: opset version ${opset} is not valid`);
@@ -272,5 +275,14 @@ export function parseModel(input: Uint8Array | ArrayBuffer): GraphIR {
       throw new AtrousError('UNSUPPORTED', `model: graph input ${show(v.name)} has element type ${dataTypeName(v.dataType)}, which atrous does not support`);
     }
   }
-  return { irVersion, opset, nodes: sorted, inputs, outputs, initializers };
+  const metadata: ModelMetadata = {
+    producerName: model.producerName ?? '',
+    producerVersion: model.producerVersion ?? '',
+    domain: model.domain ?? '',
+    modelVersion: int64ToNumber(model.modelVersion ?? 0, 'model model_version'),
+    docString: model.docString ?? '',
+    graphName: g.name ?? '',
+    custom: Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? ''])),
+  };
+  return { irVersion, opset, nodes: sorted, inputs, outputs, initializers, metadata };
 }

@@ -45,6 +45,47 @@ describe('InferenceSession', () => {
     await init();
   });
 
+  it('reports the model\'s metadata: producer, version, domain, doc string and metadata_props', async () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 2]);
+    m.node('Relu', ['x'], ['y']);
+    m.output('y');
+    m.model = {
+      producerName: 'pytorch',
+      producerVersion: '2.6.0',
+      domain: 'org.example',
+      modelVersion: 7,
+      docString: 'a doc',
+      metadataProps: [{ key: 'classes', value: 'background,person' }, { key: 'mean', value: '0.5' }],
+    };
+    const s = await InferenceSession.create(m.bytes());
+    expect(s.metadata).toEqual({
+      producerName: 'pytorch',
+      producerVersion: '2.6.0',
+      domain: 'org.example',
+      modelVersion: 7,
+      docString: 'a doc',
+      graphName: 'g',
+      custom: { classes: 'background,person', mean: '0.5' },
+    });
+    s.dispose();
+  });
+
+  it('refuses a model that imports only another domain by its op, not as an invalid model', async () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 2]);
+    m.node('Relu', ['x'], ['y']);
+    m.output('y');
+    const bytes = m.bytes();
+    const { onnx } = (await import('onnx-proto')).default;
+    const model = onnx.ModelProto.decode(bytes);
+    model.opsetImport = [{ domain: 'ai.onnx.preview.training', version: 1 }];
+    model.graph!.node![0]!.domain = 'ai.onnx.preview.training';
+    const e = await rejection(InferenceSession.create(onnx.ModelProto.encode(model).finish()));
+    expect(e.code).toBe('UNSUPPORTED_OP');
+    expect(e.message).toContain('ai.onnx.preview.training');
+  });
+
   it('describes its inputs and outputs, symbolic dims by name', async () => {
     const s = await InferenceSession.create(convModel());
     expect(s.inputNames).toEqual(['x']);

@@ -5,7 +5,7 @@ import type { Engine } from '../wasm/engine.js';
 import { currentEngine, init, loadedBuild } from '../wasm/loader.js';
 import { foldConstants } from './constant-folding.js';
 import { allocData, dataTypeName, sizeOf, type ElemType, type HostData, type HostTensor } from './data-types.js';
-import { nodeLabel, type Dim, type GraphIR, type NodeIR } from './graph.js';
+import { nodeLabel, type Dim, type GraphIR, type ModelMetadata, type NodeIR } from './graph.js';
 import { planMemory, storageOf, type MemoryPlan } from './memory-planner.js';
 import { parseModel } from './model-parser.js';
 import { optimizeGraph, type OptimizerReport } from './optimizer.js';
@@ -13,6 +13,8 @@ import type { NodeState } from './ops/op.js';
 import { opFor } from './ops/registry.js';
 import { specialize, type Program } from './shape-inference.js';
 import { elemBytes, residesInWasm, wasmValue, type RunEnv, type Value } from './value.js';
+
+export type { ModelMetadata } from './graph.js';
 
 export interface SessionOptions {
   /** Force one wasm build (as `init({ build })`); default: the build `init()` loaded, else the best this engine runs. */
@@ -184,6 +186,8 @@ export class InferenceSession {
   readonly outputMetadata: readonly ValueMetadata[];
   /** What the load-time optimizer did. */
   readonly optimizations: Readonly<OptimizerReport>;
+  /** The model's producer, version, domain, doc string and custom `metadata_props` (class names, ...). */
+  readonly metadata: Readonly<ModelMetadata>;
   private readonly engine: Engine;
   private readonly env: RunEnv;
   private readonly graph: GraphIR;
@@ -206,6 +210,7 @@ export class InferenceSession {
     this.graph = graph;
     this.states = states;
     this.optimizations = report;
+    this.metadata = graph.metadata;
     const meta = (v: GraphIR['inputs'][number]): ValueMetadata => ({
       name: v.name,
       isTensor: true,
