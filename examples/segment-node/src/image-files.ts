@@ -17,7 +17,9 @@ const MAX_PIXELS = 64 * 1024 * 1024;
 /** A file sharp cannot decode: the error carries the decoder's own reason, and retrying will not help. */
 export class UndecodableImageError extends AtrousError {
   constructor(name: string, reason: string) {
-    super('INVALID_ARGUMENT', `decodeImage: ${name} is not a readable image (${reason})`);
+    // libvips repeats its warnings, one per line: keep each once, on one line.
+    const said = [...new Set(reason.split('\n').map((line) => line.trim()).filter(Boolean))].join('; ');
+    super('INVALID_ARGUMENT', `decodeImage: ${name} is not a readable image (${said})`);
     this.name = 'UndecodableImageError';
   }
 }

@@ -304,7 +304,7 @@ export async function showStatus(opts: StatusOptions): Promise<number> {
     out(
       `  waiting ${counts.waiting + counts.prioritized}  active ${counts.active}  delayed (retry backoff) ${counts.delayed}  done ${counts.completed}  failed ${counts.failed}`,
     );
-    out(`  workers connected: ${workers.length}${workers.length ? ` (${workers.map((w) => w.name).filter(Boolean).join(', ')})` : ''}`);
+    out(`  worker processes connected: ${workers.length}`);
     if (counts.failed > 0) {
       const shown = Math.min(counts.failed, opts.failures);
       const failed = await queue.getFailed(0, shown - 1);
