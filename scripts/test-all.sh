@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 eval "$(bash scripts/setup-toolchain.sh 2>/dev/null | grep '^CARGO_CMD=' | sed 's/^CARGO_CMD=\(.*\)$/CARGO_CMD="\1"/')"
 echo "== cargo test (kernels against the naive reference)"
 $CARGO_CMD test --offline --quiet -p atrous-kernels

@@ -1,14 +1,14 @@
 // The Node side of the pipeline: decode -> resample -> worker pool -> decode scores -> mask and overlay.
-import { AtrousError, createWorkerPool, type PooledSession, type WasmBuild, type WorkerPool } from 'atrous';
+import { AtrousError, createWorkerPool, Tensor, type PooledSession, type WasmBuild, type WorkerPool } from 'atrous';
 import {
   chooseInputSize,
   decodeMask,
-  imageToTensor,
   specForUnknownModel,
   type ClassMask,
   type ModelSpec,
   type RgbaImage,
 } from 'segment-core';
+import { resizeToRgb } from './image-files.js';
 import type { ResolvedModel } from './models.js';
 
 export { resolveModel, REPO_ROOT, DEFAULT_MODEL_DIR, ISNET_PATH, type ResolvedModel } from './models.js';
@@ -32,6 +32,24 @@ export interface Segmentation {
   inputSize: [number, number];
   /** Time in the pool (queue + transfer + inference), ms. */
   inferenceMs: number;
+}
+
+/**
+ * The model input for an image: [1, 3, H, W] at `size` ([height, width]), x = (pixel / 255 - mean) / std.
+ * sharp (libvips) resizes; only the small resized image is walked here, to normalise it into planes.
+ */
+async function rgbToTensor(image: RgbaImage, spec: ModelSpec, size: [number, number]): Promise<Tensor<'float32'>> {
+  const [height, width] = size;
+  const rgb = await resizeToRgb(image, width, height);
+  const plane = width * height;
+  const out = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const scale = 1 / (255 * spec.std[c]);
+    const offset = spec.mean[c] / spec.std[c];
+    const base = c * plane;
+    for (let i = 0; i < plane; i++) out[base + i] = rgb[3 * i + c] * scale - offset;
+  }
+  return new Tensor('float32', out, [1, 3, height, width]);
 }
 
 /** Segments images with one model loaded into every worker of an atrous worker pool. */
@@ -84,7 +102,7 @@ export class Segmenter {
 
   async segment(image: RgbaImage, signal?: AbortSignal): Promise<Segmentation> {
     const inputSize = chooseInputSize(this.inputSpec, image.width, image.height, this.options.size);
-    const input = imageToTensor(image, this.inputSpec, inputSize);
+    const input = await rgbToTensor(image, this.inputSpec, inputSize);
     const inputName = this.inputSpec.inputName ?? this.session.inputNames[0];
     const outputName = this.inputSpec.outputName ?? this.session.outputNames[0];
     const start = performance.now();

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClassMask } from 'segment-core';
-import { decodeImage } from './codecs.js';
+import { decodeImage } from './image-files.js';
 
 /** Accumulates one confusion matrix over all images, so mIoU is over pixels of the whole set (as the model card's). */
 export class TruthScore {
@@ -20,7 +20,7 @@ export class TruthScore {
       this.missing++;
       return;
     }
-    const truth = decodeImage(new Uint8Array(await readFile(path)), path);
+    const truth = await decodeImage(new Uint8Array(await readFile(path)), path);
     if (truth.width !== mask.width || truth.height !== mask.height) {
       throw new Error(`truth mask ${path} is ${truth.width}x${truth.height} but ${imagePath} is ${mask.width}x${mask.height}`);
     }
