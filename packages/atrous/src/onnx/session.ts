@@ -1,16 +1,15 @@
-import { AtrousError, show } from '../errors.js';
-import { Tensor, type TensorType } from '../tensor.js';
+import { AtrousError } from '../errors.js';
+import type { Tensor, TensorType } from '../tensor.js';
 import type { WasmBuild } from '../wasm/builds.js';
 import type { Engine } from '../wasm/engine.js';
 import { currentEngine, init, loadedBuild } from '../wasm/loader.js';
-import { foldConstants } from './constant-folding.js';
-import { allocData, dataTypeName, sizeOf, type ElemType, type HostData, type HostTensor } from './data-types.js';
+import { allocData, dataTypeName, sizeOf, type HostData, type HostTensor } from './data-types.js';
+import { checkFeeds, toTensor } from './feeds.js';
 import { nodeLabel, type Dim, type GraphIR, type ModelMetadata, type NodeIR } from './graph.js';
 import { planMemory, storageOf, type MemoryPlan } from './memory-planner.js';
-import { parseModel } from './model-parser.js';
-import { optimizeGraph, type OptimizerReport } from './optimizer.js';
+import { loadGraph, probeUnsupported, readModel, type LoadedGraph } from './model-loading.js';
+import type { OptimizerReport } from './optimizer.js';
 import type { NodeState } from './ops/op.js';
-import { opFor } from './ops/registry.js';
 import { specialize, type Program } from './shape-inference.js';
 import { elemBytes, residesInWasm, wasmValue, type RunEnv, type Value } from './value.js';
 
@@ -55,119 +54,12 @@ export interface SessionMemory {
   wasmMemoryBytes: number;
 }
 
-const FEED_TYPES: Record<ElemType, TensorType[]> = {
-  float32: ['float32'],
-  int64: ['int64', 'int32'],
-  int32: ['int32', 'int64'],
-  bool: ['bool', 'uint8'],
-  uint8: ['uint8'],
-};
-
 /** Most distinct input shapes a session keeps prepared at once (each is a graph walk and a memory plan). */
 const PROGRAM_CACHE = 4;
 
 interface Prepared {
   program: Program;
   memory: MemoryPlan;
-}
-
-async function readModel(model: unknown): Promise<Uint8Array> {
-  if (model instanceof Uint8Array) return model;
-  if (model instanceof ArrayBuffer) return new Uint8Array(model);
-  if (typeof model === 'string') {
-    const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-    if (!isNode) {
-      throw new AtrousError('INVALID_ARGUMENT', `InferenceSession.create: a path (${show(model)}) can be read in Node only; pass the model's bytes`);
-    }
-    // A computed specifier keeps bundlers from pulling node:fs into browser builds.
-    const fsModule = 'node:fs/promises';
-    const { readFile } = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
-    try {
-      return new Uint8Array(await readFile(model));
-    } catch (cause) {
-      throw new AtrousError('INVALID_ARGUMENT', `InferenceSession.create: cannot read the model file ${show(model)}: ${(cause as Error).message}`);
-    }
-  }
-  throw new AtrousError('INVALID_ARGUMENT', `InferenceSession.create: model must be a Uint8Array, an ArrayBuffer or (in Node) a path, got ${show(model)}`);
-}
-
-/** Rejects at load what no input dims could make runnable: ops atrous does not have. */
-function checkOps(graph: GraphIR): void {
-  for (const node of graph.nodes) {
-    if (node.domain !== '' && node.domain !== 'ai.onnx') {
-      throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: ops of domain ${show(node.domain)} are not supported (op type ${show(node.opType)})`);
-    }
-    if (!opFor(node)) {
-      throw new AtrousError('UNSUPPORTED_OP', `op type ${show(node.opType)} (node ${show(node.name)}) is not supported by atrous`);
-    }
-  }
-}
-
-/** What a symbolic dim stands for when a dynamic model is checked at load: divisible by the usual strides. */
-const PROBE_DIM = 64;
-
-/**
- * A model with symbolic input dims is specialized at run, once the dims are known. To refuse an op
- * attribute atrous lacks (a cubic Resize, a data-dependent shape) at load all the same, the graph is walked
- * once with stand-in dims; errors that only the stand-in dims cause are ignored.
- */
-function probeUnsupported(graph: GraphIR, states: Map<NodeIR, NodeState>, env: RunEnv): void {
-  const dims = new Map(graph.inputs.map((v) => [v.name, (v.dims ?? []).map((d) => (typeof d === 'number' ? d : PROBE_DIM))]));
-  if (graph.inputs.some((v) => v.dims === undefined)) return; // not even the rank is known
-  try {
-    specialize(graph, states, dims, env);
-  } catch (e) {
-    if (e instanceof AtrousError && (e.code === 'UNSUPPORTED_OP' || e.code === 'UNSUPPORTED')) throw e;
-  }
-}
-
-function toTensor(t: HostTensor, declared: string): Tensor {
-  const dims = [...t.dims];
-  switch (t.type) {
-    case 'float32': return new Tensor('float32', Float32Array.from(t.data as Float32Array), dims);
-    case 'int64': return new Tensor('int64', BigInt64Array.from(t.data as Float64Array, (v) => BigInt(Math.trunc(v))), dims);
-    case 'int32': return new Tensor('int32', Int32Array.from(t.data as Float64Array), dims);
-    case 'bool': return new Tensor('bool', Uint8Array.from(t.data as Uint8Array), dims);
-    case 'uint8': return new Tensor('uint8', Uint8Array.from(t.data as Uint8Array), dims);
-  }
-  throw new AtrousError('INTERNAL', `output ${declared} has type ${String(t.type)}`);
-}
-
-/** A parsed, folded, optimized graph with every node's load-time state (packed weights). */
-export interface LoadedGraph {
-  graph: GraphIR;
-  states: Map<NodeIR, NodeState>;
-  report: OptimizerReport;
-}
-
-/**
- * Everything `create` does before the first shape is known: parse, refuse what atrous lacks, fold
- * constants, optimize, and run each op's load hook (weights packed once). On failure nothing stays
- * allocated.
- */
-export function loadGraph(bytes: Uint8Array, env: RunEnv): LoadedGraph {
-  const states = new Map<NodeIR, NodeState>();
-  try {
-    const graph = parseModel(bytes);
-    checkOps(graph);
-    foldConstants(graph, env);
-    const report = optimizeGraph(graph);
-    const consumed = new Set<string>();
-    for (const node of graph.nodes) {
-      const definition = opFor(node)!;
-      if (!definition.load) continue;
-      states.set(node, definition.load({ node, opset: graph.opset, engine: env.engine, consts: graph.initializers }));
-      for (const i of definition.consumes ?? []) if (node.inputs[i]) consumed.add(node.inputs[i]!);
-    }
-    // Packed weights now live in wasm memory; the parsed copies can go unless another op reads them.
-    const readByOthers = new Set(graph.nodes.filter((n) => !states.has(n)).flatMap((n) => n.inputs));
-    for (const name of graph.outputs.map((o) => o.name)) readByOthers.add(name);
-    for (const name of consumed) if (!readByOthers.has(name)) graph.initializers.delete(name);
-    return { graph, states, report };
-  } catch (e) {
-    for (const k of states.values()) k.dispose();
-    throw e;
-  }
 }
 
 /**
@@ -284,7 +176,7 @@ export class InferenceSession {
 
   private runSync(feeds: InferenceFeeds): InferenceResults {
     if (this.disposed) throw new AtrousError('DISPOSED', 'InferenceSession.run: this session was disposed');
-    const dims = this.checkFeeds(feeds);
+    const dims = checkFeeds(this.graph, feeds);
     const { program, memory } = this.prepare(dims);
     this.ensureArena(memory.arenaBytes);
     const e = this.engine;
@@ -343,51 +235,6 @@ export class InferenceSession {
     for (const name of this.outputNames) results[name] = toTensor(valueOf(name), name);
     this.notePeak();
     return results;
-  }
-
-  /** Checks names, element types and ranks of the feeds; returns their dims. */
-  private checkFeeds(feeds: unknown): Map<string, number[]> {
-    if (feeds === null || typeof feeds !== 'object') {
-      throw new AtrousError('INVALID_FEED', `InferenceSession.run: feeds must be an object of input name -> Tensor, got ${show(feeds)}`);
-    }
-    const given = feeds as Record<string, unknown>;
-    for (const name of Object.keys(given)) {
-      if (!this.inputNames.includes(name)) {
-        throw new AtrousError('INVALID_FEED', `InferenceSession.run: feed ${show(name)} is not an input of the model (inputs: ${show(this.inputNames)})`);
-      }
-    }
-    const dims = new Map<string, number[]>();
-    const symbols = new Map<string, number>();
-    for (const input of this.graph.inputs) {
-      const t = given[input.name];
-      if (t === undefined) throw new AtrousError('INVALID_FEED', `InferenceSession.run: input ${show(input.name)} is missing from the feeds`);
-      if (!(t instanceof Tensor)) throw new AtrousError('INVALID_FEED', `InferenceSession.run: feed ${show(input.name)} must be a Tensor, got ${show(t)}`);
-      const accepted = FEED_TYPES[input.elemType!];
-      if (!accepted.includes(t.type)) {
-        throw new AtrousError('INVALID_FEED', `InferenceSession.run: feed ${show(input.name)} must be a ${accepted[0]} tensor (model type ${dataTypeName(input.dataType)}), got ${t.type}`);
-      }
-      const want = input.dims;
-      if (want) {
-        if (t.dims.length !== want.length) {
-          throw new AtrousError('INVALID_FEED', `InferenceSession.run: feed ${show(input.name)} must have rank ${want.length} (dims ${show(want)}), got dims ${show(t.dims)}`);
-        }
-        want.forEach((d, i) => {
-          const got = t.dims[i]!;
-          if (typeof d === 'number' && d !== got) {
-            throw new AtrousError('INVALID_FEED', `InferenceSession.run: feed ${show(input.name)} dims[${i}] must be ${d} (dims ${show(want)}), got dims ${show(t.dims)}`);
-          }
-          if (typeof d === 'string' && d !== '?') {
-            const seen = symbols.get(d);
-            if (seen !== undefined && seen !== got) {
-              throw new AtrousError('INVALID_FEED', `InferenceSession.run: dim ${show(d)} is ${seen} in one feed and ${got} in feed ${show(input.name)}`);
-            }
-            symbols.set(d, got);
-          }
-        });
-      }
-      dims.set(input.name, [...t.dims]);
-    }
-    return dims;
   }
 
   /** The program and memory plan for these input dims, prepared on first use. */
