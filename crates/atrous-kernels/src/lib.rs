@@ -16,6 +16,7 @@ mod depthwise;
 mod gemm_conv;
 pub mod geometry;
 pub mod isa;
+pub mod layout;
 mod micro_kernel;
 mod panel;
 pub mod plan;
