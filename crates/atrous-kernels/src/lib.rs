@@ -12,6 +12,7 @@ extern crate std;
 
 pub mod activation;
 pub mod channel_ops;
+pub mod conv_transpose;
 mod depthwise;
 mod gemm_conv;
 pub mod geometry;
