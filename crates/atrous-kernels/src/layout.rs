@@ -280,8 +280,8 @@ struct PadAxes {
     out_inner: [usize; MAX_RANK],
 }
 
-fn product(dims: impl Iterator<Item = usize>) -> Result<usize, Status> {
-    dims.fold(Ok(1usize), |acc, d| acc.and_then(|a| a.checked_mul(d).ok_or(Status::SizeOverflow)))
+fn product(mut dims: impl Iterator<Item = usize>) -> Result<usize, Status> {
+    dims.try_fold(1usize, |a, d| a.checked_mul(d).ok_or(Status::SizeOverflow))
 }
 
 /// Pads `src` (contiguous, `dims`) into `dst` (contiguous, `dims[i] + begin[i] + end[i]`), rank <=
