@@ -12,10 +12,12 @@ extern crate std;
 
 pub mod activation;
 pub mod channel_ops;
+pub mod conv_transpose;
 mod depthwise;
 mod gemm_conv;
 pub mod geometry;
 pub mod isa;
+pub mod layout;
 mod micro_kernel;
 mod panel;
 pub mod plan;

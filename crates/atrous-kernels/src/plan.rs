@@ -101,6 +101,21 @@ impl ConvPlan {
         residual: Option<&[f32]>,
     ) -> Result<Geometry, Status> {
         let geom = self.shape.geometry(batch, height, width)?;
+        self.run_geometry(&geom, input, output, residual)?;
+        Ok(geom)
+    }
+
+    /// As `run`, with the pads and output size of `geom` instead of the plan's own padding: a caller that
+    /// derives many convolutions from one layer (the phases of a transposed convolution) resolves their
+    /// borders per input size. Everything but the pads and sizes must be the plan's.
+    pub(crate) fn run_geometry(&self, geom: &Geometry, input: &[f32], output: &mut [f32], residual: Option<&[f32]>) -> Result<(), Status> {
+        let s = &self.shape;
+        if (geom.in_channels, geom.out_channels, geom.kernel, geom.strides, geom.dilations, geom.groups)
+            != (s.in_channels, s.out_channels, s.kernel, s.strides, s.dilations, s.groups)
+        {
+            return Err(Status::ShapeMismatch);
+        }
+        let geom = *geom;
         if input.len() != geom.input_len() {
             return Err(Status::InputLengthMismatch);
         }
@@ -120,6 +135,6 @@ impl ConvPlan {
                 Weights::Direct(w) => depthwise::run(&geom, w, &self.bias, self.activation, input, output, residual)?,
             }
         }
-        Ok(geom)
+        Ok(())
     }
 }

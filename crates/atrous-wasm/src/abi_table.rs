@@ -88,6 +88,63 @@ abi_table! {
 }
 
 abi_table! {
+    /// The u32 descriptor `atrous_copy_strided` reads: rank, then `MAX_RANK` slots each of dims, source
+    /// strides and destination strides (in elements, as i32 bits), outermost first.
+    strided_desc {
+        RANK = 0,
+        DIMS = 1,
+        SRC_STRIDES = 7,
+        DST_STRIDES = 13,
+        LEN = 19,
+    }
+}
+
+abi_table! {
+    /// What the border of `atrous_pad` holds.
+    pad_kind {
+        CONSTANT = 0,
+        REFLECT = 1,
+        EDGE = 2,
+    }
+}
+
+abi_table! {
+    /// The u32 descriptor `atrous_pad` reads: rank, a `pad_kind` code, the constant (f32 bits), then
+    /// `MAX_RANK` slots each of dims, begin pads and end pads.
+    pad_desc {
+        RANK = 0,
+        MODE = 1,
+        VALUE = 2,
+        DIMS = 3,
+        BEGIN = 9,
+        END = 15,
+        LEN = 21,
+    }
+}
+
+abi_table! {
+    /// The u32 descriptor `atrous_conv_transpose_plan_create` reads (f32 values as their bits).
+    conv_transpose_desc {
+        IN_CHANNELS = 0,
+        OUT_CHANNELS = 1,
+        KERNEL_H = 2,
+        KERNEL_W = 3,
+        STRIDE_H = 4,
+        STRIDE_W = 5,
+        DILATION_H = 6,
+        DILATION_W = 7,
+        PAD_TOP = 8,
+        PAD_LEFT = 9,
+        GROUPS = 10,
+        /// An `activation` code, then its two parameters.
+        ACTIVATION = 11,
+        ACTIVATION_P0 = 12,
+        ACTIVATION_P1 = 13,
+        LEN = 14,
+    }
+}
+
+abi_table! {
     isa {
         SCALAR = atrous_kernels::isa::IsaId::Scalar as usize,
         SIMD128 = atrous_kernels::isa::IsaId::Simd128 as usize,
@@ -101,6 +158,10 @@ const TABLES: &[(&str, &[(&str, i64)])] = &[
     ("pad_mode", pad_mode::ENTRIES),
     ("activation", activation::ENTRIES),
     ("pool_desc", pool_desc::ENTRIES),
+    ("strided_desc", strided_desc::ENTRIES),
+    ("pad_kind", pad_kind::ENTRIES),
+    ("pad_desc", pad_desc::ENTRIES),
+    ("conv_transpose_desc", conv_transpose_desc::ENTRIES),
     ("isa", isa::ENTRIES),
 ];
 

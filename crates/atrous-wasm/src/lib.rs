@@ -10,5 +10,7 @@
 
 mod abi_table;
 mod conv;
+mod conv_transpose;
 mod feature_maps;
+mod layout;
 mod memory;

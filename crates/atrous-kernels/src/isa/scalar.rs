@@ -90,3 +90,15 @@ pub fn apply_lanes(a: V, f: impl Fn(f32) -> f32) -> V {
 pub fn even_lanes(a: V, b: V) -> V {
     V([a.0[0], a.0[2], b.0[0], b.0[2]])
 }
+
+/// Transposes a `LANES x LANES` tile held as rows: lane `j` of output `i` is lane `i` of input `j`.
+#[inline(always)]
+pub fn transpose(r: [V; LANES]) -> [V; LANES] {
+    let mut out = [zero(); LANES];
+    for (i, o) in out.iter_mut().enumerate() {
+        for (j, row) in r.iter().enumerate() {
+            o.0[j] = row.0[i];
+        }
+    }
+    out
+}

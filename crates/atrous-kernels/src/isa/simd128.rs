@@ -80,3 +80,13 @@ pub fn apply_lanes(a: V, f: impl Fn(f32) -> f32) -> V {
 pub fn even_lanes(a: V, b: V) -> V {
     i32x4_shuffle::<0, 2, 4, 6>(a, b)
 }
+
+/// Transposes a `LANES x LANES` tile held as rows: lane `j` of output `i` is lane `i` of input `j`.
+#[inline(always)]
+pub fn transpose(r: [V; LANES]) -> [V; LANES] {
+    let t0 = i32x4_shuffle::<0, 4, 1, 5>(r[0], r[1]);
+    let t1 = i32x4_shuffle::<2, 6, 3, 7>(r[0], r[1]);
+    let t2 = i32x4_shuffle::<0, 4, 1, 5>(r[2], r[3]);
+    let t3 = i32x4_shuffle::<2, 6, 3, 7>(r[2], r[3]);
+    [i64x2_shuffle::<0, 2>(t0, t2), i64x2_shuffle::<1, 3>(t0, t2), i64x2_shuffle::<0, 2>(t1, t3), i64x2_shuffle::<1, 3>(t1, t3)]
+}

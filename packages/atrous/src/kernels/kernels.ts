@@ -1,6 +1,8 @@
 import type { Engine } from '../wasm/engine.js';
 import { ConvKernels } from './conv-kernels.js';
+import { ConvTransposeKernels } from './conv-transpose-kernels.js';
 import { FeatureMapKernels } from './feature-map-kernels.js';
+import { LayoutKernels } from './layout-kernels.js';
 
 /**
  * The kernels as ops see them: typed calls on buffers in one memory (addresses of float32 data), each
@@ -10,9 +12,13 @@ import { FeatureMapKernels } from './feature-map-kernels.js';
 export class Kernels {
   readonly conv: ConvKernels;
   readonly maps: FeatureMapKernels;
+  readonly layout: LayoutKernels;
+  readonly convTranspose: ConvTransposeKernels;
 
   constructor(readonly engine: Engine) {
     this.conv = new ConvKernels(engine);
     this.maps = new FeatureMapKernels(engine);
+    this.layout = new LayoutKernels(engine);
+    this.convTranspose = new ConvTransposeKernels(engine);
   }
 }

@@ -23,6 +23,14 @@ export interface KernelExports {
   atrous_combine(a: number, b: number, dst: number, n: number, multiply: number): number;
   atrous_max_pool2d(src: number, dst: number, desc: number): number;
   atrous_activate(src: number, dst: number, n: number, code: number, p0: number, p1: number): number;
+  atrous_copy_strided(src: number, dst: number, desc: number): number;
+  atrous_pad(src: number, dst: number, desc: number): number;
+  atrous_gather(src: number, indices: number, dst: number, outer: number, axisLen: number, inner: number, count: number): number;
+  atrous_fill(dst: number, n: number, value: number): number;
+  atrous_conv_transpose_plan_create(desc: number, weights: number, bias: number, planOut: number): number;
+  atrous_conv_transpose_plan_free(plan: number): void;
+  atrous_conv_transpose_plan_bytes(plan: number): number;
+  atrous_conv_transpose_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, outHeight: number, outWidth: number): number;
 }
 
 /** Slots of the u32 descriptor read by `atrous_conv_plan_create`. */
@@ -74,6 +82,47 @@ export const PoolDesc = {
   LEN: 13,
 } as const;
 
+/** Slots of the u32 descriptor read by `atrous_copy_strided`: `MAX_RANK` (6) slots per list, strides as i32 bits. */
+export const StridedDesc = {
+  RANK: 0,
+  DIMS: 1,
+  SRC_STRIDES: 7,
+  DST_STRIDES: 13,
+  LEN: 19,
+} as const;
+
+export const PadKind = { constant: 0, reflect: 1, edge: 2 } as const;
+
+/** Slots of the u32 descriptor read by `atrous_pad` (VALUE as f32 bits). */
+export const PadDesc = {
+  RANK: 0,
+  MODE: 1,
+  VALUE: 2,
+  DIMS: 3,
+  BEGIN: 9,
+  END: 15,
+  LEN: 21,
+} as const;
+
+/** Slots of the u32 descriptor read by `atrous_conv_transpose_plan_create`. */
+export const ConvTransposeDesc = {
+  IN_CHANNELS: 0,
+  OUT_CHANNELS: 1,
+  KERNEL_H: 2,
+  KERNEL_W: 3,
+  STRIDE_H: 4,
+  STRIDE_W: 5,
+  DILATION_H: 6,
+  DILATION_W: 7,
+  PAD_TOP: 8,
+  PAD_LEFT: 9,
+  GROUPS: 10,
+  ACTIVATION: 11,
+  ACTIVATION_P0: 12,
+  ACTIVATION_P1: 13,
+  LEN: 14,
+} as const;
+
 export const IsaCode = { scalar: 0, simd128: 1, relaxed: 2 } as const;
 
 /** `atrous_kernels::Status`: what every export returns. */
@@ -106,6 +155,10 @@ export const ABI_TABLES: Record<string, Record<string, number>> = {
   pad_mode: PadMode,
   activation: ActivationCode,
   pool_desc: PoolDesc,
+  strided_desc: StridedDesc,
+  pad_kind: PadKind,
+  pad_desc: PadDesc,
+  conv_transpose_desc: ConvTransposeDesc,
   isa: IsaCode,
   status: StatusCode,
 };

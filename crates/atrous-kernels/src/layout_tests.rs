@@ -1,0 +1,319 @@
+//! The layout kernels against plain index loops: random permutations of rank 1-6, slices with negative
+//! steps, broadcasts, copies into a slab of a larger tensor, empty and size-1 axes, every pad mode.
+
+use alloc::vec::Vec;
+use std::vec;
+
+use super::*;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0).collect()
+    }
+    fn perm(&mut self, n: usize) -> Vec<usize> {
+        let mut p: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            p.swap(i, self.below(i + 1));
+        }
+        p
+    }
+}
+
+fn contiguous(dims: &[usize]) -> Vec<isize> {
+    let mut s = vec![1isize; dims.len()];
+    for i in (0..dims.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * dims[i + 1] as isize;
+    }
+    s
+}
+
+/// Every multi-index of `dims` in row-major order.
+fn indices(dims: &[usize]) -> Vec<Vec<usize>> {
+    let total: usize = dims.iter().product();
+    (0..total)
+        .map(|mut flat| {
+            let mut idx = vec![0; dims.len()];
+            for a in (0..dims.len()).rev() {
+                idx[a] = flat % dims[a];
+                flat /= dims[a];
+            }
+            idx
+        })
+        .collect()
+}
+
+fn offset(idx: &[usize], strides: &[isize], origin: usize) -> usize {
+    (origin as isize + idx.iter().zip(strides).map(|(&i, &s)| i as isize * s).sum::<isize>()) as usize
+}
+
+/// Runs the kernel and the naive loop on the same buffers and compares the whole destination.
+fn check_copy(src: &[f32], so: usize, dst_len: usize, d_o: usize, dims: &[usize], ss: &[isize], ds: &[isize]) {
+    let mut want = vec![f32::NAN; dst_len];
+    for idx in indices(dims) {
+        want[offset(&idx, ds, d_o)] = src[offset(&idx, ss, so)];
+    }
+    let mut got = vec![f32::NAN; dst_len];
+    copy_strided(src, so, &mut got, d_o, dims, ss, ds).unwrap();
+    for i in 0..dst_len {
+        assert!(got[i].to_bits() == want[i].to_bits(), "dims {dims:?} src {ss:?}@{so} dst {ds:?}@{d_o}: [{i}] = {}, want {}", got[i], want[i]);
+    }
+}
+
+fn random_dims(rng: &mut Rng, rank: usize) -> Vec<usize> {
+    // Total kept small for high ranks; rank 2-3 get planes large enough for several tiles and tails.
+    let hi = match rank {
+        1 => 70,
+        2 => 45,
+        3 => 13,
+        4 => 7,
+        _ => 4,
+    };
+    (0..rank).map(|_| if rng.below(8) == 0 { 1 } else { rng.range(1, hi) }).collect()
+}
+
+#[test]
+fn transposes_of_every_rank_match_the_index_loop() {
+    let mut rng = Rng(0x7a05_e0);
+    for _ in 0..400 {
+        let rank = rng.range(1, MAX_RANK);
+        let dims = random_dims(&mut rng, rank);
+        let src = rng.vec(dims.iter().product());
+        let perm = rng.perm(rank);
+        // Output [dims[perm[0]], ...], contiguous; the source read through permuted strides.
+        let in_strides = contiguous(&dims);
+        let out_dims: Vec<usize> = perm.iter().map(|&p| dims[p]).collect();
+        let ss: Vec<isize> = perm.iter().map(|&p| in_strides[p]).collect();
+        check_copy(&src, 0, src.len(), 0, &out_dims, &ss, &contiguous(&out_dims));
+        // The same transpose written as a scatter (destination permuted, source contiguous).
+        let out_strides = contiguous(&out_dims);
+        let mut ds = vec![0isize; rank];
+        for (i, &p) in perm.iter().enumerate() {
+            ds[p] = out_strides[i];
+        }
+        check_copy(&src, 0, src.len(), 0, &dims, &in_strides, &ds);
+    }
+}
+
+#[test]
+fn large_plane_transpose_uses_tiles_and_tails() {
+    let mut rng = Rng(5);
+    for (h, w) in [(64, 64), (67, 129), (4, 300), (300, 5), (33, 31)] {
+        let src = rng.vec(h * w);
+        check_copy(&src, 0, h * w, 0, &[w, h], &[1, w as isize], &[h as isize, 1]);
+        // Inside a batch of channels: [N, C, H, W] -> [N, H, W, C] (NCHW to NHWC).
+        let (n, c) = (2, 3);
+        let src = rng.vec(n * c * h * w);
+        let s = contiguous(&[n, c, h, w]);
+        let od = [n, h, w, c];
+        check_copy(&src, 0, src.len(), 0, &od, &[s[0], s[2], s[3], s[1]], &contiguous(&od));
+    }
+}
+
+#[test]
+fn slices_with_negative_steps_and_broadcasts_match() {
+    let mut rng = Rng(0xb0ad);
+    for _ in 0..400 {
+        let rank = rng.range(1, MAX_RANK);
+        let full = random_dims(&mut rng, rank);
+        let src = rng.vec(full.iter().product());
+        let fs = contiguous(&full);
+        let (mut dims, mut ss, mut origin) = (vec![0; rank], vec![0isize; rank], 0usize);
+        for a in 0..rank {
+            match rng.below(4) {
+                0 => {
+                    // Broadcast: one source element along the whole axis (Expand).
+                    let at = rng.below(full[a]);
+                    origin += at * fs[a] as usize;
+                    dims[a] = rng.range(1, 6);
+                    ss[a] = 0;
+                }
+                _ => {
+                    let step = rng.range(1, 3) as isize * if rng.below(2) == 0 { -1 } else { 1 };
+                    let start = rng.below(full[a]);
+                    // Elements reachable from `start` with `step` inside [0, full).
+                    let room = if step > 0 { (full[a] - 1 - start) / step as usize } else { start / (-step) as usize };
+                    dims[a] = rng.range(0, room + 1).max(if rng.below(10) == 0 { 0 } else { 1 });
+                    origin += start * fs[a] as usize;
+                    ss[a] = step * fs[a];
+                }
+            }
+        }
+        let out_len: usize = dims.iter().product();
+        if out_len == 0 {
+            // Nothing is read or written, and nothing may be touched.
+            let mut dst = vec![7.0f32; 3];
+            copy_strided(&src, origin, &mut dst, 1, &dims, &ss, &contiguous(&dims)).unwrap();
+            assert_eq!(dst, [7.0; 3]);
+            continue;
+        }
+        check_copy(&src, origin, out_len, 0, &dims, &ss, &contiguous(&dims));
+    }
+}
+
+#[test]
+fn copies_into_a_slab_of_a_larger_tensor() {
+    // Concat along axis `a`: each input writes its slab of the output, the output's strides throughout.
+    let mut rng = Rng(77);
+    for _ in 0..200 {
+        let rank = rng.range(1, 5);
+        let mut dims = random_dims(&mut rng, rank);
+        let axis = rng.below(rank);
+        let before = rng.range(0, 4);
+        let after = rng.range(0, 4);
+        let mut out_dims = dims.clone();
+        out_dims[axis] += before + after;
+        let ds = contiguous(&out_dims);
+        let src = rng.vec(dims.iter().product());
+        check_copy(&src, 0, out_dims.iter().product(), before * ds[axis] as usize, &dims, &contiguous(&dims), &ds);
+        // Split: the reverse, reading a slab.
+        let big = rng.vec(out_dims.iter().product());
+        check_copy(&big, before * ds[axis] as usize, src.len(), 0, &dims, &ds, &contiguous(&dims));
+        dims.clear();
+    }
+}
+
+#[test]
+fn copy_rejects_reaches_outside_the_slices_and_bad_ranks() {
+    let src = [1.0f32; 12];
+    let mut dst = [0.0f32; 12];
+    assert_eq!(copy_strided(&src, 0, &mut dst, 0, &[3, 4], &[4, 1], &[4, 1]), Ok(()));
+    assert_eq!(copy_strided(&src, 1, &mut dst, 0, &[3, 4], &[4, 1], &[4, 1]), Err(Status::InputLengthMismatch));
+    assert_eq!(copy_strided(&src, 0, &mut dst, 0, &[3, 4], &[-4, 1], &[4, 1]), Err(Status::InputLengthMismatch));
+    assert_eq!(copy_strided(&src, 8, &mut dst, 0, &[3, 4], &[-4, 1], &[4, 1]), Ok(()));
+    assert_eq!(copy_strided(&src, 0, &mut dst, 1, &[3, 4], &[4, 1], &[4, 1]), Err(Status::OutputLengthMismatch));
+    assert_eq!(copy_strided(&src, 0, &mut dst, 0, &[1; 7], &[0; 7], &[0; 7]), Err(Status::InvalidDescriptor));
+    assert_eq!(copy_strided(&src, 0, &mut dst, 0, &[3, 4], &[4], &[4, 1]), Err(Status::InvalidDescriptor));
+    assert_eq!(copy_strided(&src, 0, &mut dst, 0, &[usize::MAX, 2], &[isize::MAX, 1], &[1, 1]), Err(Status::SizeOverflow));
+    // Rank 0 is one element.
+    copy_strided(&[5.0], 0, &mut dst, 3, &[], &[], &[]).unwrap();
+    assert_eq!(dst[3], 5.0);
+}
+
+fn pad_reference(src: &[f32], dims: &[usize], begin: &[usize], end: &[usize], mode: PadMode, value: f32) -> Vec<f32> {
+    let out_dims: Vec<usize> = (0..dims.len()).map(|a| dims[a] + begin[a] + end[a]).collect();
+    let ss = contiguous(dims);
+    indices(&out_dims)
+        .into_iter()
+        .map(|idx| {
+            let mut at = 0isize;
+            for a in 0..dims.len() {
+                let i = idx[a] as isize - begin[a] as isize;
+                let n = dims[a] as isize;
+                let j = if (0..n).contains(&i) {
+                    i
+                } else {
+                    match mode {
+                        PadMode::Constant => return value,
+                        PadMode::Edge => i.clamp(0, n - 1),
+                        PadMode::Reflect => {
+                            if i < 0 {
+                                -i
+                            } else {
+                                2 * (n - 1) - i
+                            }
+                        }
+                    }
+                };
+                at += j * ss[a];
+            }
+            src[at as usize]
+        })
+        .collect()
+}
+
+#[test]
+fn pads_of_every_mode_match_the_index_loop() {
+    let mut rng = Rng(0x9add);
+    for trial in 0..600 {
+        let rank = rng.range(1, MAX_RANK);
+        let mode = [PadMode::Constant, PadMode::Reflect, PadMode::Edge][trial % 3];
+        let mut dims = random_dims(&mut rng, rank);
+        if rank > 4 {
+            dims.iter_mut().for_each(|d| *d = (*d).min(3));
+        }
+        if mode == PadMode::Constant && rng.below(10) == 0 {
+            dims[rng.below(rank)] = 0;
+        }
+        let pick = |rng: &mut Rng, n: usize| {
+            if rng.below(3) == 0 {
+                0
+            } else {
+                match mode {
+                    PadMode::Reflect => rng.below(n.max(1)),
+                    _ => rng.range(0, 5),
+                }
+            }
+        };
+        let begin: Vec<usize> = dims.iter().map(|&n| pick(&mut rng, n)).collect();
+        let end: Vec<usize> = dims.iter().map(|&n| pick(&mut rng, n)).collect();
+        let src = rng.vec(dims.iter().product());
+        let value = rng.vec(1)[0];
+        let want = pad_reference(&src, &dims, &begin, &end, mode, value);
+        let mut got = vec![f32::NAN; want.len()];
+        pad(&src, &mut got, &dims, &begin, &end, mode, value).unwrap();
+        for i in 0..want.len() {
+            assert!(got[i].to_bits() == want[i].to_bits(), "{mode:?} dims {dims:?} begin {begin:?} end {end:?}: [{i}] = {}, want {}", got[i], want[i]);
+        }
+    }
+}
+
+#[test]
+fn pad_rejects_what_its_mode_cannot_fill() {
+    let src = [1.0f32, 2.0, 3.0];
+    let mut dst = [0.0f32; 8];
+    assert_eq!(pad(&src, &mut dst[..6], &[3], &[2], &[1], PadMode::Reflect, 0.0), Ok(()));
+    assert_eq!(dst[..6], [3.0, 2.0, 1.0, 2.0, 3.0, 2.0]);
+    assert_eq!(pad(&src, &mut dst[..7], &[3], &[3], &[1], PadMode::Reflect, 0.0), Err(Status::ShapeMismatch));
+    assert_eq!(pad(&[], &mut dst[..2], &[0], &[1], &[1], PadMode::Edge, 0.0), Err(Status::ShapeMismatch));
+    assert_eq!(pad(&[], &mut dst[..2], &[0], &[1], &[1], PadMode::Constant, 4.0), Ok(()));
+    assert_eq!(dst[..2], [4.0, 4.0]);
+    assert_eq!(pad(&src, &mut dst[..5], &[3], &[2], &[1], PadMode::Edge, 0.0), Err(Status::OutputLengthMismatch));
+    assert_eq!(pad(&src[..2], &mut dst[..6], &[3], &[2], &[1], PadMode::Edge, 0.0), Err(Status::InputLengthMismatch));
+    assert_eq!(pad(&src, &mut dst[..6], &[3], &[2, 0], &[1], PadMode::Edge, 0.0), Err(Status::InvalidDescriptor));
+}
+
+#[test]
+fn gather_matches_the_index_loop_and_checks_indices() {
+    let mut rng = Rng(0x6a7);
+    for _ in 0..300 {
+        let (outer, axis, inner, count) = (rng.range(0, 5), rng.range(1, 9), rng.range(1, 11), rng.range(0, 12));
+        let src = rng.vec(outer * axis * inner);
+        let idx: Vec<i32> = (0..count).map(|_| rng.below(axis) as i32).collect();
+        let mut want = Vec::new();
+        for o in 0..outer {
+            for &c in &idx {
+                want.extend_from_slice(&src[(o * axis + c as usize) * inner..][..inner]);
+            }
+        }
+        let mut got = vec![f32::NAN; want.len()];
+        gather(&src, &idx, &mut got, outer, axis, inner).unwrap();
+        assert_eq!(got, want);
+    }
+    let mut dst = [0.0f32; 4];
+    assert_eq!(gather(&[1.0; 6], &[0, 3], &mut dst, 2, 3, 1), Err(Status::InvalidTable));
+    assert_eq!(gather(&[1.0; 6], &[0, -1], &mut dst, 2, 3, 1), Err(Status::InvalidTable));
+    assert_eq!(dst, [0.0; 4], "nothing is written before the indices are checked");
+    assert_eq!(gather(&[1.0; 5], &[0, 1], &mut dst, 2, 3, 1), Err(Status::InputLengthMismatch));
+}
+
+#[test]
+fn fill_writes_every_element() {
+    for n in [0, 1, 3, 4, 5, 17, 1000] {
+        let mut d = vec![0.0f32; n + 1];
+        fill(&mut d[..n], -2.5);
+        assert!(d[..n].iter().all(|&x| x == -2.5) && d[n] == 0.0);
+    }
+}
