@@ -204,3 +204,57 @@ export function withConstantInputs(c, from = 1) {
   });
   return onnx.ModelProto.encode(proto).finish();
 }
+
+/** Float outputs: max |actual - expected| <= FLOAT_TOLERANCE * max |expected| (finite values), NaN and inf exact. */
+export const FLOAT_TOLERANCE = 1e-4;
+/** Floor of the float tolerance for outputs whose expected values are all 0. */
+const ZERO_SCALE_TOLERANCE = 1e-6;
+
+// atrous's element types, and onnxruntime's (compared the same way in ortCrossCheck).
+const ATROUS_KINDS = { float32: 'float', int32: 'int', int64: 'int', uint8: 'int', bool: 'bool', int8: 'int', int16: 'int', uint16: 'int', uint32: 'int', uint64: 'int', string: 'string' };
+
+/** Why an output differs from the expected one, or undefined when it matches. */
+export function compareOutput(got, want) {
+  const where = `[${want.dims.join(', ')}]`;
+  if (got.dims.length !== want.dims.length || got.dims.some((d, i) => d !== want.dims[i])) {
+    return `dims [${got.dims.join(', ')}], expected ${where}`;
+  }
+  const kind = kindOf(want.dataType);
+  const gotKind = ATROUS_KINDS[got.type] ?? 'other';
+  // uint8 is its own atrous type: an int output of another width must not come back as uint8, nor uint8 as int32.
+  const uint8Mismatch = kind === 'int' && (got.type === 'uint8') !== (typeName(want.dataType) === 'UINT8');
+  if (gotKind !== kind || uint8Mismatch) return `type ${got.type}, expected ${typeName(want.dataType)}`;
+  const a = got.data;
+  const e = want.values;
+  if (kind === 'float') {
+    let scale = 0;
+    for (let i = 0; i < e.length; i++) if (Number.isFinite(e[i])) scale = Math.max(scale, Math.abs(e[i]));
+    const tol = scale > 0 ? FLOAT_TOLERANCE * scale : ZERO_SCALE_TOLERANCE;
+    let worst = 0;
+    let at = -1;
+    for (let i = 0; i < e.length; i++) {
+      const x = a[i];
+      const y = e[i];
+      if (Number.isNaN(y)) {
+        if (!Number.isNaN(x)) return `element ${i} is ${x}, expected NaN`;
+      } else if (!Number.isFinite(y)) {
+        if (x !== y) return `element ${i} is ${x}, expected ${y}`;
+      } else {
+        const d = Math.abs(x - y);
+        if (!(d <= worst)) {
+          worst = Number.isNaN(d) ? Infinity : d;
+          at = i;
+        }
+      }
+    }
+    if (worst > tol) return `max |diff| ${worst.toExponential(2)} at element ${at} (${a[at]} vs ${e[at]}) > ${tol.toExponential(2)} (${FLOAT_TOLERANCE} x max |expected| ${scale.toExponential(2)})`;
+    return undefined;
+  }
+  for (let i = 0; i < e.length; i++) {
+    const x = kind === 'bool' ? (a[i] ? 1n : 0n) : BigInt(a[i]);
+    const y = kind === 'bool' ? (e[i] ? 1n : 0n) : BigInt(e[i]);
+    if (x !== y) return `element ${i} is ${x}, expected ${y} (exact)`;
+  }
+  return undefined;
+}
+
