@@ -24,7 +24,8 @@
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TESTDATA_ROOT, listCases, loadCase } from './backend-test-data.mjs';
+import { TESTDATA_ROOT, compareOutput, listCases, loadCase, onnxProtoType, withConstantInputs } from './backend-test-data.mjs';
+import { ortCrossCheck, ortVerdict } from './conformance-oracle.mjs';
 
 /** Today's measured match count (issue 9's goal: >= 650). Raise it as ops land; never lower it. */
 const MATCH_FLOOR = 555;
@@ -135,6 +136,20 @@ interface CaseResult {
   atrousMatchesOrt?: boolean;
   constantInputs?: boolean;
   refusedAsGiven?: string;
+  /** Set by the worker for invalid and wrong cases: how many inputs were fed, and (wrong) atrous's outputs. */
+  inputCount?: number;
+  outputs?: Record<string, { dims: number[]; type: string; data: ArrayLike<number | bigint> }>;
+}
+
+/** onnxruntime-node's verdict on an invalid case, its outputs against the file and atrous's on a wrong one. */
+async function askOracle(r: CaseResult): Promise<void> {
+  if (r.category !== 'invalid' && !(r.category === 'wrong' && r.outputs)) return;
+  const c = loadCase(r.dir);
+  const bytes = r.constantInputs ? withConstantInputs(c, 1) : c.model;
+  const inputCount = r.inputCount ?? c.inputs.length;
+  if (r.category === 'invalid') r.ort = await ortVerdict(c, bytes, inputCount);
+  else Object.assign(r, await ortCrossCheck(c, bytes, inputCount, r.outputs));
+  delete r.outputs;
 }
 
 /** One worker thread at a time runs the cases; a hung or dead one is replaced and its case is a crash. */
@@ -210,6 +225,33 @@ function familyCases(results: CaseResult[], op: string): CaseResult[] {
   return results.filter((r) => !OUT_OF_SCOPE.test(r.dir) && r.opTypes.includes(op) && r.opTypes.every((o) => family.has(o)));
 }
 
+describe('compareOutput (the conformance comparison itself)', () => {
+  const FLOAT = onnxProtoType('FLOAT');
+  const INT64 = onnxProtoType('INT64');
+  const want = (dataType: number, values: ArrayLike<number | bigint>, dims = [values.length]) => ({ dataType, dims, values });
+  const got = (type: string, data: ArrayLike<number | bigint>, dims = [data.length]) => ({ type, data, dims });
+
+  it('accepts floats within 1e-4 of max |expected| and refuses beyond', () => {
+    const e = want(FLOAT, Float64Array.from([10, -2, 0.5]));
+    expect(compareOutput(got('float32', Float32Array.from([10, -2, 0.5009])), e)).toBeUndefined();
+    expect(compareOutput(got('float32', Float32Array.from([10, -2, 0.502])), e)).toMatch(/max \|diff\|/);
+  });
+  it('requires NaN and infinities exactly where expected, and catches a NaN where a number is expected', () => {
+    const e = want(FLOAT, Float64Array.from([NaN, Infinity, 1]));
+    expect(compareOutput(got('float32', Float32Array.from([NaN, Infinity, 1])), e)).toBeUndefined();
+    expect(compareOutput(got('float32', Float32Array.from([0, Infinity, 1])), e)).toMatch(/expected NaN/);
+    expect(compareOutput(got('float32', Float32Array.from([NaN, 3e38, 1])), e)).toMatch(/expected Infinity/);
+    expect(compareOutput(got('float32', Float32Array.from([NaN, Infinity, NaN])), e)).toMatch(/max \|diff\|/);
+  });
+  it('compares integers exactly, and checks dims and element kinds', () => {
+    const e = want(INT64, BigInt64Array.from([1n, -5n, 9007199254740993n]));
+    expect(compareOutput(got('int64', BigInt64Array.from([1n, -5n, 9007199254740993n])), e)).toBeUndefined();
+    expect(compareOutput(got('int64', BigInt64Array.from([1n, -5n, 9007199254740992n])), e)).toMatch(/exact/);
+    expect(compareOutput(got('float32', Float32Array.from([1, -5, 0])), e)).toMatch(/type float32, expected INT64/);
+    expect(compareOutput(got('int64', BigInt64Array.from([1n, -5n, 9n]), [3, 1]), e)).toMatch(/dims/);
+  });
+});
+
 describe('ONNX backend tests (libonnx-testdata), every case', () => {
   const results: CaseResult[] = [];
   const by = (category: CaseResult['category']): CaseResult[] => results.filter((r) => r.category === category);
@@ -225,6 +267,7 @@ describe('ONNX backend tests (libonnx-testdata), every case', () => {
       for (const dir of dirs) {
         const r = await runner.run(dir, CASE_TIMEOUT_MS);
         if (r.opTypes.length === 0) r.opTypes = loadCase(dir).opTypes;
+        await askOracle(r);
         results.push(r);
       }
     } finally {
