@@ -13,7 +13,10 @@ extern crate std;
 pub mod activation;
 pub mod channel_ops;
 mod depthwise;
+pub mod gemm;
 mod gemm_conv;
+#[cfg(test)]
+mod gemm_tests;
 pub mod geometry;
 pub mod isa;
 mod micro_kernel;
