@@ -102,6 +102,7 @@ const TABLES: &[(&str, &[(&str, i64)])] = &[
     ("activation", activation::ENTRIES),
     ("pool_desc", pool_desc::ENTRIES),
     ("isa", isa::ENTRIES),
+    ("gemm_desc", crate::gemm::gemm_desc::ENTRIES),
 ];
 
 fn push(out: &mut Vec<u8>, s: &str) {

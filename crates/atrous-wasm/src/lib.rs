@@ -11,4 +11,5 @@
 mod abi_table;
 mod conv;
 mod feature_maps;
+mod gemm;
 mod memory;

@@ -1,6 +1,7 @@
 import type { Engine } from '../wasm/engine.js';
 import { ConvKernels } from './conv-kernels.js';
 import { FeatureMapKernels } from './feature-map-kernels.js';
+import { GemmKernels } from './gemm-kernels.js';
 
 /**
  * The kernels as ops see them: typed calls on buffers in one memory (addresses of float32 data), each
@@ -10,9 +11,11 @@ import { FeatureMapKernels } from './feature-map-kernels.js';
 export class Kernels {
   readonly conv: ConvKernels;
   readonly maps: FeatureMapKernels;
+  readonly gemm: GemmKernels;
 
   constructor(readonly engine: Engine) {
     this.conv = new ConvKernels(engine);
     this.maps = new FeatureMapKernels(engine);
+    this.gemm = new GemmKernels(engine);
   }
 }
