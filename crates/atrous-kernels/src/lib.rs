@@ -14,7 +14,10 @@ pub mod activation;
 pub mod channel_ops;
 pub mod conv_transpose;
 mod depthwise;
+pub mod gemm;
 mod gemm_conv;
+#[cfg(test)]
+mod gemm_tests;
 pub mod geometry;
 pub mod isa;
 pub mod layout;

@@ -163,6 +163,7 @@ const TABLES: &[(&str, &[(&str, i64)])] = &[
     ("pad_desc", pad_desc::ENTRIES),
     ("conv_transpose_desc", conv_transpose_desc::ENTRIES),
     ("isa", isa::ENTRIES),
+    ("gemm_desc", crate::gemm::gemm_desc::ENTRIES),
 ];
 
 fn push(out: &mut Vec<u8>, s: &str) {

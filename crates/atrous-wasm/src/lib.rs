@@ -13,4 +13,5 @@ mod conv;
 mod conv_transpose;
 mod feature_maps;
 mod layout;
+mod gemm;
 mod memory;

@@ -31,6 +31,10 @@ export interface KernelExports {
   atrous_conv_transpose_plan_free(plan: number): void;
   atrous_conv_transpose_plan_bytes(plan: number): number;
   atrous_conv_transpose_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, outHeight: number, outWidth: number): number;
+  atrous_gemm_pack_b(b: number, k: number, n: number, rowStride: number, colStride: number, out: number): number;
+  atrous_gemm_packed_free(packed: number): void;
+  atrous_gemm_packed_bytes(packed: number): number;
+  atrous_gemm_run(desc: number): number;
 }
 
 /** Slots of the u32 descriptor read by `atrous_conv_plan_create`. */
@@ -123,6 +127,36 @@ export const ConvTransposeDesc = {
   LEN: 14,
 } as const;
 
+/** Slots of the u32 descriptor read by `atrous_gemm_run` (crates/atrous-wasm/src/gemm.rs documents them). */
+export const GemmDesc = {
+  M: 0,
+  N: 1,
+  K: 2,
+  A_PTR: 3,
+  A_ROW_STRIDE: 4,
+  A_COL_STRIDE: 5,
+  B_PTR: 6,
+  B_ROW_STRIDE: 7,
+  B_COL_STRIDE: 8,
+  B_PACKED: 9,
+  C_PTR: 10,
+  C_ROW_STRIDE: 11,
+  C_COL_STRIDE: 12,
+  ALPHA: 13,
+  BETA: 14,
+  BIAS: 15,
+  OUT: 16,
+  ACTIVATION: 17,
+  ACTIVATION_P0: 18,
+  ACTIVATION_P1: 19,
+  BATCH_RANK: 20,
+  BATCH_DIMS: 21,
+  A_BATCH_STRIDES: 25,
+  B_BATCH_STRIDES: 29,
+  C_BATCH_STRIDES: 33,
+  LEN: 37,
+} as const;
+
 export const IsaCode = { scalar: 0, simd128: 1, relaxed: 2 } as const;
 
 /** `atrous_kernels::Status`: what every export returns. */
@@ -160,5 +194,6 @@ export const ABI_TABLES: Record<string, Record<string, number>> = {
   pad_desc: PadDesc,
   conv_transpose_desc: ConvTransposeDesc,
   isa: IsaCode,
+  gemm_desc: GemmDesc,
   status: StatusCode,
 };

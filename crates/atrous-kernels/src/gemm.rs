@@ -1,0 +1,421 @@
+//! General matrix multiply (ONNX MatMul and Gemm): `out = act(alpha * A B + beta * C + bias)`, batched
+//! with numpy broadcasting, on the same register tile as the convolution (`micro_kernel::accumulate`).
+//!
+//! Operands are strided views (pointer, row stride, column stride, per-batch-dim strides, all in floats),
+//! so a transpose or a broadcast is a choice of strides and the caller never copies. A is packed per block
+//! into `MR`-row strips; B into `NR`-column panels, either once (`PackedB`, for a constant B) or block by
+//! block as the product runs (a B that changes per call, as in attention).
+//!
+//! Blocking: K is reduced in chunks of at most `KC` steps, whose bounds depend on K alone. Between chunks
+//! the partial sums live in the output as f32, exactly as the registers held them, so every output
+//! element is the same sequence of multiply-adds in k order, whatever the blocking or a future split of
+//! the output over threads: results are bit-identical for any split. Within a chunk one B panel
+//! (`KC x NR`, 8 KiB) stays in L1 while an A block (`A_BLOCK_BYTES`) streams from L2 through it.
+
+use alloc::vec::Vec;
+
+use crate::activation::Activation;
+use crate::isa::{active as v, copy_floats};
+use crate::micro_kernel::{accumulate, Tile, MR, NR, NV};
+use crate::status::Status;
+
+/// Most outer batch dims a call may have.
+pub const MAX_BATCH_DIMS: usize = 4;
+/// Reduction steps per chunk of K.
+const KC: usize = 256;
+/// Packed A per block: stays in L2 (512 KiB per core here) next to the B panels.
+const A_BLOCK_BYTES: usize = 128 * 1024;
+/// Packed B per block when B is packed as the product runs (as `panel` does for convolutions).
+const B_BLOCK_BYTES: usize = 192 * 1024;
+
+/// A strided matrix view. Element (i, j) of batch `b` (a multi-index over the batch dims) is at
+/// `ptr + i * row_stride + j * col_stride + sum(b[d] * batch_strides[d])`. A stride of 0 broadcasts.
+#[derive(Clone, Copy, Debug)]
+pub struct Operand {
+    pub ptr: *const f32,
+    pub row_stride: usize,
+    pub col_stride: usize,
+    pub batch_strides: [usize; MAX_BATCH_DIMS],
+}
+
+impl Operand {
+    /// A matrix shared by every batch.
+    pub fn new(ptr: *const f32, row_stride: usize, col_stride: usize) -> Self {
+        Operand { ptr, row_stride, col_stride, batch_strides: [0; MAX_BATCH_DIMS] }
+    }
+
+    pub fn with_batch_strides(mut self, strides: &[usize]) -> Self {
+        for (d, s) in self.batch_strides.iter_mut().zip(strides) {
+            *d = *s;
+        }
+        self
+    }
+
+    fn at_batch(&self, offset: usize) -> *const f32 {
+        self.ptr.wrapping_add(offset)
+    }
+}
+
+/// B packed once: `ceil(N / NR)` panels, each `K` rows of `NR` floats (columns past N are zero).
+pub struct PackedB {
+    data: Vec<f32>,
+    k: usize,
+    n: usize,
+}
+
+impl PackedB {
+    /// Packs the `k x n` matrix `b` (its batch strides are ignored).
+    ///
+    /// # Safety
+    /// `b` must be readable at every element (i, j), `i < k`, `j < n`.
+    pub unsafe fn pack(b: &Operand, k: usize, n: usize) -> Result<Self, Status> {
+        let len = n.div_ceil(NR).checked_mul(k).and_then(|x| x.checked_mul(NR)).ok_or(Status::SizeOverflow)?;
+        len.checked_mul(4).ok_or(Status::SizeOverflow)?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len).map_err(|_| Status::OutOfMemory)?;
+        data.resize(len, 0.0);
+        pack_panels(data.as_mut_ptr(), k * NR, b, 0, n, 0, k);
+        Ok(PackedB { data, k, n })
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 4
+    }
+}
+
+pub enum BOperand<'a> {
+    Strided(Operand),
+    Packed(&'a PackedB),
+}
+
+/// One call. `out` (passed to `run`) is `batch... x m x n`, row-major and contiguous.
+pub struct Gemm<'a> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// Outer batch dims (at most `MAX_BATCH_DIMS`); the operands' batch strides index them.
+    pub batch: &'a [usize],
+    pub a: Operand,
+    pub b: BOperand<'a>,
+    /// Addend, scaled by `beta`; broadcast through zero strides (a C of `[n]` has row stride 0).
+    pub c: Option<Operand>,
+    pub alpha: f32,
+    pub beta: f32,
+    /// `n` floats added to every row.
+    pub bias: Option<*const f32>,
+    pub activation: Activation,
+}
+
+/// What a tile's epilogue adds and applies.
+struct Epilogue {
+    alpha: f32,
+    beta: f32,
+    bias: Option<*const f32>,
+    activation: Activation,
+}
+
+/// Per-call blocking and scratch.
+struct Blocks {
+    chunks: usize,
+    kc: usize,
+    mc: usize,
+    nc: usize,
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl<'a> Gemm<'a> {
+    /// Number of batch matrices, and floats of the output.
+    pub fn output_len(&self) -> Result<usize, Status> {
+        if self.batch.len() > MAX_BATCH_DIMS {
+            return Err(Status::InvalidDescriptor);
+        }
+        let count = self.batch.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or(Status::SizeOverflow)?;
+        let len = count.checked_mul(self.m).and_then(|x| x.checked_mul(self.n)).ok_or(Status::SizeOverflow)?;
+        len.checked_mul(4).ok_or(Status::SizeOverflow)?;
+        Ok(len)
+    }
+
+    /// Computes the product into `out`.
+    ///
+    /// # Safety
+    /// Every operand must be readable at every element the shape and strides address; `out` writable for
+    /// `output_len()` floats and overlapping no operand.
+    pub unsafe fn run(&self, out: *mut f32) -> Result<(), Status> {
+        let len = self.output_len()?;
+        if let BOperand::Packed(p) = self.b {
+            if p.k != self.k || p.n != self.n {
+                return Err(Status::ShapeMismatch);
+            }
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let count = len / (self.m * self.n);
+        // A B shared by several batch matrices is packed once for the call rather than once per matrix.
+        let shared;
+        let b = match self.b {
+            BOperand::Strided(b) if count > 1 && b.batch_strides.iter().all(|&s| s == 0) => {
+                shared = PackedB::pack(&b, self.k, self.n)?;
+                BOperand::Packed(&shared)
+            }
+            BOperand::Strided(b) => BOperand::Strided(b),
+            BOperand::Packed(p) => BOperand::Packed(p),
+        };
+        let mut blocks = self.blocks(matches!(b, BOperand::Packed(_)))?;
+        let epilogue = Epilogue { alpha: self.alpha, beta: self.beta, bias: self.bias, activation: self.activation };
+        let rank = self.batch.len();
+        for index in 0..count {
+            // Offsets of this batch matrix in each operand, from its multi-index (last dim fastest).
+            let (mut rest, mut oa, mut ob, mut oc) = (index, 0, 0, 0);
+            for d in (0..rank).rev() {
+                let i = rest % self.batch[d];
+                rest /= self.batch[d];
+                oa += i * self.a.batch_strides[d];
+                if let BOperand::Strided(b) = &b {
+                    ob += i * b.batch_strides[d];
+                }
+                if let Some(c) = &self.c {
+                    oc += i * c.batch_strides[d];
+                }
+            }
+            let a = Operand { ptr: self.a.at_batch(oa), ..self.a };
+            let bm = match &b {
+                BOperand::Strided(b) => BOperand::Strided(Operand { ptr: b.at_batch(ob), ..*b }),
+                BOperand::Packed(p) => BOperand::Packed(p),
+            };
+            let c = self.c.map(|c| Operand { ptr: c.at_batch(oc), ..c });
+            self.matrix(&a, &bm, c.as_ref(), &epilogue, &mut blocks, out.add(index * self.m * self.n));
+        }
+        Ok(())
+    }
+
+    fn blocks(&self, packed: bool) -> Result<Blocks, Status> {
+        let chunks = self.k.div_ceil(KC).max(1);
+        let kc = self.k.div_ceil(chunks);
+        let step_bytes = kc.max(1) * 4;
+        let mc = (A_BLOCK_BYTES / step_bytes / MR * MR).clamp(MR, self.m.next_multiple_of(MR));
+        let all_n = self.n.next_multiple_of(NR);
+        // A packed B needs no copy, so its block is all of N and A is packed once per chunk.
+        let nc = if packed { all_n } else { (B_BLOCK_BYTES / step_bytes / NR * NR).clamp(NR, all_n) };
+        let alloc = |len: usize| -> Result<Vec<f32>, Status> {
+            let mut v = Vec::new();
+            v.try_reserve_exact(len).map_err(|_| Status::OutOfMemory)?;
+            v.resize(len, 0.0);
+            Ok(v)
+        };
+        let a = alloc(mc * kc)?;
+        let b = if packed { Vec::new() } else { alloc(nc * kc)? };
+        Ok(Blocks { chunks, kc, mc, nc, a, b })
+    }
+
+    /// One `m x n` matrix of the batch.
+    unsafe fn matrix(&self, a: &Operand, b: &BOperand, c: Option<&Operand>, e: &Epilogue, bl: &mut Blocks, out: *mut f32) {
+        let (m, n, k) = (self.m, self.n, self.k);
+        let none: [u32; 1] = [0];
+        let mut n0 = 0;
+        while n0 < n {
+            let ncols = bl.nc.min(n - n0);
+            let panels = ncols.div_ceil(NR);
+            for chunk in 0..bl.chunks {
+                let k0 = chunk * bl.kc;
+                let steps = bl.kc.min(k - k0);
+                let (b_base, b_stride) = match b {
+                    BOperand::Packed(p) => (p.data.as_ptr().add((n0 / NR * k + k0) * NR), k * NR),
+                    BOperand::Strided(b) => {
+                        pack_panels(bl.b.as_mut_ptr(), steps * NR, b, n0, ncols, k0, steps);
+                        (bl.b.as_ptr(), steps * NR)
+                    }
+                };
+                let (first, last) = (chunk == 0, chunk + 1 == bl.chunks);
+                let mut m0 = 0;
+                while m0 < m {
+                    let rows = bl.mc.min(m - m0);
+                    pack_strips(bl.a.as_mut_ptr(), a, m0, rows, k0, steps);
+                    for p in 0..panels {
+                        let panel = b_base.add(p * b_stride);
+                        let col = n0 + p * NR;
+                        let cols = NR.min(n - col);
+                        let mut s = 0;
+                        while s * MR < rows {
+                            let row = m0 + s * MR;
+                            let tile_rows = MR.min(m - row);
+                            let dst = out.add(row * n + col);
+                            let mut acc: Tile = if first { [[v::zero(); NV]; MR] } else { load_partial(dst, n, tile_rows, cols) };
+                            accumulate(&mut acc, bl.a.as_ptr().add(s * steps * MR), &none, 0, 0, steps, panel);
+                            if last {
+                                store_tile(&acc, e, dst, n, row, col, tile_rows, cols, c);
+                            } else {
+                                store_partial(dst, n, tile_rows, cols, &acc);
+                            }
+                            s += 1;
+                        }
+                    }
+                    m0 += rows;
+                }
+            }
+            n0 += ncols;
+        }
+    }
+}
+
+/// Packs rows `m0..m0 + rows` of `a`, steps `k0..k0 + steps`, into `MR`-row strips (`steps x MR` floats
+/// each, k-major); rows past the matrix are zero.
+unsafe fn pack_strips(dst: *mut f32, a: &Operand, m0: usize, rows: usize, k0: usize, steps: usize) {
+    let (rs, cs) = (a.row_stride, a.col_stride);
+    let mut s = 0;
+    while s * MR < rows {
+        let d = dst.add(s * steps * MR);
+        let first = m0 + s * MR;
+        let valid = MR.min(rows - s * MR);
+        if valid == MR && rs == 1 {
+            // A transposed: the strip's rows are contiguous at each step.
+            for t in 0..steps {
+                copy_floats(d.add(t * MR), a.ptr.add(first + (k0 + t) * cs), MR);
+            }
+        } else {
+            for i in 0..MR {
+                if i < valid {
+                    let src = a.ptr.add((first + i) * rs + k0 * cs);
+                    for t in 0..steps {
+                        *d.add(t * MR + i) = *src.add(t * cs);
+                    }
+                } else {
+                    for t in 0..steps {
+                        *d.add(t * MR + i) = 0.0;
+                    }
+                }
+            }
+        }
+        s += 1;
+    }
+}
+
+/// Packs columns `n0..n0 + cols` of `b`, steps `k0..k0 + steps`, into `NR`-wide panels `stride` floats
+/// apart; columns past the matrix are zero.
+unsafe fn pack_panels(dst: *mut f32, stride: usize, b: &Operand, n0: usize, cols: usize, k0: usize, steps: usize) {
+    let (rs, cs) = (b.row_stride, b.col_stride);
+    for p in 0..cols.div_ceil(NR) {
+        let d = dst.add(p * stride);
+        let col = n0 + p * NR;
+        let valid = NR.min(n0 + cols - col);
+        let src = b.ptr.add(k0 * rs + col * cs);
+        if cs == 1 && valid == NR {
+            for t in 0..steps {
+                copy_floats(d.add(t * NR), src.add(t * rs), NR);
+            }
+        } else {
+            // Column by column: a transposed B (attention's K^T) is read along its contiguous rows.
+            for j in 0..NR {
+                if j < valid {
+                    let s = src.add(j * cs);
+                    for t in 0..steps {
+                        *d.add(t * NR + j) = *s.add(t * rs);
+                    }
+                } else {
+                    for t in 0..steps {
+                        *d.add(t * NR + j) = 0.0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn load_partial(p: *const f32, stride: usize, rows: usize, cols: usize) -> Tile {
+    let mut t: Tile = [[v::zero(); NV]; MR];
+    for (i, row) in t.iter_mut().enumerate().take(rows) {
+        let src = p.add(i * stride);
+        for (j, x) in row.iter_mut().enumerate() {
+            if cols == NR {
+                *x = v::load(src.add(v::LANES * j));
+            } else {
+                let mut l = [0.0f32; v::LANES];
+                for (q, slot) in l.iter_mut().enumerate() {
+                    if v::LANES * j + q < cols {
+                        *slot = *src.add(v::LANES * j + q);
+                    }
+                }
+                *x = v::from_lanes(l);
+            }
+        }
+    }
+    t
+}
+
+#[inline(always)]
+unsafe fn store_lanes(dst: *mut f32, x: v::V, cols: usize) {
+    if cols >= v::LANES {
+        v::store(dst, x);
+    } else {
+        for (q, value) in v::lanes(x).iter().enumerate().take(cols) {
+            *dst.add(q) = *value;
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn store_partial(p: *mut f32, stride: usize, rows: usize, cols: usize, t: &Tile) {
+    for (i, row) in t.iter().enumerate().take(rows) {
+        for (j, x) in row.iter().enumerate() {
+            if v::LANES * j < cols {
+                store_lanes(p.add(i * stride + v::LANES * j), *x, cols - v::LANES * j);
+            }
+        }
+    }
+}
+
+/// Four lanes of `p[0], p[step], ...`, only the first `count` read (the rest zero).
+#[inline(always)]
+unsafe fn gather(p: *const f32, step: usize, count: usize) -> v::V {
+    if step == 1 && count >= v::LANES {
+        return v::load(p);
+    }
+    if step == 0 {
+        return v::splat(*p);
+    }
+    let mut l = [0.0f32; v::LANES];
+    for (q, slot) in l.iter_mut().enumerate().take(count) {
+        *slot = *p.add(q * step);
+    }
+    v::from_lanes(l)
+}
+
+/// Writes `rows x cols` of a finished tile at (`row`, `col`): `act(alpha * acc + beta * c + bias)`. Edge
+/// tiles compute the same vector operations as full ones and store fewer lanes, so an element's value
+/// does not depend on where a tile boundary falls.
+// Out of line: the tile loop above keeps its registers for `accumulate`'s caller, and this is per tile.
+#[inline(never)]
+unsafe fn store_tile(acc: &Tile, e: &Epilogue, out: *mut f32, stride: usize, row: usize, col: usize, rows: usize, cols: usize, c: Option<&Operand>) {
+    let alpha = v::splat(e.alpha);
+    let beta = v::splat(e.beta);
+    for (i, r) in acc.iter().enumerate().take(rows) {
+        let dst = out.add(i * stride);
+        for (j, x) in r.iter().enumerate() {
+            let c0 = v::LANES * j;
+            if c0 >= cols {
+                break;
+            }
+            let lanes = cols - c0;
+            let mut y = if e.alpha == 1.0 { *x } else { v::mul(*x, alpha) };
+            if let Some(c) = c {
+                let cp = c.ptr.add((row + i) * c.row_stride + (col + c0) * c.col_stride);
+                let cv = gather(cp, c.col_stride, lanes);
+                y = if e.beta == 1.0 { v::add(y, cv) } else { v::madd(cv, beta, y) };
+            }
+            if let Some(b) = e.bias {
+                y = v::add(y, gather(b.add(col + c0), 1, lanes));
+            }
+            store_lanes(dst.add(c0), e.activation.apply(y), lanes);
+        }
+    }
+}
