@@ -3,7 +3,7 @@ import { foldConstants } from './constant-folding.js';
 import { nodeLabel, type GraphIR, type NodeIR } from './graph.js';
 import { parseModel } from './model-parser.js';
 import { optimizeGraph, type OptimizerReport } from './optimizer.js';
-import type { NodeState } from './ops/op.js';
+import { consumedInputs, type NodeState } from './ops/op.js';
 import { opFor } from './ops/registry.js';
 import { specialize } from './shape-inference.js';
 import type { RunEnv } from './value.js';
@@ -82,8 +82,9 @@ export function loadGraph(bytes: Uint8Array, env: RunEnv): LoadedGraph {
     for (const node of graph.nodes) {
       const definition = opFor(node)!;
       if (!definition.load) continue;
-      states.set(node, definition.load({ node, opset: graph.opset, engine: env.engine, consts: graph.initializers }));
-      for (const i of definition.consumes ?? []) if (node.inputs[i]) consumed.add(node.inputs[i]!);
+      const state = definition.load({ node, opset: graph.opset, engine: env.engine, consts: graph.initializers });
+      states.set(node, state);
+      for (const i of consumedInputs(definition, state)) if (node.inputs[i]) consumed.add(node.inputs[i]!);
     }
     // Packed weights now live in wasm memory; the parsed copies can go unless another op reads them.
     const readByOthers = new Set(graph.nodes.filter((n) => !states.has(n)).flatMap((n) => n.inputs));

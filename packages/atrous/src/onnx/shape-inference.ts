@@ -1,7 +1,7 @@
 import { AtrousError, show } from '../errors.js';
 import type { HostTensor } from './data-types.js';
 import { nodeLabel, type GraphIR, type NodeIR } from './graph.js';
-import { checkOutputDims, type NodeState, type PreparedOp, type ValueMeta } from './ops/op.js';
+import { checkOutputDims, consumedInputs, type NodeState, type PreparedOp, type ValueMeta } from './ops/op.js';
 import { opFor } from './ops/registry.js';
 import { evaluateOnce, type RunEnv } from './value.js';
 
@@ -50,7 +50,7 @@ export function specialize(graph: GraphIR, states: ReadonlyMap<NodeIR, NodeState
     const inputs = node.inputs.map(metaOf);
     node.inputs.forEach((name, i) => {
       // Weights a load hook packed may have been released: the op reads them from its state.
-      const released = definition.load && definition.consumes?.includes(i);
+      const released = consumedInputs(definition, states.get(node)).includes(i);
       if (name !== '' && inputs[i] === undefined && !released) throw new AtrousError('INTERNAL', `${nodeLabel(node)}: input ${show(name)} has no type`);
     });
     const nodeConsts = node.inputs.map((name) => (name === '' ? undefined : consts.get(name)));
@@ -70,7 +70,7 @@ export function specialize(graph: GraphIR, states: ReadonlyMap<NodeIR, NodeState
       viewOf.set(node.outputs[0]!, node.inputs[0]!);
     } else {
       // Inputs a load hook consumed (packed weights) are not read at run time.
-      const consumed = definition.load ? (definition.consumes ?? []) : [];
+      const consumed = consumedInputs(definition, states.get(node));
       const read = node.inputs.map((name, i) => (consumed.includes(i) ? '' : name));
       steps.push({ node, inputs: read, outputs: node.outputs, run: prepared.run });
     }

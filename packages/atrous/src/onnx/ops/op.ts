@@ -39,7 +39,15 @@ export interface PreparedOp {
 export interface NodeState {
   /** Bytes of wasm memory it holds. */
   readonly bytes: number;
+  /** Inputs whose constant values it took (packed), so runs do not read them; else the definition's `consumes`. */
+  readonly consumed?: readonly number[];
   dispose(): void;
+}
+
+/** The inputs of `node` that its load-time state took over. */
+export function consumedInputs(definition: OpDefinition, state: NodeState | undefined): readonly number[] {
+  if (!definition.load || !state) return [];
+  return state.consumed ?? definition.consumes ?? [];
 }
 
 /** What an op's `load` hook sees: the node and the constants (initializers) of the graph. */

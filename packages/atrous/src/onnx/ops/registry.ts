@@ -31,7 +31,7 @@ export const OPS: ReadonlyMap<string, OpDefinition> = new Map([
   ...plain(shapeOps),
   ...plain(indexingOps),
   ...plain(layoutOps),
-  ...plain(matmulOps),
+  ...Object.entries(matmulOps),
   ...plain(reduceOps),
   ...plain(softmaxOps),
   ...plain(normalizationOps),
