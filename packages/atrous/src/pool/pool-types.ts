@@ -52,7 +52,7 @@ export interface WorkerStats {
   id: number;
   state: 'starting' | 'idle' | 'busy' | 'dead';
   jobs: number;
-  /** Size of the worker's wasm memory at its last answer. */
+  /** Size of the worker's wasm memory after its last call that succeeded (a failed call answers with its error only). */
   wasmBytes: number;
   resources: number;
 }

@@ -106,8 +106,7 @@ export class WorkerPool {
         residual: residual === undefined ? undefined : t.tensor(expectFloat32(residual, `${op}: options.residual`, residualRank, residualLayout)),
       },
     ];
-    const y = await this.runOp(op, args, call, t.list);
-    return toTensor(y as WireTensor);
+    return toTensor(await this.runOp<WireTensor>(op, args, call, t.list));
   }
 
   /**
@@ -154,6 +153,9 @@ export class WorkerPool {
    * (`createWorkerPool({ workerUrl })`). `args` are structured-cloned; the buffers in `transfers` are moved.
    */
   runOp<T = unknown>(op: string, args: unknown[], call: PoolCallOptions = {}, transfers: ArrayBuffer[] = []): Promise<T> {
+    if (typeof op !== 'string' || !Array.isArray(args) || !Array.isArray(transfers)) {
+      return Promise.reject(new AtrousError('INVALID_ARGUMENT', `runOp: takes (op: string, args: unknown[], call?, transfers?: ArrayBuffer[]), got op ${show(op)}`));
+    }
     return this.scheduler.submit(op, (slot) => slot.call((r) => r.run(op, Comlink.transfer(args, transfers))) as Promise<T>, call);
   }
 

@@ -15,7 +15,7 @@ export class WorkerSlot {
   build: WasmBuild | undefined;
   /** Calls this worker completed (successfully or not). */
   jobs = 0;
-  /** Size of the worker's wasm memory at its last answer. */
+  /** Size of the worker's wasm memory after its last call that succeeded. */
   wasmBytes = 0;
   /** Resource ids this worker holds (or is creating), with what the worker said about each. */
   readonly resources = new Map<number, Promise<unknown>>();
