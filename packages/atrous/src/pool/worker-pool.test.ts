@@ -134,16 +134,12 @@ describe('WorkerPool', () => {
 
   it('keeps the code and the causes of an AtrousError thrown in a worker', async () => {
     const error = await rejection(pool.runOp('throwWithCause', ['INVALID_SHAPE', 'outer message', 'UNSUPPORTED', 'inner message', 'root message']));
-    expect(error.code).toBe('INVALID_SHAPE');
-    expect(error.message).toBe('outer message');
+    expect(error).toMatchObject({ code: 'INVALID_SHAPE', message: 'outer message' });
     const cause = error.cause as AtrousError;
     expect(cause).toBeInstanceOf(AtrousError);
-    expect(cause.code).toBe('UNSUPPORTED');
-    expect(cause.message).toBe('inner message');
-    const root = cause.cause as Error;
-    expect(root).toBeInstanceOf(Error);
-    expect(root.name).toBe('RangeError');
-    expect(root.message).toBe('root message');
+    expect(cause).toMatchObject({ code: 'UNSUPPORTED', message: 'inner message' });
+    expect(cause.cause).toBeInstanceOf(Error);
+    expect(cause.cause).toMatchObject({ name: 'RangeError', message: 'root message' });
     // The stack is the worker's, where the error was thrown.
     expect(error.stack).toMatch(/fault-worker\.js/);
     expect(pool.stats().crashed).toBe(0);
