@@ -5,6 +5,7 @@
 // `new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module' })` as an app's would be.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, conv2d, createWorkerPool, init, loadedBuild, type WorkerPool } from 'atrous';
+import { FAULT_WORKER_URL, injectFault } from '../../packages/atrous/test-support/worker-faults.js';
 
 function random(n: number, seed: number): Float32Array {
   let s = seed >>> 0 || 1;
@@ -52,9 +53,10 @@ const options = { dilations: 2, pads: 'same-upper' as const, bias: random(256, 4
 
 describe('the worker pool in chromium', () => {
   let pool: WorkerPool | undefined;
+  let breakable: WorkerPool | undefined;
 
   afterAll(async () => {
-    await pool?.terminate();
+    await Promise.all([pool?.terminate(), breakable?.terminate()]);
   });
 
   it('keeps frames coming while the workers compute; the main thread alone does not', async () => {
@@ -89,19 +91,20 @@ describe('the worker pool in chromium', () => {
   }, 180_000);
 
   it('replaces module workers that crash or hang, with the error codes of Node', async () => {
-    pool ??= await createWorkerPool({ size: 2 });
+    // Workers running the tests' worker module, which breaks on command (the package's own has no faults).
+    const pool = (breakable = await createWorkerPool({ size: 2, workerUrl: FAULT_WORKER_URL }));
     const small = new Tensor('float32', random(2 * 9 * 9, 5), [1, 2, 9, 9]);
     const weights = new Tensor('float32', random(3 * 2 * 9, 6), [3, 2, 3, 3]);
     const before = pool.stats();
-    const uncaught = await pool.injectFault('uncaught').catch((e: unknown) => e as { code: string; message: string });
+    const uncaught = await injectFault(pool, 'uncaught').catch((e: unknown) => e as { code: string; message: string });
     expect(uncaught.code).toBe('WORKER_CRASHED');
     expect(uncaught.message).toMatch(/uncaught error at its top level: .*fault injected/);
-    const trap = await pool.injectFault('trap').catch((e: unknown) => e as { code: string; message: string });
+    const trap = await injectFault(pool, 'trap').catch((e: unknown) => e as { code: string; message: string });
     expect(trap.code).toBe('WORKER_CRASHED');
     expect(trap.message).toMatch(/trapped/);
     // Replacements load their kernels first; the hang must reach a worker for its timeout to end one.
     while (!pool.stats().workers.every((w) => w.state === 'idle')) await new Promise((r) => setTimeout(r, 10));
-    const hang = await pool.injectFault('hang', { timeoutMs: 100 }).catch((e: unknown) => e as { code: string; message: string });
+    const hang = await injectFault(pool, 'hang', { timeoutMs: 100 }).catch((e: unknown) => e as { code: string; message: string });
     expect(hang.code).toBe('TIMEOUT');
     expect(hang.message).toMatch(/while running in worker/);
     expect(pool.stats().replaced).toBe(before.replaced + 3);

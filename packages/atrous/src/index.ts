@@ -15,18 +15,11 @@ export {
   type ConvLayer,
   type GriddingWarning,
 } from './analysis/receptive-field.js';
-export {
-  createWorkerPool,
-  WorkerPool,
-  PooledResource,
-  type WorkerPoolOptions,
-  type PoolCallOptions,
-  type TiledRunOptions,
-  type WorkerPoolStats,
-  type WorkerStats,
-} from './pool/worker-pool.js';
+export { createWorkerPool, WorkerPool } from './pool/worker-pool.js';
+export type { WorkerPoolOptions, PoolCallOptions, TiledRunOptions, WorkerPoolStats, WorkerStats, WorkerResourceLimits } from './pool/pool-types.js';
+export { PooledResource } from './pool/resource-registry.js';
 export { PooledConvPlan, PooledConvStack, type PooledRunOptions } from './pool/pooled-conv.js';
-export type { WorkerFault } from './pool/worker-protocol.js';
+export { serveWorker, type WorkerOp } from './pool/worker-service.js';
 export { planTiles, cropTile, pasteTile, type Tile, type TilePlan, type Region } from './pool/tiling.js';
 export { PooledSession } from './pool/pooled-session.js';
 export {

@@ -4,7 +4,8 @@ import { AtrousError, show } from '../errors.js';
 import { Tensor, expectFloat32 } from '../tensor.js';
 import { convOutputDims, resolveConvSpec, type Conv2dOptions, type ConvSpec } from '../ops/conv-options.js';
 import type { ConvGeometry, ConvLayer } from '../analysis/receptive-field.js';
-import type { PoolCallOptions, PooledResource } from './worker-pool.js';
+import type { PoolCallOptions } from './pool-types.js';
+import type { PooledResource } from './resource-registry.js';
 import type { StackPads, WireConvLayer } from './worker-ops.js';
 import { biasData, toTensor, Transfers, type WireTensor } from './wire.js';
 

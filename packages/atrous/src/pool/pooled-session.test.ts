@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import onnxProto from 'onnx-proto';
 import { AtrousError, InferenceSession, Tensor, createWorkerPool, init, type WorkerPool } from '../../dist/index.js';
 import { ModelBuilder, randomFloats } from '../../test-support/onnx-builder.js';
+import { FAULT_WORKER_URL, injectFault } from '../../test-support/worker-faults.js';
 
 const INT64 = onnxProto.onnx.TensorProto.DataType.INT64;
 
@@ -42,7 +43,7 @@ describe('pool.loadModel', () => {
 
   beforeAll(async () => {
     await init();
-    pool = await createWorkerPool({ size: 2, maxQueue: 8 });
+    pool = await createWorkerPool({ size: 2, maxQueue: 8, workerUrl: FAULT_WORKER_URL });
     local = await InferenceSession.create(segmentationModel());
   });
 
@@ -81,7 +82,7 @@ describe('pool.loadModel', () => {
     const feed = await rejection(session.run({ picture: new Tensor('float32', new Float32Array(3 * 4 * 4), [1, 3, 4, 4]) }));
     expect(feed.code).toBe('INVALID_FEED');
     expect(feed.message).toMatch(/picture/);
-    await pool.injectFault('exit').catch(() => undefined);
+    await injectFault(pool, 'exit').catch(() => undefined);
     for (let i = 0; i < 2000 && !pool.stats().workers.every((w) => w.state === 'idle'); i++) await new Promise((r) => setTimeout(r, 5));
     expect(pool.stats().workers.map((w) => w.resources).sort()).toEqual([0, 1]); // the replacement has not loaded it yet
     const image = new Tensor('float32', randomFloats(3 * 12 * 12, 5), [1, 3, 12, 12]);

@@ -3,7 +3,8 @@
 import { AtrousError, show } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import type { InferenceFeeds, InferenceResults, ValueMetadata } from '../onnx/session.js';
-import type { PoolCallOptions, PooledResource } from './worker-pool.js';
+import type { PoolCallOptions } from './pool-types.js';
+import type { PooledResource } from './resource-registry.js';
 import type { SessionInfo } from './session-resource.js';
 import { toAnyTensor, Transfers, type WireAnyTensor } from './wire.js';
 

@@ -1,7 +1,5 @@
-// What crosses between the pool and its workers: tensors as plain { data, dims } whose buffers are
-// transferred (moved, not copied by the structured clone), and errors as plain objects that keep their
-// `code` (Comlink on its own keeps only name, message and stack).
-import { AtrousError, type AtrousErrorCode } from '../errors.js';
+// Tensors as they cross between the pool and its workers: plain { data, dims } whose buffers are transferred
+// (moved, not copied by the structured clone). Errors cross through error-transfer.ts.
 import { Tensor, type TensorDataTypes, type TensorType } from '../tensor.js';
 import type { Conv2dOptions } from '../ops/conv-options.js';
 import type { Conv1dOptions } from '../ops/conv1d.js';
@@ -17,17 +15,6 @@ export interface WireAnyTensor {
   data: TensorDataTypes[TensorType];
   dims: number[];
 }
-
-export interface WireError {
-  name: string;
-  code: AtrousErrorCode | undefined;
-  message: string;
-  /** The worker cannot be trusted after this error (a wasm trap): the pool replaces it. */
-  fatal: boolean;
-}
-
-/** Every worker method answers with a Reply, never by throwing, so nothing is lost on the way. */
-export type Reply<T> = { ok: true; value: T; wasmBytes: number } | { ok: false; error: WireError; wasmBytes: number };
 
 /** Conv options as they cross: the bias as a bare Float32Array, the residual as a WireTensor. */
 export type WireConv2dOptions = Omit<Conv2dOptions, 'bias'> & { bias?: Float32Array; residual?: WireTensor };
@@ -82,16 +69,4 @@ export function toAnyTensor(w: WireAnyTensor): Tensor {
 export function biasData(bias: Tensor<'float32'> | Float32Array | undefined): Float32Array | undefined {
   if (bias === undefined) return undefined;
   return bias instanceof Tensor ? (bias.data as Float32Array) : bias;
-}
-
-export function toWireError(error: unknown, fatal = false): WireError {
-  if (error instanceof AtrousError) return { name: error.name, code: error.code, message: error.message, fatal };
-  if (error instanceof Error) return { name: error.name, code: undefined, message: error.message, fatal };
-  return { name: 'Error', code: undefined, message: String(error), fatal };
-}
-
-/** Rebuilds an AtrousError; anything else a worker threw becomes INTERNAL with its name in the message. */
-export function fromWireError(error: WireError): AtrousError {
-  if (error.code !== undefined) return new AtrousError(error.code, error.message);
-  return new AtrousError('INTERNAL', `a worker threw ${error.name}: ${error.message}`);
 }

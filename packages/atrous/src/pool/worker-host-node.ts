@@ -6,7 +6,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { MessageEndpoint, SpawnOptions, WorkerHandle } from './worker-protocol.js';
 
 export function spawnWorker(options: SpawnOptions): WorkerHandle {
-  const worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
+  const worker = new Worker(options.workerUrl ?? new URL('./worker-entry.js', import.meta.url), {
     resourceLimits: options.resourceLimits,
     // Not the parent's Node options: they are for the user's script (--input-type, --import of a TS loader...)
     // and can break a worker that only loads atrous. V8 flags (--experimental-wasm-relaxed-simd) are
@@ -45,11 +45,6 @@ export function spawnWorker(options: SpawnOptions): WorkerHandle {
 export function workerEndpoint(): MessageEndpoint {
   if (!parentPort) throw new Error('atrous pool worker: not running in a worker_threads Worker');
   return nodeEndpoint(parentPort) as MessageEndpoint;
-}
-
-/** Inside a worker: end it the way a crashing dependency would. */
-export function exitWorker(code: number): void {
-  process.exit(code);
 }
 
 export function defaultPoolSize(): number {

@@ -18,7 +18,7 @@ function conv2dOptions(o: WireConv2dOptions): Conv2dOptions & { residual?: Tenso
   return { ...o, residual: o.residual && toTensor(o.residual) };
 }
 
-export const OPS: Record<string, (args: any) => MethodResult> = {
+export const CONV_OPS: Record<string, (args: any) => MethodResult> = {
   conv2d([x, w, options]: [WireTensor, WireTensor, WireConv2dOptions]) {
     return answer(conv2d(toTensor(x), toTensor(w), conv2dOptions(options)));
   },

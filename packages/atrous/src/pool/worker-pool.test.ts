@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtrousError, Tensor, conv1d, conv2d, createWorkerPool, init, loadedBuild, prepareConv2d, type WorkerPool } from '../../dist/index.js';
+import { FAULT_WORKER_URL, injectFault } from '../../test-support/worker-faults.js';
 
 function random(n: number, seed: number): Float32Array {
   let s = seed >>> 0 || 1;
@@ -66,7 +67,7 @@ describe('WorkerPool', () => {
 
   beforeAll(async () => {
     await init();
-    pool = await createWorkerPool({ size: 2, maxQueue: 4 });
+    pool = await createWorkerPool({ size: 2, maxQueue: 4, workerUrl: FAULT_WORKER_URL });
     lastPool = pool;
   });
 
@@ -131,11 +132,36 @@ describe('WorkerPool', () => {
     expect(pool.stats().crashed).toBe(0);
   });
 
+  it('keeps the code and the causes of an AtrousError thrown in a worker', async () => {
+    const error = await rejection(pool.runOp('throwWithCause', ['INVALID_SHAPE', 'outer message', 'UNSUPPORTED', 'inner message', 'root message']));
+    expect(error).toMatchObject({ code: 'INVALID_SHAPE', message: 'outer message' });
+    const cause = error.cause as AtrousError;
+    expect(cause).toBeInstanceOf(AtrousError);
+    expect(cause).toMatchObject({ code: 'UNSUPPORTED', message: 'inner message' });
+    expect(cause.cause).toBeInstanceOf(Error);
+    expect(cause.cause).toMatchObject({ name: 'RangeError', message: 'root message' });
+    // The stack is the worker's, where the error was thrown.
+    expect(error.stack).toMatch(/fault-worker\.js/);
+    expect(pool.stats().crashed).toBe(0);
+  });
+
+  it('has no fault handlers in the package\'s own worker', async () => {
+    const plain = await createWorkerPool({ size: 1 });
+    try {
+      const error = await rejection(plain.runOp('fault', ['exit']));
+      expect(error.code).toBe('INVALID_ARGUMENT');
+      expect(error.message).toMatch(/worker: unknown op "fault" \(this worker has \["conv2d", "conv1d"\]\)/);
+      expect(plain.stats().crashed).toBe(0);
+    } finally {
+      await plain.terminate();
+    }
+  });
+
   it('rejects at once beyond maxQueue, and aborts queued and running calls', async () => {
     const before = pool.stats();
     const holds = [new AbortController(), new AbortController()];
     // Two calls that never answer occupy both workers; four wait; one more is one too many.
-    const hung = holds.map((c) => pool.injectFault('hang', { signal: c.signal }));
+    const hung = holds.map((c) => injectFault(pool, 'hang', { signal: c.signal }));
     await until(() => pool.stats().running === 2, 'both workers busy');
     const x = tensor([1, 4, 12, 12], 30);
     const w = tensor([4, 4, 3, 3], 31);
@@ -197,11 +223,11 @@ describe('WorkerPool', () => {
   });
 
   it('times out running and waiting calls', async () => {
-    const running = await rejection(pool.injectFault('hang', { timeoutMs: 100 }));
+    const running = await rejection(injectFault(pool, 'hang', { timeoutMs: 100 }));
     expect(running.code).toBe('TIMEOUT');
     expect(running.message).toMatch(/did not finish within timeoutMs = 100 \(while running in worker #\d+/);
     const holds = [new AbortController(), new AbortController()];
-    const hung = holds.map((c) => pool.injectFault('hang', { signal: c.signal }));
+    const hung = holds.map((c) => injectFault(pool, 'hang', { signal: c.signal }));
     await until(() => pool.stats().running === 2, 'both workers busy');
     const waiting = await rejection(pool.conv2d(tensor([1, 1, 4, 4], 1), tensor([1, 1, 3, 3], 2), {}, { timeoutMs: 50 }));
     expect(waiting.code).toBe('TIMEOUT');
@@ -223,7 +249,7 @@ describe('WorkerPool', () => {
     for (const [kind, message] of kinds) {
       const before = pool.stats();
       await until(() => pool.stats().workers.every((s) => s.state === 'idle'), 'both workers idle');
-      const [fault, other] = await Promise.allSettled([pool.injectFault(kind), pool.conv2d(x, w, { dilations: 3, pads: 'same-upper' })]);
+      const [fault, other] = await Promise.allSettled([injectFault(pool, kind), pool.conv2d(x, w, { dilations: 3, pads: 'same-upper' })]);
       expect(fault.status).toBe('rejected');
       const error = (fault as PromiseRejectedResult).reason as AtrousError;
       expect(error).toBeInstanceOf(AtrousError);
@@ -237,17 +263,17 @@ describe('WorkerPool', () => {
     }
     // A prepared plan reaches the replacement workers too (created there on first use).
     const plan = await pool.prepareConv2d(w, { dilations: 3, pads: 'same-upper' });
-    await pool.injectFault('exit').catch(() => undefined);
-    await pool.injectFault('exit').catch(() => undefined);
+    await injectFault(pool, 'exit').catch(() => undefined);
+    await injectFault(pool, 'exit').catch(() => undefined);
     const ys = await Promise.all([plan.run(x), plan.run(x), plan.run(x)]);
     for (const y of ys) expect(sameBits(y, expected)).toBe(true);
     await plan.dispose();
   });
 
   it('replaces a worker that runs out of memory', async () => {
-    const small = await createWorkerPool({ size: 1, resourceLimits: { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 4 } });
+    const small = await createWorkerPool({ size: 1, workerUrl: FAULT_WORKER_URL, resourceLimits: { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 4 } });
     try {
-      const error = await rejection(small.injectFault('oom'));
+      const error = await rejection(injectFault(small, 'oom'));
       expect(error.code).toBe('WORKER_CRASHED');
       expect(error.message).toMatch(/worker #\d+ ran out of memory/);
       const x = tensor([1, 2, 9, 9], 60);
@@ -303,7 +329,7 @@ describe('WorkerPool', () => {
 describe('WorkerPool.terminate', () => {
   it('rejects running and queued calls, ends every worker and leaves no handle open', async () => {
     const baseline = handles();
-    const pool = await createWorkerPool({ size: 1, maxQueue: 8 });
+    const pool = await createWorkerPool({ size: 1, maxQueue: 8, workerUrl: FAULT_WORKER_URL });
     const x = tensor([1, 2, 9, 9], 80);
     const w = tensor([3, 2, 3, 3], 81);
     expect(sameBits(await pool.conv2d(x, w), conv2d(x, w))).toBe(true);
@@ -311,7 +337,7 @@ describe('WorkerPool.terminate', () => {
     expect(handles()).not.toBe(baseline); // the check sees the worker
     // Errors are collected as they come (a rejection nobody awaited yet would be reported as unhandled).
     const caught = (p: Promise<unknown>) => p.then(() => new Error('resolved'), (e: unknown) => e as AtrousError);
-    const running = caught(pool.injectFault('hang'));
+    const running = caught(injectFault(pool, 'hang'));
     const queued = [pool.conv2d(x, w), plan.run(x), pool.conv1d(tensor([1, 2, 9], 1), tensor([2, 2, 3], 2))].map(caught);
     await until(() => pool.stats().running === 1 && pool.stats().queued === 3, 'one running, three waiting');
     await pool.terminate();
@@ -340,12 +366,12 @@ describe('WorkerPool.terminate', () => {
     const index = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
     const script = `
       const { createWorkerPool, Tensor } = await import(${JSON.stringify(index)});
-      const pool = await createWorkerPool({ size: 2 });
+      const pool = await createWorkerPool({ size: 2, workerUrl: new URL(${JSON.stringify(FAULT_WORKER_URL.href)}) });
       const x = new Tensor('float32', new Float32Array(2 * 8 * 8).fill(1), [1, 2, 8, 8]);
       const w = new Tensor('float32', new Float32Array(3 * 2 * 9).fill(0.5), [3, 2, 3, 3]);
       const plan = await pool.prepareConv2d(w, { dilations: 2, pads: 'same-upper' });
       const y = await plan.run(x);
-      const hung = pool.injectFault('hang').catch((e) => e.code);
+      const hung = pool.runOp('fault', ['hang']).catch((e) => e.code);
       const waiting = pool.conv2d(x, w).catch((e) => e.code);
       await pool.terminate();
       console.log(JSON.stringify({ centre: y.data[3 * 8 + 3], hung: await hung, waiting: await waiting }));

@@ -4,8 +4,8 @@ import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import { spawnWorker } from '#worker-host';
 import { AtrousError } from '../errors.js';
 import type { WasmBuild } from '../wasm/builds.js';
-import type { SpawnOptions, WorkerApi, WorkerHandle } from './worker-protocol.js';
-import { fromWireError, type Reply } from './wire.js';
+import { installErrorTransfer } from './error-transfer.js';
+import type { Answer, SpawnOptions, WorkerApi, WorkerHandle } from './worker-protocol.js';
 
 export type SlotState = 'starting' | 'idle' | 'busy' | 'dead';
 
@@ -15,7 +15,7 @@ export class WorkerSlot {
   build: WasmBuild | undefined;
   /** Calls this worker completed (successfully or not). */
   jobs = 0;
-  /** Size of the worker's wasm memory at its last answer. */
+  /** Size of the worker's wasm memory after its last call that succeeded. */
   wasmBytes = 0;
   /** Resource ids this worker holds (or is creating), with what the worker said about each. */
   readonly resources = new Map<number, Promise<unknown>>();
@@ -31,6 +31,7 @@ export class WorkerSlot {
     this.id = id;
     this.attempt = attempt;
     this.onDeath = onDeath;
+    installErrorTransfer();
     this.handle = spawnWorker(spawn);
     this.handle.onCrash((what) => {
       void this.end(new AtrousError('WORKER_CRASHED', `worker #${this.id} ${what}; it was replaced`));
@@ -63,34 +64,41 @@ export class WorkerSlot {
   }
 
   /**
-   * Calls the worker and unwraps its Reply: its value, or its error rebuilt as an AtrousError. A fatal
-   * error (a wasm trap) ends this worker. Rejects with the reason of death if the worker dies first.
+   * Calls the worker and gives its answer's value. Rejects with the worker's error (as an AtrousError), or
+   * with the reason of death if the worker dies first. A worker that reports itself broken (a wasm trap)
+   * is ended.
    */
-  async call<T>(fn: (remote: WorkerApi) => Promise<Reply<T>>): Promise<T> {
+  async call<T>(fn: (remote: WorkerApi) => Promise<Answer<T>>): Promise<T> {
     if (this.deathError) throw this.deathError;
     // Not Promise.race with a long-lived "death" promise: every race would leave a reaction (holding its
     // result) on that promise until the worker dies.
-    const reply = await new Promise<Reply<T>>((resolve, reject) => {
-      let sent: Promise<Reply<T>>;
+    const answer = await new Promise<Answer<T>>((resolve, reject) => {
+      let sent: Promise<Answer<T>>;
       try {
-        sent = fn(this.remote) as Promise<Reply<T>>;
+        sent = fn(this.remote);
       } catch (error) {
         // postMessage refused the message (a DataCloneError: a detached or unclonable value).
         reject(error);
         return;
       }
       this.pending.add(reject);
-      sent.then(resolve, reject).finally(() => this.pending.delete(reject));
+      sent.then(resolve, (error: unknown) => reject(this.workerFailure(error))).finally(() => this.pending.delete(reject));
     });
-    this.wasmBytes = reply.wasmBytes;
-    if (reply.ok) return reply.value;
-    const error = fromWireError(reply.error);
-    if (reply.error.fatal) {
-      const crash = new AtrousError('WORKER_CRASHED', `worker #${this.id}: ${error.message}`);
-      void this.end(crash);
-      throw crash;
+    this.wasmBytes = answer.wasmBytes;
+    return answer.value;
+  }
+
+  /** What the caller sees of an error the worker threw; WORKER_CRASHED from the worker means "replace me". */
+  private workerFailure(error: unknown): AtrousError {
+    if (!(error instanceof AtrousError)) {
+      const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      return new AtrousError('INTERNAL', `a worker threw ${what}`, { cause: error });
     }
-    throw error;
+    if (error.code !== 'WORKER_CRASHED') return error;
+    if (this.deathError) return this.deathError;
+    const crash = new AtrousError('WORKER_CRASHED', `worker #${this.id}: ${error.message}`, { cause: error.cause });
+    void this.end(crash);
+    return crash;
   }
 
   /** Makes sure the worker holds resource `id`, creating it from `payload` on first use. */
