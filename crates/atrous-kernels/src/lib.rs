@@ -15,6 +15,7 @@ pub mod channel_ops;
 mod depthwise;
 pub mod gemm;
 mod gemm_conv;
+mod gemm_tiles;
 #[cfg(test)]
 mod gemm_tests;
 pub mod geometry;
