@@ -284,7 +284,7 @@ fn splits_are_bit_identical() {
     let b = rng.vec(k * n);
     let c = rng.vec(m * n);
     let bias = rng.vec(n);
-    let run = |rows: core::ops::Range<usize>, cols: core::ops::Range<usize>, packed: bool| {
+    let run = |rows: core::ops::Range<usize>, cols: core::ops::Range<usize>, packed: bool, plain: bool| {
         let (mm, nn) = (rows.len(), cols.len());
         let bop = Operand::new(b[cols.start..].as_ptr(), n, 1);
         let p = unsafe { PackedB::pack(&bop, k, nn).unwrap() };
@@ -295,24 +295,27 @@ fn splits_are_bit_identical() {
             batch: &[],
             a: Operand::new(a[rows.start * k..].as_ptr(), k, 1),
             b: if packed { BOperand::Packed(&p) } else { BOperand::Strided(bop) },
-            c: Some(Operand::new(c[rows.start * n + cols.start..].as_ptr(), n, 1)),
-            alpha: 0.5,
+            // Plain products take the tiles-from-zero path for full tiles, the epilogue path for edges.
+            c: (!plain).then(|| Operand::new(c[rows.start * n + cols.start..].as_ptr(), n, 1)),
+            alpha: if plain { 1.0 } else { 0.5 },
             beta: 2.0,
-            bias: Some(bias[cols.start..].as_ptr()),
-            activation: Activation::Sigmoid,
+            bias: (!plain).then(|| bias[cols.start..].as_ptr()),
+            activation: if plain { Activation::None } else { Activation::Sigmoid },
         };
         let mut out = std::vec![0.0f32; mm * nn];
         unsafe { call.run(out.as_mut_ptr()).unwrap() };
         out
     };
-    let whole = run(0..m, 0..n, false);
-    assert_eq!(whole, run(0..m, 0..n, true));
-    for (rows, cols) in [(3..17, 0..n), (0..m, 5..38), (1..2, 13..14), (10..23, 7..45)] {
-        for packed in [false, true] {
-            let part = run(rows.clone(), cols.clone(), packed);
-            for (i, r) in rows.clone().enumerate() {
-                for (j, col) in cols.clone().enumerate() {
-                    assert_eq!(part[i * cols.len() + j].to_bits(), whole[r * n + col].to_bits(), "({r}, {col})");
+    for plain in [false, true] {
+        let whole = run(0..m, 0..n, false, plain);
+        assert_eq!(whole, run(0..m, 0..n, true, plain));
+        for (rows, cols) in [(3..17, 0..n), (0..m, 5..38), (1..2, 13..14), (10..23, 7..45)] {
+            for packed in [false, true] {
+                let part = run(rows.clone(), cols.clone(), packed, plain);
+                for (i, r) in rows.clone().enumerate() {
+                    for (j, col) in cols.clone().enumerate() {
+                        assert_eq!(part[i * cols.len() + j].to_bits(), whole[r * n + col].to_bits(), "({r}, {col})");
+                    }
                 }
             }
         }
