@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 
 use crate::activation::Activation;
 use crate::gemm_tiles::{panel_tiles, Epilogue, Strip};
-use crate::isa::copy_floats;
+use crate::isa::{active as v, copy_floats};
 use crate::micro_kernel::{MR, NR};
 use crate::status::Status;
 
@@ -35,8 +35,10 @@ const A_BLOCK_BYTES: usize = 128 * 1024;
 /// the same cache lines, so that column (128 lines, 8 KiB) must still be in L1 when it does. Without the
 /// cap a short K (attention's 32) made the block all of M and every output line was fetched twice.
 const MC_MAX: usize = 128;
-/// Packed B per block when B is packed as the product runs (as `panel` does for convolutions).
-const B_BLOCK_BYTES: usize = 192 * 1024;
+/// Packed B per block when B is packed as the product runs. What must stay in cache is one panel's chunk
+/// (`KC x NR`, L1), not the block, which is read panel by panel as the packed-once B is; a large block
+/// means A is packed fewer times (all of N at once up to 1024 columns of a 256-step chunk).
+const B_BLOCK_BYTES: usize = 1024 * 1024;
 
 /// A strided matrix view. Element (i, j) of batch `b` (a multi-index over the batch dims) is at
 /// `ptr + i * row_stride + j * col_stride + sum(b[d] * batch_strides[d])`. A stride of 0 broadcasts.
@@ -269,6 +271,22 @@ unsafe fn pack_strips(dst: *mut f32, a: &Operand, m0: usize, rows: usize, k0: us
             // A transposed: the strip's rows are contiguous at each step.
             for t in 0..steps {
                 copy_floats(d.add(t * MR), a.ptr.add(first + (k0 + t) * cs), MR);
+            }
+        } else if valid == MR && cs == 1 && MR == v::LANES {
+            // Row-major A: four rows read a vector at a time and transposed into four steps.
+            let row = |i: usize| a.ptr.add((first + i) * rs + k0);
+            let mut t = 0;
+            while t + v::LANES <= steps {
+                let cols = v::transpose4([v::load(row(0).add(t)), v::load(row(1).add(t)), v::load(row(2).add(t)), v::load(row(3).add(t))]);
+                for (q, c) in cols.iter().enumerate() {
+                    v::store(d.add((t + q) * MR), *c);
+                }
+                t += v::LANES;
+            }
+            for t in t..steps {
+                for i in 0..MR {
+                    *d.add(t * MR + i) = *row(i).add(t);
+                }
             }
         } else {
             for i in 0..MR {

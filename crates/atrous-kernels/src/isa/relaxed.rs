@@ -5,7 +5,7 @@
 use core::arch::wasm32::*;
 
 pub use super::simd128::{
-    add, apply_lanes, even_lanes, from_lanes, lanes, load, load_splat, max, min, mul, select_positive, splat, store, zero, V,
+    add, apply_lanes, even_lanes, from_lanes, lanes, load, load_splat, max, min, mul, select_positive, splat, store, transpose4, zero, V,
 };
 
 pub const NAME: &str = "relaxed";

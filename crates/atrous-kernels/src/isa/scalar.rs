@@ -90,3 +90,15 @@ pub fn apply_lanes(a: V, f: impl Fn(f32) -> f32) -> V {
 pub fn even_lanes(a: V, b: V) -> V {
     V([a.0[0], a.0[2], b.0[0], b.0[2]])
 }
+
+/// The 4 x 4 transpose of rows `r`: lane `j` of output `i` is lane `i` of `r[j]` (packing GEMM strips).
+#[inline(always)]
+pub fn transpose4(r: [V; 4]) -> [V; 4] {
+    let mut out = [V([0.0; 4]); 4];
+    for (i, o) in out.iter_mut().enumerate() {
+        for (j, row) in r.iter().enumerate() {
+            o.0[j] = row.0[i];
+        }
+    }
+    out
+}

@@ -80,3 +80,18 @@ pub fn apply_lanes(a: V, f: impl Fn(f32) -> f32) -> V {
 pub fn even_lanes(a: V, b: V) -> V {
     i32x4_shuffle::<0, 2, 4, 6>(a, b)
 }
+
+/// The 4 x 4 transpose of rows `r`: lane `j` of output `i` is lane `i` of `r[j]` (packing GEMM strips).
+#[inline(always)]
+pub fn transpose4(r: [V; 4]) -> [V; 4] {
+    let t0 = i32x4_shuffle::<0, 4, 1, 5>(r[0], r[1]);
+    let t1 = i32x4_shuffle::<2, 6, 3, 7>(r[0], r[1]);
+    let t2 = i32x4_shuffle::<0, 4, 1, 5>(r[2], r[3]);
+    let t3 = i32x4_shuffle::<2, 6, 3, 7>(r[2], r[3]);
+    [
+        i32x4_shuffle::<0, 1, 4, 5>(t0, t2),
+        i32x4_shuffle::<2, 3, 6, 7>(t0, t2),
+        i32x4_shuffle::<0, 1, 4, 5>(t1, t3),
+        i32x4_shuffle::<2, 3, 6, 7>(t1, t3),
+    ]
+}
