@@ -1,14 +1,16 @@
 /**
  * MatMul on one core: atrous' GEMM kernel (engine.kernels.gemm, relaxed build unless --build) against
- * onnxruntime-web (wasm, 1 thread) on the same shapes in the same process, in GFLOP/s (2 M N K per matrix),
- * median of --runs timed runs after 2 warm-ups. Run: node --experimental-wasm-relaxed-simd gemm-bench.mjs
+ * onnxruntime-web (wasm, 1 thread) on the same shapes in the same process, in GFLOP/s (2 M N K per matrix).
+ * Run: node --experimental-wasm-relaxed-simd gemm-bench.mjs [--runs 10] [--build simd128] [--no-ort]
  *
  * - square cases: B constant (atrous packs it once, onnxruntime gets it as an initializer and may prepack);
  * - attention case: both operands are inputs ([8, M, K] x [8, K, N]); atrous packs B panels on the fly.
  * atrous is timed twice: the kernel on operands already in wasm memory, and with the copies a session run
- * makes (A in, output out to a new Float32Array), which is what the onnxruntime column includes.
+ * makes (A and B in, the output out to a new Float32Array), which is what the onnxruntime column includes.
+ * The three are timed round-robin (see timeTogether), so a change in the machine's load hits all alike.
  */
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import { init } from 'atrous';
 import { measurePeak } from './peak.mjs';
 import { loadOrtWeb } from './runtimes/ort.mjs';
@@ -46,16 +48,23 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-async function time(fn) {
-  await fn();
-  await fn();
-  const ms = [];
+/**
+ * Times the runners round-robin, one call each per round, so a machine whose load changes affects them
+ * alike: RUNS rounds after at least 300 ms of warm-up rounds (V8 tiers wasm up in the background).
+ * Returns per runner the median and the best call in ms.
+ */
+async function timeTogether(runners) {
+  const start = performance.now();
+  for (let i = 0; i < 2 || performance.now() - start < 300; i++) for (const r of runners) await r();
+  const ms = runners.map(() => []);
   for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    await fn();
-    ms.push(performance.now() - t0);
+    for (const [j, r] of runners.entries()) {
+      const t0 = performance.now();
+      await r();
+      ms[j].push(performance.now() - t0);
+    }
   }
-  return median(ms);
+  return ms.map((xs) => ({ median: median(xs), best: Math.min(...xs) }));
 }
 
 function matmulModel(c, b) {
@@ -71,7 +80,7 @@ function matmulModel(c, b) {
   return onnx.ModelProto.encode(onnx.ModelProto.fromObject({ irVersion: 7, opsetImport: [{ domain: '', version: 13 }], graph })).finish();
 }
 
-async function benchAtrous(engine, c, a, b) {
+function prepareAtrous(engine, c, a, b) {
   const g = engine.kernels.gemm;
   const count = c.batch.reduce((p, x) => p * x, 1);
   const outLen = count * c.m * c.n;
@@ -89,31 +98,36 @@ async function benchAtrous(engine, c, a, b) {
     b: c.constB ? { packed } : { ptr: bPtr, rowStride: c.n, colStride: 1, batchStrides: batchStrides(c.k, c.n) },
     out,
   };
-  const kernel = await time(() => g.run(call, c.id));
-  const withCopies = await time(() => {
-    engine.f32(aPtr, a.length).set(a);
-    if (!c.constB) engine.f32(bPtr, b.length).set(b);
-    g.run(call, c.id);
-    return engine.f32(out, outLen).slice();
-  });
-  const result = engine.f32(out, outLen).slice();
-  g.freePacked(packed);
-  engine.free(aPtr, a.byteLength);
-  engine.free(bPtr, b.byteLength);
-  engine.free(out, outLen * 4);
-  return { kernel, withCopies, result };
+  return {
+    kernel: () => g.run(call, c.id),
+    withCopies: () => {
+      engine.f32(aPtr, a.length).set(a);
+      if (!c.constB) engine.f32(bPtr, b.length).set(b);
+      g.run(call, c.id);
+      return engine.f32(out, outLen).slice();
+    },
+    result: () => engine.f32(out, outLen).slice(),
+    dispose() {
+      g.freePacked(packed);
+      engine.free(aPtr, a.byteLength);
+      engine.free(bPtr, b.byteLength);
+      engine.free(out, outLen * 4);
+    },
+  };
 }
 
-async function benchOrt(ort, c, a, b) {
+async function prepareOrt(ort, c, a, b) {
   const session = await ort.InferenceSession.create(matmulModel(c, b), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   const feeds = { A: new ort.Tensor('float32', a, [...c.batch, c.m, c.k]) };
   if (!c.constB) feeds.B = new ort.Tensor('float32', b, [...c.batch, c.k, c.n]);
   let last;
-  const ms = await time(async () => {
-    last = (await session.run(feeds)).Y.data;
-  });
-  await session.release();
-  return { ms, result: last };
+  return {
+    run: async () => {
+      last = (await session.run(feeds)).Y.data;
+    },
+    result: () => last,
+    dispose: () => session.release(),
+  };
 }
 
 const engine = await init({ build: BUILD });
@@ -121,23 +135,29 @@ const peak = await measurePeak({ budgetMs: 500 });
 const peakOf = BUILD === 'relaxed' ? peak.peak.relaxed : peak.peak.simd128;
 const ort = WITH_ORT ? await loadOrtWeb() : undefined;
 const cpu = (await import('node:fs')).readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown CPU';
-console.log(`${cpu}, ${peak.pipes.arch}; clock ${peak.ghz.toFixed(2)} GHz; peak ${peakOf.toFixed(1)} GFLOP/s (${BUILD}); node ${process.version}; median of ${RUNS}`);
-console.log('case | atrous kernel GFLOP/s (% peak) | atrous + copies | onnxruntime-web | ratio (kernel / ort, copies / ort) | max |diff|');
+console.log(`${cpu}, ${peak.pipes.arch}; clock ${peak.ghz.toFixed(2)} GHz; peak ${peakOf.toFixed(1)} GFLOP/s (${BUILD}); node ${process.version}; median of ${RUNS}; load average ${loadavg()[0].toFixed(1)} on ${(await import('node:os')).cpus().length} cores`);
+console.log('GFLOP/s as median (best) of the rounds; ratio = onnxruntime-web time / atrous time, medians');
+console.log('case | atrous kernel (% peak) | atrous + copies | onnxruntime-web | ratio kernel | ratio with copies | max |diff|');
 for (const c of CASES) {
   const count = c.batch.reduce((p, x) => p * x, 1);
   const a = random(count * c.m * c.k, 1);
   const b = random((c.constB ? 1 : count) * c.k * c.n, 2);
   const gflop = (2 * count * c.m * c.n * c.k) / 1e9;
-  const at = await benchAtrous(engine, c, a, b);
-  const rate = (ms) => gflop / (ms / 1e3);
-  let ortCells = ['-', '-', '-'];
-  if (ort) {
-    const o = await benchOrt(ort, c, a, b);
+  const at = prepareAtrous(engine, c, a, b);
+  const o = ort ? await prepareOrt(ort, c, a, b) : undefined;
+  const t = await timeTogether([at.kernel, at.withCopies, ...(o ? [o.run] : [])]);
+  const rate = (ms) => (gflop / (ms / 1e3)).toFixed(1);
+  const cell = (x) => `${rate(x.median)} (${rate(x.best)})`;
+  const pct = (ms) => ((100 * gflop) / (ms / 1e3) / peakOf).toFixed(0);
+  const cells = [c.id, `${cell(t[0])} (${pct(t[0].median)} %, best ${pct(t[0].best)} %)`, cell(t[1])];
+  if (o) {
+    const want = o.result();
+    const got = at.result();
     let diff = 0;
-    for (let i = 0; i < o.result.length; i++) diff = Math.max(diff, Math.abs(o.result[i] - at.result[i]));
-    ortCells = [rate(o.ms).toFixed(1), `${(o.ms / at.kernel).toFixed(2)}x, ${(o.ms / at.withCopies).toFixed(2)}x`, diff.toExponential(1)];
+    for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(want[i] - got[i]));
+    cells.push(cell(t[2]), `${(t[2].median / t[0].median).toFixed(2)}x`, `${(t[2].median / t[1].median).toFixed(2)}x`, diff.toExponential(1));
+    await o.dispose();
   }
-  console.log(
-    `${c.id} | ${rate(at.kernel).toFixed(1)} (${((100 * rate(at.kernel)) / peakOf).toFixed(0)} %) | ${rate(at.withCopies).toFixed(1)} | ${ortCells.join(' | ')}`,
-  );
+  at.dispose();
+  console.log(cells.join(' | '));
 }

@@ -10,7 +10,7 @@
 //! the partial sums live in the output as f32, exactly as the registers held them, so every output
 //! element is the same sequence of multiply-adds in k order, whatever the blocking or a future split of
 //! the output over threads: results are bit-identical for any split. Within a chunk one B panel
-//! (`KC x NR`, 8 KiB) stays in L1 while an A block (`A_BLOCK_BYTES`) streams from L2 through it.
+//! (`KC x NR`, 16 KiB) stays in L1 while an A block (`A_BLOCK_BYTES`) streams from L2 through it.
 //!
 //! The tiles (gemm_tiles.rs) run on the convolution's micro-kernel loop (`micro_kernel::steps`): through
 //! `accumulate` where a tile continues partial sums or needs an epilogue, and through a variant that keeps
@@ -27,8 +27,10 @@ use crate::status::Status;
 
 /// Most outer batch dims a call may have.
 pub const MAX_BATCH_DIMS: usize = 4;
-/// Reduction steps per chunk of K.
-const KC: usize = 256;
+/// Reduction steps per chunk of K. A panel's chunk (`KC x NR`, 16 KiB) and an A strip (8 KiB) share L1
+/// (32 KiB). 512 measured a little faster than 256 where K is long (fewer round trips of partial sums
+/// through the output), and is the convolution's chunk too.
+const KC: usize = 512;
 /// Packed A per block: stays in L2 (512 KiB per core here) next to the B panels.
 const A_BLOCK_BYTES: usize = 128 * 1024;
 /// Most rows per A block. Each panel writes an `MC_MAX x NR` column of output tiles; the next panel completes
@@ -37,7 +39,7 @@ const A_BLOCK_BYTES: usize = 128 * 1024;
 const MC_MAX: usize = 128;
 /// Packed B per block when B is packed as the product runs. What must stay in cache is one panel's chunk
 /// (`KC x NR`, L1), not the block, which is read panel by panel as the packed-once B is; a large block
-/// means A is packed fewer times (all of N at once up to 1024 columns of a 256-step chunk).
+/// means A is packed fewer times (all of N at once up to 512 columns of a 512-step chunk).
 const B_BLOCK_BYTES: usize = 1024 * 1024;
 
 /// A strided matrix view. Element (i, j) of batch `b` (a multi-index over the batch dims) is at
