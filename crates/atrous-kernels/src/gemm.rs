@@ -10,23 +10,37 @@
 //! the partial sums live in the output as f32, exactly as the registers held them, so every output
 //! element is the same sequence of multiply-adds in k order, whatever the blocking or a future split of
 //! the output over threads: results are bit-identical for any split. Within a chunk one B panel
-//! (`KC x NR`, 8 KiB) stays in L1 while an A block (`A_BLOCK_BYTES`) streams from L2 through it.
+//! (`KC x NR`, 16 KiB) stays in L1 while an A block (`A_BLOCK_BYTES`) streams from L2 through it.
+//!
+//! The tiles (gemm_tiles.rs) run on the convolution's micro-kernel loop (`micro_kernel::steps`): through
+//! `accumulate` where a tile continues partial sums or needs an epilogue, and through a variant that keeps
+//! the tile in registers from zero to the store where neither is needed (plain MatMul, the first chunk),
+//! which is what makes short reductions such as attention's K = 32 fast.
 
 use alloc::vec::Vec;
 
 use crate::activation::Activation;
+use crate::gemm_tiles::{panel_tiles, Epilogue, Strip};
 use crate::isa::{active as v, copy_floats};
-use crate::micro_kernel::{accumulate, Tile, MR, NR, NV};
+use crate::micro_kernel::{MR, NR};
 use crate::status::Status;
 
 /// Most outer batch dims a call may have.
 pub const MAX_BATCH_DIMS: usize = 4;
-/// Reduction steps per chunk of K.
-const KC: usize = 256;
+/// Reduction steps per chunk of K. A panel's chunk (`KC x NR`, 16 KiB) and an A strip (8 KiB) share L1
+/// (32 KiB). 512 measured a little faster than 256 where K is long (fewer round trips of partial sums
+/// through the output), and is the convolution's chunk too.
+const KC: usize = 512;
 /// Packed A per block: stays in L2 (512 KiB per core here) next to the B panels.
 const A_BLOCK_BYTES: usize = 128 * 1024;
-/// Packed B per block when B is packed as the product runs (as `panel` does for convolutions).
-const B_BLOCK_BYTES: usize = 192 * 1024;
+/// Most rows per A block. Each panel writes an `MC_MAX x NR` column of output tiles; the next panel completes
+/// the same cache lines, so that column (128 lines, 8 KiB) must still be in L1 when it does. Without the
+/// cap a short K (attention's 32) made the block all of M and every output line was fetched twice.
+const MC_MAX: usize = 128;
+/// Packed B per block when B is packed as the product runs. What must stay in cache is one panel's chunk
+/// (`KC x NR`, L1), not the block, which is read panel by panel as the packed-once B is; a large block
+/// means A is packed fewer times (all of N at once up to 512 columns of a 512-step chunk).
+const B_BLOCK_BYTES: usize = 1024 * 1024;
 
 /// A strided matrix view. Element (i, j) of batch `b` (a multi-index over the batch dims) is at
 /// `ptr + i * row_stride + j * col_stride + sum(b[d] * batch_strides[d])`. A stride of 0 broadcasts.
@@ -114,14 +128,6 @@ pub struct Gemm<'a> {
     pub activation: Activation,
 }
 
-/// What a tile's epilogue adds and applies.
-struct Epilogue {
-    alpha: f32,
-    beta: f32,
-    bias: Option<*const f32>,
-    activation: Activation,
-}
-
 /// Per-call blocking and scratch.
 struct Blocks {
     chunks: usize,
@@ -171,7 +177,8 @@ impl<'a> Gemm<'a> {
             BOperand::Packed(p) => BOperand::Packed(p),
         };
         let mut blocks = self.blocks(matches!(b, BOperand::Packed(_)))?;
-        let epilogue = Epilogue { alpha: self.alpha, beta: self.beta, bias: self.bias, activation: self.activation };
+        let plain = self.alpha == 1.0 && self.c.is_none() && self.bias.is_none() && self.activation == Activation::None;
+        let epilogue = Epilogue { plain, alpha: self.alpha, beta: self.beta, bias: self.bias, activation: self.activation };
         let rank = self.batch.len();
         for index in 0..count {
             // Offsets of this batch matrix in each operand, from its multi-index (last dim fastest).
@@ -202,7 +209,7 @@ impl<'a> Gemm<'a> {
         let chunks = self.k.div_ceil(KC).max(1);
         let kc = self.k.div_ceil(chunks);
         let step_bytes = kc.max(1) * 4;
-        let mc = (A_BLOCK_BYTES / step_bytes / MR * MR).clamp(MR, self.m.next_multiple_of(MR));
+        let mc = (A_BLOCK_BYTES / step_bytes / MR * MR).clamp(MR, MC_MAX).min(self.m.next_multiple_of(MR));
         let all_n = self.n.next_multiple_of(NR);
         // A packed B needs no copy, so its block is all of N and A is packed once per chunk.
         let nc = if packed { all_n } else { (B_BLOCK_BYTES / step_bytes / NR * NR).clamp(NR, all_n) };
@@ -218,9 +225,9 @@ impl<'a> Gemm<'a> {
     }
 
     /// One `m x n` matrix of the batch.
+    #[inline(never)]
     unsafe fn matrix(&self, a: &Operand, b: &BOperand, c: Option<&Operand>, e: &Epilogue, bl: &mut Blocks, out: *mut f32) {
         let (m, n, k) = (self.m, self.n, self.k);
-        let none: [u32; 1] = [0];
         let mut n0 = 0;
         while n0 < n {
             let ncols = bl.nc.min(n - n0);
@@ -241,23 +248,9 @@ impl<'a> Gemm<'a> {
                     let rows = bl.mc.min(m - m0);
                     pack_strips(bl.a.as_mut_ptr(), a, m0, rows, k0, steps);
                     for p in 0..panels {
-                        let panel = b_base.add(p * b_stride);
                         let col = n0 + p * NR;
-                        let cols = NR.min(n - col);
-                        let mut s = 0;
-                        while s * MR < rows {
-                            let row = m0 + s * MR;
-                            let tile_rows = MR.min(m - row);
-                            let dst = out.add(row * n + col);
-                            let mut acc: Tile = if first { [[v::zero(); NV]; MR] } else { load_partial(dst, n, tile_rows, cols) };
-                            accumulate(&mut acc, bl.a.as_ptr().add(s * steps * MR), &none, 0, 0, steps, panel);
-                            if last {
-                                store_tile(&acc, e, dst, n, row, col, tile_rows, cols, c);
-                            } else {
-                                store_partial(dst, n, tile_rows, cols, &acc);
-                            }
-                            s += 1;
-                        }
+                        let strip = Strip { a: bl.a.as_ptr(), steps, first: m0, rows, col, cols: NR.min(n - col) };
+                        panel_tiles(&strip, b_base.add(p * b_stride), m, n, first, last, e, c, out);
                     }
                     m0 += rows;
                 }
@@ -280,6 +273,22 @@ unsafe fn pack_strips(dst: *mut f32, a: &Operand, m0: usize, rows: usize, k0: us
             // A transposed: the strip's rows are contiguous at each step.
             for t in 0..steps {
                 copy_floats(d.add(t * MR), a.ptr.add(first + (k0 + t) * cs), MR);
+            }
+        } else if valid == MR && cs == 1 && MR == v::LANES {
+            // Row-major A: four rows read a vector at a time and transposed into four steps.
+            let row = |i: usize| a.ptr.add((first + i) * rs + k0);
+            let mut t = 0;
+            while t + v::LANES <= steps {
+                let cols = v::transpose([v::load(row(0).add(t)), v::load(row(1).add(t)), v::load(row(2).add(t)), v::load(row(3).add(t))]);
+                for (q, c) in cols.iter().enumerate() {
+                    v::store(d.add((t + q) * MR), *c);
+                }
+                t += v::LANES;
+            }
+            for t in t..steps {
+                for i in 0..MR {
+                    *d.add(t * MR + i) = *row(i).add(t);
+                }
             }
         } else {
             for i in 0..MR {
@@ -326,96 +335,6 @@ unsafe fn pack_panels(dst: *mut f32, stride: usize, b: &Operand, n0: usize, cols
                     }
                 }
             }
-        }
-    }
-}
-
-#[inline(always)]
-unsafe fn load_partial(p: *const f32, stride: usize, rows: usize, cols: usize) -> Tile {
-    let mut t: Tile = [[v::zero(); NV]; MR];
-    for (i, row) in t.iter_mut().enumerate().take(rows) {
-        let src = p.add(i * stride);
-        for (j, x) in row.iter_mut().enumerate() {
-            if cols == NR {
-                *x = v::load(src.add(v::LANES * j));
-            } else {
-                let mut l = [0.0f32; v::LANES];
-                for (q, slot) in l.iter_mut().enumerate() {
-                    if v::LANES * j + q < cols {
-                        *slot = *src.add(v::LANES * j + q);
-                    }
-                }
-                *x = v::from_lanes(l);
-            }
-        }
-    }
-    t
-}
-
-#[inline(always)]
-unsafe fn store_lanes(dst: *mut f32, x: v::V, cols: usize) {
-    if cols >= v::LANES {
-        v::store(dst, x);
-    } else {
-        for (q, value) in v::lanes(x).iter().enumerate().take(cols) {
-            *dst.add(q) = *value;
-        }
-    }
-}
-
-#[inline(always)]
-unsafe fn store_partial(p: *mut f32, stride: usize, rows: usize, cols: usize, t: &Tile) {
-    for (i, row) in t.iter().enumerate().take(rows) {
-        for (j, x) in row.iter().enumerate() {
-            if v::LANES * j < cols {
-                store_lanes(p.add(i * stride + v::LANES * j), *x, cols - v::LANES * j);
-            }
-        }
-    }
-}
-
-/// Four lanes of `p[0], p[step], ...`, only the first `count` read (the rest zero).
-#[inline(always)]
-unsafe fn gather(p: *const f32, step: usize, count: usize) -> v::V {
-    if step == 1 && count >= v::LANES {
-        return v::load(p);
-    }
-    if step == 0 {
-        return v::splat(*p);
-    }
-    let mut l = [0.0f32; v::LANES];
-    for (q, slot) in l.iter_mut().enumerate().take(count) {
-        *slot = *p.add(q * step);
-    }
-    v::from_lanes(l)
-}
-
-/// Writes `rows x cols` of a finished tile at (`row`, `col`): `act(alpha * acc + beta * c + bias)`. Edge
-/// tiles compute the same vector operations as full ones and store fewer lanes, so an element's value
-/// does not depend on where a tile boundary falls.
-// Out of line: the tile loop above keeps its registers for `accumulate`'s caller, and this is per tile.
-#[inline(never)]
-unsafe fn store_tile(acc: &Tile, e: &Epilogue, out: *mut f32, stride: usize, row: usize, col: usize, rows: usize, cols: usize, c: Option<&Operand>) {
-    let alpha = v::splat(e.alpha);
-    let beta = v::splat(e.beta);
-    for (i, r) in acc.iter().enumerate().take(rows) {
-        let dst = out.add(i * stride);
-        for (j, x) in r.iter().enumerate() {
-            let c0 = v::LANES * j;
-            if c0 >= cols {
-                break;
-            }
-            let lanes = cols - c0;
-            let mut y = if e.alpha == 1.0 { *x } else { v::mul(*x, alpha) };
-            if let Some(c) = c {
-                let cp = c.ptr.add((row + i) * c.row_stride + (col + c0) * c.col_stride);
-                let cv = gather(cp, c.col_stride, lanes);
-                y = if e.beta == 1.0 { v::add(y, cv) } else { v::madd(cv, beta, y) };
-            }
-            if let Some(b) = e.bias {
-                y = v::add(y, gather(b.add(col + c0), 1, lanes));
-            }
-            store_lanes(dst.add(c0), e.activation.apply(y), lanes);
         }
     }
 }

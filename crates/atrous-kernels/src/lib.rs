@@ -16,6 +16,7 @@ pub mod conv_transpose;
 mod depthwise;
 pub mod gemm;
 mod gemm_conv;
+mod gemm_tiles;
 #[cfg(test)]
 mod gemm_tests;
 pub mod geometry;

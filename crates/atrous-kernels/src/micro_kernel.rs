@@ -37,22 +37,33 @@ pub unsafe fn accumulate(
     let mut sum = *acc;
     let mut b = panel;
     for &tap in taps {
-        let mut a = weights.add((tap as usize * channels + first) * MR);
-        let end = b.add(count * NR);
-        while b < end {
-            let mut bv = [v::zero(); NV];
-            for (j, slot) in bv.iter_mut().enumerate() {
-                *slot = v::load(b.add(v::LANES * j));
-            }
-            for (i, row) in sum.iter_mut().enumerate() {
-                let ai = v::load_splat(a.add(i));
-                for j in 0..NV {
-                    row[j] = v::madd(ai, bv[j], row[j]);
-                }
-            }
-            a = a.add(MR);
-            b = b.add(NR);
-        }
+        steps(&mut sum, weights.add((tap as usize * channels + first) * MR), b, count);
+        b = b.add(count * NR);
     }
     *acc = sum;
+}
+
+/// The register tile's loop itself: adds `count` steps of `MR` broadcast values (at `a`, `MR` apart)
+/// times `NR` values (at `b`, `NR` apart) to `sum`. Inlined into each out-of-line kernel that drives it
+/// (`accumulate` here, the GEMM's fresh tiles), so there is one loop body and `sum` stays in registers.
+///
+/// # Safety
+/// `a` valid for `count * MR` floats, `b` for `count * NR`.
+#[inline(always)]
+pub unsafe fn steps(sum: &mut Tile, mut a: *const f32, mut b: *const f32, count: usize) {
+    let end = b.add(count * NR);
+    while b < end {
+        let mut bv = [v::zero(); NV];
+        for (j, slot) in bv.iter_mut().enumerate() {
+            *slot = v::load(b.add(v::LANES * j));
+        }
+        for (i, row) in sum.iter_mut().enumerate() {
+            let ai = v::load_splat(a.add(i));
+            for j in 0..NV {
+                row[j] = v::madd(ai, bv[j], row[j]);
+            }
+        }
+        a = a.add(MR);
+        b = b.add(NR);
+    }
 }

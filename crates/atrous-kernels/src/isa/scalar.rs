@@ -91,7 +91,8 @@ pub fn even_lanes(a: V, b: V) -> V {
     V([a.0[0], a.0[2], b.0[0], b.0[2]])
 }
 
-/// Transposes a `LANES x LANES` tile held as rows: lane `j` of output `i` is lane `i` of input `j`.
+/// Transposes a `LANES x LANES` tile held as rows: lane `j` of output `i` is lane `i` of input `j` (blocked
+/// Transpose copies, packing GEMM strips).
 #[inline(always)]
 pub fn transpose(r: [V; LANES]) -> [V; LANES] {
     let mut out = [zero(); LANES];

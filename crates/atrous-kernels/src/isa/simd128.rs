@@ -81,7 +81,8 @@ pub fn even_lanes(a: V, b: V) -> V {
     i32x4_shuffle::<0, 2, 4, 6>(a, b)
 }
 
-/// Transposes a `LANES x LANES` tile held as rows: lane `j` of output `i` is lane `i` of input `j`.
+/// Transposes a `LANES x LANES` tile held as rows: lane `j` of output `i` is lane `i` of input `j` (blocked
+/// Transpose copies, packing GEMM strips).
 #[inline(always)]
 pub fn transpose(r: [V; LANES]) -> [V; LANES] {
     let t0 = i32x4_shuffle::<0, 4, 1, 5>(r[0], r[1]);

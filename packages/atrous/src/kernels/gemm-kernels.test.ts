@@ -85,7 +85,7 @@ describe('gemm kernels', () => {
         const dim = (hi: number) => (r.int(0, 4) === 0 ? 1 : r.int(1, hi));
         const m = dim(21);
         const n = dim(30);
-        const k = trial % 9 === 0 ? r.int(0, 1) * r.int(257, 400) : dim(40);
+        const k = trial % 9 === 0 ? r.int(0, 1) * r.int(257, 1100) : dim(40);
         const batch = Array.from({ length: r.int(0, 3) }, () => r.int(1, 3));
         const count = batch.reduce((p, x) => p * x, 1);
         const shared = () => batch.map(() => r.int(0, 2) === 0);
