@@ -48,7 +48,8 @@ export class ConvTransposeKernel implements NodeState {
     if (bias && bias.type !== 'float32') throw opError(node, `bias must be float, got ${bias.type}`);
     this.oneD = rank === 3;
     const n = rank - 2;
-    const pair = (v: number[]): [number, number] => (this.oneD ? [1, v[0]!] : [v[0]!, v[1]!]);
+    // 1-D runs as height 1: kernel, stride and dilation 1 on the height, no output padding there.
+    const pair = (v: number[], height = 1): [number, number] => (this.oneD ? [height, v[0]!] : [v[0]!, v[1]!]);
     const group = attrInt(node, 'group', 1);
     const [c, mPerGroup] = [weights.dims[0]!, weights.dims[1]!];
     if (!Number.isInteger(group) || group < 1 || c % group !== 0) throw opError(node, `group ${group} must divide the ${c} input channels of weights ${show(weights.dims)}`);
@@ -66,7 +67,7 @@ export class ConvTransposeKernel implements NodeState {
     };
     this.strides = pair(list('strides', 1));
     this.dilations = pair(list('dilations', 1));
-    this.outputPadding = pair(list('output_padding', 0));
+    this.outputPadding = pair(list('output_padding', 0), 0);
     this.kernel = pair(weights.dims.slice(2));
     const pads = autoPad === 'NOTSET' ? attrInts(node, 'pads', new Array<number>(2 * n).fill(0)) : new Array<number>(2 * n).fill(0);
     if (pads.length !== 2 * n || pads.some((p) => !Number.isInteger(p) || p < 0)) throw opError(node, `pads ${show(pads)} are not valid`);
@@ -163,6 +164,8 @@ export class ConvTransposeKernel implements NodeState {
 
   run(inputDims: readonly number[], input: number, output: number): void {
     const { padsBegin, out } = this.geometry(inputDims);
+    // The kernel writes [N, M, out[0], out[1]] floats: for 1-D the height must be the 1 the output has.
+    if (this.oneD && out[0] !== 1) throw new AtrousError('INTERNAL', `${nodeLabel(this.node)}: 1-D output height ${out[0]}`);
     const [n, h, w] = this.oneD ? [inputDims[0]!, 1, inputDims[2]!] : [inputDims[0]!, inputDims[2]!, inputDims[3]!];
     if (n === 0 || h === 0 || w === 0) {
       // No input pixels: every output pixel is the bias alone (nothing to do for an empty batch).
