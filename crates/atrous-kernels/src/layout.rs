@@ -1,5 +1,7 @@
 //! Data movement: strided N-D copies (Transpose, Slice, Expand, Concat, Split), Pad, Gather and Fill.
-//! Shapes and strides come from the caller, who keeps only metadata; every float moves here.
+//! Shapes and strides come from the caller, who keeps only metadata; every float moves here, and every
+//! byte of a bool/uint8 tensor too: the copies, pads and gathers are generic over the element (`Elem`),
+//! one implementation for both, with the vector paths where the element is a float.
 //!
 //! Strides are in elements. A copy names its region by the offset of element 0 inside a slice, so source
 //! strides may be negative (a Slice with a negative step) or zero (a broadcast); the kernel checks that
@@ -10,6 +12,72 @@ use crate::status::Status;
 
 /// Highest rank these kernels take (ONNX models in scope stay well below it).
 pub const MAX_RANK: usize = 6;
+
+/// An element the layout kernels move: `f32` (feature maps) or `u8` (bool and uint8 tensors). The three
+/// primitives are the only places the element matters; f32 takes the vector paths.
+pub trait Elem: Copy + 'static {
+    /// # Safety
+    /// `dst` and `src` valid for `n` elements, not overlapping.
+    unsafe fn copy_run(dst: *mut Self, src: *const Self, n: usize);
+    /// # Safety
+    /// `dst` valid for `n` elements.
+    unsafe fn fill_run(dst: *mut Self, n: usize, value: Self);
+    /// `dst[p * dp + q] = src[p + q * sq]` for `p < np`, `q < nq`.
+    ///
+    /// # Safety
+    /// Every offset reached valid, the regions not overlapping.
+    unsafe fn transpose_plane(src: *const Self, dst: *mut Self, np: usize, nq: usize, sq: isize, dp: isize);
+    /// The pad value in this element type (a bool/uint8 pad value arrives as a float, as ONNX gives it).
+    fn from_f32(x: f32) -> Self;
+}
+
+impl Elem for f32 {
+    #[inline(always)]
+    unsafe fn copy_run(dst: *mut f32, src: *const f32, n: usize) {
+        isa::copy_floats(dst, src, n)
+    }
+    #[inline(always)]
+    unsafe fn fill_run(dst: *mut f32, n: usize, value: f32) {
+        fill_raw(dst, n, value)
+    }
+    #[inline(always)]
+    unsafe fn transpose_plane(src: *const f32, dst: *mut f32, np: usize, nq: usize, sq: isize, dp: isize) {
+        transpose_plane_f32(src, dst, np, nq, sq, dp)
+    }
+    fn from_f32(x: f32) -> f32 {
+        x
+    }
+}
+
+impl Elem for u8 {
+    #[inline(always)]
+    unsafe fn copy_run(dst: *mut u8, src: *const u8, n: usize) {
+        core::ptr::copy_nonoverlapping(src, dst, n)
+    }
+    #[inline(always)]
+    unsafe fn fill_run(dst: *mut u8, n: usize, value: u8) {
+        core::ptr::write_bytes(dst, value, n)
+    }
+    #[inline(never)]
+    unsafe fn transpose_plane(src: *const u8, dst: *mut u8, np: usize, nq: usize, sq: isize, dp: isize) {
+        // Blocked like the float version so both streams stay in L1; no register tiles for bytes (bool
+        // tensors are masks, small next to the feature maps).
+        const BLOCK: usize = 32;
+        for p0 in (0..np).step_by(BLOCK) {
+            for q0 in (0..nq).step_by(BLOCK) {
+                for p in p0..(p0 + BLOCK).min(np) {
+                    for q in q0..(q0 + BLOCK).min(nq) {
+                        *dst.offset(p as isize * dp + q as isize) = *src.offset(p as isize + q as isize * sq);
+                    }
+                }
+            }
+        }
+    }
+    fn from_f32(x: f32) -> u8 {
+        // Saturating, NaN to 0: a pad value outside 0..=255 has no byte to be.
+        x as u8
+    }
+}
 
 /// Lowest and highest element offsets (inclusive) that `dims` x `strides` reach from element 0; `None`
 /// when some dim is 0, so nothing is touched.
@@ -125,10 +193,10 @@ fn for_each_offset(outer: &Axes, mut f: impl FnMut(isize, isize)) {
 /// with element 0 at `src[src_origin]` and `dst[dst_origin]`. Source strides may be negative or zero.
 /// The destination must not address one element twice through different indices unless the values
 /// written there are equal (as a zero destination stride over a broadcast source is).
-pub fn copy_strided(
-    src: &[f32],
+pub fn copy_strided<T: Elem>(
+    src: &[T],
     src_origin: usize,
-    dst: &mut [f32],
+    dst: &mut [T],
     dst_origin: usize,
     dims: &[usize],
     src_strides: &[isize],
@@ -164,7 +232,7 @@ pub fn copy_strided(
 
 /// # Safety
 /// Every offset `axes` reaches from `src` and `dst` valid; no axis of size 0.
-unsafe fn copy_raw(src: *const f32, dst: *mut f32, axes: &Axes) {
+unsafe fn copy_raw<T: Elem>(src: *const T, dst: *mut T, axes: &Axes) {
     if axes.rank == 0 {
         *dst = *src;
         return;
@@ -176,21 +244,21 @@ unsafe fn copy_raw(src: *const f32, dst: *mut f32, axes: &Axes) {
         if let Some(p) = (0..last).rev().find(|&p| axes.src[p] == 1 && axes.dims[p] >= v::LANES) {
             let outer = axes.without([p, last]);
             let (np, nq, dp, sq) = (axes.dims[p], axes.dims[last], axes.dst[p], axes.src[last]);
-            for_each_offset(&outer, |s, d| transpose_plane(src.offset(s), dst.offset(d), np, nq, sq, dp));
+            for_each_offset(&outer, |s, d| T::transpose_plane(src.offset(s), dst.offset(d), np, nq, sq, dp));
             return;
         }
     }
     let outer = axes.without([last, last]);
     let (n, ss, ds) = (axes.dims[last], axes.src[last], axes.dst[last]);
     match (ss, ds) {
-        (1, 1) => for_each_offset(&outer, |s, d| isa::copy_floats(dst.offset(d), src.offset(s), n)),
-        (0, 1) => for_each_offset(&outer, |s, d| fill_raw(dst.offset(d), n, *src.offset(s))),
+        (1, 1) => for_each_offset(&outer, |s, d| T::copy_run(dst.offset(d), src.offset(s), n)),
+        (0, 1) => for_each_offset(&outer, |s, d| T::fill_run(dst.offset(d), n, *src.offset(s))),
         _ => for_each_offset(&outer, |s, d| copy_row_strided(src.offset(s), dst.offset(d), n, ss, ds)),
     }
 }
 
 #[inline(never)]
-unsafe fn copy_row_strided(src: *const f32, dst: *mut f32, n: usize, ss: isize, ds: isize) {
+unsafe fn copy_row_strided<T: Elem>(src: *const T, dst: *mut T, n: usize, ss: isize, ds: isize) {
     for i in 0..n as isize {
         *dst.offset(i * ds) = *src.offset(i * ss);
     }
@@ -200,7 +268,7 @@ unsafe fn copy_row_strided(src: *const f32, dst: *mut f32, n: usize, ss: isize, 
 /// 1): `dst[p * dp + q] = src[p + q * sq]`. Blocks of `BLOCK` x `BLOCK` keep both the rows read and the rows
 /// written in L1; inside a block, `LANES x LANES` tiles are loaded as vectors and transposed in registers.
 #[inline(never)]
-unsafe fn transpose_plane(src: *const f32, dst: *mut f32, np: usize, nq: usize, sq: isize, dp: isize) {
+unsafe fn transpose_plane_f32(src: *const f32, dst: *mut f32, np: usize, nq: usize, sq: isize, dp: isize) {
     const BLOCK: usize = 32;
     const L: usize = v::LANES;
     let element = |p: usize, q: usize| *dst.offset(p as isize * dp + q as isize) = *src.offset(p as isize + q as isize * sq);
@@ -287,7 +355,8 @@ fn product(mut dims: impl Iterator<Item = usize>) -> Result<usize, Status> {
 /// Pads `src` (contiguous, `dims`) into `dst` (contiguous, `dims[i] + begin[i] + end[i]`), rank <=
 /// `MAX_RANK`. Pads are non-negative (a negative ONNX pad is a slice, taken by the caller). Reflect needs
 /// pads below the dim; edge needs a non-empty dim wherever it pads.
-pub fn pad(src: &[f32], dst: &mut [f32], dims: &[usize], begin: &[usize], end: &[usize], mode: PadMode, value: f32) -> Result<(), Status> {
+pub fn pad<T: Elem>(src: &[T], dst: &mut [T], dims: &[usize], begin: &[usize], end: &[usize], mode: PadMode, value: f32) -> Result<(), Status> {
+    let value = T::from_f32(value);
     let rank = dims.len();
     if rank > MAX_RANK || begin.len() != rank || end.len() != rank {
         return Err(Status::InvalidDescriptor);
@@ -316,7 +385,8 @@ pub fn pad(src: &[f32], dst: &mut [f32], dims: &[usize], begin: &[usize], end: &
     }
     if src.is_empty() {
         // Only a constant pad gets here (edge and reflect were refused above): all border.
-        fill(dst, value);
+        // SAFETY: the slice holds `dst.len()` elements.
+        unsafe { T::fill_run(dst.as_mut_ptr(), dst.len(), value) };
         return Ok(());
     }
     let mut a = PadAxes { rank: 0, dims: [0; MAX_RANK], begin: [0; MAX_RANK], end: [0; MAX_RANK], in_inner: [1; MAX_RANK], out_inner: [1; MAX_RANK] };
@@ -356,7 +426,7 @@ pub fn pad(src: &[f32], dst: &mut [f32], dims: &[usize], begin: &[usize], end: &
 
 /// Pads axis `k` and everything inside it: the interior first, then each border block as a fill or as
 /// a copy of an interior block already written (edge, reflect).
-unsafe fn pad_axis(a: &PadAxes, k: usize, mode: PadMode, value: f32, src: *const f32, dst: *mut f32) {
+unsafe fn pad_axis<T: Elem>(a: &PadAxes, k: usize, mode: PadMode, value: T, src: *const T, dst: *mut T) {
     let (n, b, e) = (a.dims[k], a.begin[k], a.end[k]);
     if k + 1 == a.rank {
         pad_row(src, dst, n, b, e, mode, value);
@@ -367,8 +437,8 @@ unsafe fn pad_axis(a: &PadAxes, k: usize, mode: PadMode, value: f32, src: *const
         pad_axis(a, k + 1, mode, value, src.add(i * si), dst.add((b + i) * so));
     }
     let border = |at: usize, from: usize| match mode {
-        PadMode::Constant => fill_raw(dst.add(at * so), so, value),
-        _ => isa::copy_floats(dst.add(at * so), dst.add(from * so), so),
+        PadMode::Constant => T::fill_run(dst.add(at * so), so, value),
+        _ => T::copy_run(dst.add(at * so), dst.add(from * so), so),
     };
     for i in 0..b {
         border(i, match mode {
@@ -387,16 +457,16 @@ unsafe fn pad_axis(a: &PadAxes, k: usize, mode: PadMode, value: f32, src: *const
 }
 
 #[inline(never)]
-unsafe fn pad_row(src: *const f32, dst: *mut f32, n: usize, b: usize, e: usize, mode: PadMode, value: f32) {
-    isa::copy_floats(dst.add(b), src, n);
+unsafe fn pad_row<T: Elem>(src: *const T, dst: *mut T, n: usize, b: usize, e: usize, mode: PadMode, value: T) {
+    T::copy_run(dst.add(b), src, n);
     match mode {
         PadMode::Constant => {
-            fill_raw(dst, b, value);
-            fill_raw(dst.add(b + n), e, value);
+            T::fill_run(dst, b, value);
+            T::fill_run(dst.add(b + n), e, value);
         }
         PadMode::Edge => {
-            fill_raw(dst, b, *src);
-            fill_raw(dst.add(b + n), e, *src.add(n - 1));
+            T::fill_run(dst, b, *src);
+            T::fill_run(dst.add(b + n), e, *src.add(n - 1));
         }
         PadMode::Reflect => {
             for i in 0..b {
@@ -412,7 +482,7 @@ unsafe fn pad_row(src: *const f32, dst: *mut f32, n: usize, b: usize, e: usize, 
 /// Gather along the middle axis: `src` `[outer, axis_len, inner]`, `dst` `[outer, indices.len(), inner]`,
 /// `dst[o][c][i] = src[o][indices[c]][i]`. Indices are already non-negative (the caller folds negative
 /// ones); any outside `0..axis_len` is an `InvalidTable`, found before anything is written.
-pub fn gather(src: &[f32], indices: &[i32], dst: &mut [f32], outer: usize, axis_len: usize, inner: usize) -> Result<(), Status> {
+pub fn gather<T: Elem>(src: &[T], indices: &[i32], dst: &mut [T], outer: usize, axis_len: usize, inner: usize) -> Result<(), Status> {
     let count = indices.len();
     if src.len() != product([outer, axis_len, inner].into_iter())? {
         return Err(Status::InputLengthMismatch);
@@ -437,10 +507,50 @@ pub fn gather(src: &[f32], indices: &[i32], dst: &mut [f32], outer: usize, axis_
                 }
             } else {
                 for (c, &i) in indices.iter().enumerate() {
-                    isa::copy_floats(d_o.add(c * inner), so.add(i as usize * inner), inner);
+                    T::copy_run(d_o.add(c * inner), so.add(i as usize * inner), inner);
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Cast from float32 to uint8 (`to_bool` false: truncated toward zero, then the low byte, as a store into
+/// a JavaScript Uint8Array keeps it; NaN becomes 0; ONNX leaves values outside 0..=255 undefined) or to
+/// bool (`x != 0`, NaN true as in C). The integer types of Cast stay on the JavaScript side.
+pub fn convert_from_f32(src: &[f32], dst: &mut [u8], to_bool: bool) -> Result<(), Status> {
+    if src.len() != dst.len() {
+        return Err(Status::OutputLengthMismatch);
+    }
+    if to_bool {
+        for (d, &x) in dst.iter_mut().zip(src) {
+            *d = (x != 0.0) as u8;
+        }
+    } else {
+        for (d, &x) in dst.iter_mut().zip(src) {
+            // `as i64` truncates and saturates (NaN to 0); the low byte is the modular wrap.
+            *d = x as i64 as u8;
+        }
+    }
+    Ok(())
+}
+
+pub fn convert_u8_to_f32(src: &[u8], dst: &mut [f32]) -> Result<(), Status> {
+    if src.len() != dst.len() {
+        return Err(Status::OutputLengthMismatch);
+    }
+    for (d, &x) in dst.iter_mut().zip(src) {
+        *d = x as f32;
+    }
+    Ok(())
+}
+
+pub fn convert_u8_to_bool(src: &[u8], dst: &mut [u8]) -> Result<(), Status> {
+    if src.len() != dst.len() {
+        return Err(Status::OutputLengthMismatch);
+    }
+    for (d, &x) in dst.iter_mut().zip(src) {
+        *d = (x != 0) as u8;
     }
     Ok(())
 }

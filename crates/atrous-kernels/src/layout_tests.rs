@@ -317,3 +317,93 @@ fn fill_writes_every_element() {
         assert!(d[..n].iter().all(|&x| x == -2.5) && d[n] == 0.0);
     }
 }
+
+/// The byte element (bool/uint8 tensors) through the same kernels: transposes, negative-step slices,
+/// broadcasts and slabs, every pad mode and gathers, against index loops on bytes.
+#[test]
+fn byte_elements_take_the_same_copies_pads_and_gathers() {
+    let mut rng = Rng(0x5eed_0b17);
+    for case in 0..300 {
+        let rank = rng.range(1, MAX_RANK);
+        let dims = random_dims(&mut rng, rank);
+        let total: usize = dims.iter().product();
+        let src: Vec<u8> = (0..total).map(|_| rng.below(256) as u8).collect();
+        let inner = contiguous(&dims);
+        // A random permutation of the source axes, read in reverse along one of them.
+        let perm = rng.perm(rank);
+        let out_dims: Vec<usize> = perm.iter().map(|&p| dims[p]).collect();
+        let mut ss: Vec<isize> = perm.iter().map(|&p| inner[p]).collect();
+        let flip = rng.below(rank);
+        let mut so = 0usize;
+        if out_dims[flip] > 0 && case % 2 == 0 {
+            so = (out_dims[flip] - 1) * ss[flip] as usize;
+            ss[flip] = -ss[flip];
+        }
+        if case % 5 == 0 {
+            ss[rng.below(rank)] = 0; // a broadcast along one axis
+        }
+        let ds = contiguous(&out_dims);
+        let n: usize = out_dims.iter().product();
+        let mut want = vec![0xAAu8; n];
+        for idx in indices(&out_dims) {
+            want[offset(&idx, &ds, 0)] = src[offset(&idx, &ss, so)];
+        }
+        let mut got = vec![0xAAu8; n];
+        if total > 0 {
+            copy_strided(&src, so, &mut got, 0, &out_dims, &ss, &ds).unwrap();
+        }
+        assert_eq!(got, want, "dims {out_dims:?} src strides {ss:?}@{so}");
+    }
+    let big = [67usize, 45];
+    let src: Vec<u8> = (0..big[0] * big[1]).map(|i| (i * 7) as u8).collect();
+    let mut got = vec![0u8; src.len()];
+    copy_strided(&src, 0, &mut got, 0, &[big[1], big[0]], &[1, big[1] as isize], &[big[0] as isize, 1]).unwrap();
+    for y in 0..big[1] {
+        for x in 0..big[0] {
+            assert_eq!(got[y * big[0] + x], src[x * big[1] + y]);
+        }
+    }
+    for mode in [PadMode::Constant, PadMode::Reflect, PadMode::Edge] {
+        for _ in 0..100 {
+            let rank = rng.range(1, 4);
+            let dims: Vec<usize> = (0..rank).map(|_| rng.range(1, 6)).collect();
+            let pads = |rng: &mut Rng| -> Vec<usize> { dims.iter().map(|&d| if mode == PadMode::Reflect { rng.below(d) } else { rng.below(4) }).collect() };
+            let (begin, end) = (pads(&mut rng), pads(&mut rng));
+            let src: Vec<u8> = (0..dims.iter().product::<usize>()).map(|_| rng.below(256) as u8).collect();
+            let as_f32: Vec<f32> = src.iter().map(|&x| x as f32).collect();
+            let want: Vec<u8> = pad_reference(&as_f32, &dims, &begin, &end, mode, 7.0).into_iter().map(|x| x as u8).collect();
+            let mut got = vec![0u8; want.len()];
+            pad(&src, &mut got, &dims, &begin, &end, mode, 7.0).unwrap();
+            assert_eq!(got, want, "{mode:?} dims {dims:?} begin {begin:?} end {end:?}");
+        }
+    }
+    let (outer, axis_len, inner) = (3usize, 5usize, 4usize);
+    let src: Vec<u8> = (0..outer * axis_len * inner).map(|i| i as u8).collect();
+    let idx = [4i32, 0, 0, 2];
+    let mut got = vec![0u8; outer * idx.len() * inner];
+    gather(&src, &idx, &mut got, outer, axis_len, inner).unwrap();
+    for o in 0..outer {
+        for (c, &k) in idx.iter().enumerate() {
+            for i in 0..inner {
+                assert_eq!(got[(o * idx.len() + c) * inner + i], src[(o * axis_len + k as usize) * inner + i]);
+            }
+        }
+    }
+}
+
+#[test]
+fn conversions_follow_cast() {
+    let src = [0.0f32, -0.0, 1.0, 2.9, -1.5, 255.0, 256.0, 300.7, f32::NAN, -3.0e9];
+    let mut bytes = [0u8; 10];
+    convert_from_f32(&src, &mut bytes, false).unwrap();
+    assert_eq!(bytes, [0, 0, 1, 2, 255, 255, 0, 44, 0, 0]);
+    convert_from_f32(&src, &mut bytes, true).unwrap();
+    assert_eq!(bytes, [0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+    let mut floats = [0f32; 4];
+    convert_u8_to_f32(&[0, 1, 200, 255], &mut floats).unwrap();
+    assert_eq!(floats, [0.0, 1.0, 200.0, 255.0]);
+    let mut b = [9u8; 3];
+    convert_u8_to_bool(&[0, 1, 200], &mut b).unwrap();
+    assert_eq!(b, [0, 1, 1]);
+    assert_eq!(convert_u8_to_bool(&[0, 1], &mut b), Err(Status::OutputLengthMismatch));
+}

@@ -89,13 +89,15 @@ abi_table! {
 
 abi_table! {
     /// The u32 descriptor `atrous_copy_strided` reads: rank, then `MAX_RANK` slots each of dims, source
-    /// strides and destination strides (in elements, as i32 bits), outermost first.
+    /// strides and destination strides (in elements, as i32 bits), outermost first, then the element size
+    /// in bytes (4: float32, 1: bool/uint8).
     strided_desc {
         RANK = 0,
         DIMS = 1,
         SRC_STRIDES = 7,
         DST_STRIDES = 13,
-        LEN = 19,
+        ELEM_BYTES = 19,
+        LEN = 20,
     }
 }
 
@@ -110,7 +112,8 @@ abi_table! {
 
 abi_table! {
     /// The u32 descriptor `atrous_pad` reads: rank, a `pad_kind` code, the constant (f32 bits), then
-    /// `MAX_RANK` slots each of dims, begin pads and end pads.
+    /// `MAX_RANK` slots each of dims, begin pads and end pads, then the element size in bytes (4 or 1; a
+    /// byte element's constant is the float converted, saturating).
     pad_desc {
         RANK = 0,
         MODE = 1,
@@ -118,7 +121,18 @@ abi_table! {
         DIMS = 3,
         BEGIN = 9,
         END = 15,
-        LEN = 21,
+        ELEM_BYTES = 21,
+        LEN = 22,
+    }
+}
+
+abi_table! {
+    /// The conversions `atrous_convert` makes (Cast between the types in wasm memory; bool is a byte 0/1).
+    convert_kind {
+        F32_TO_U8 = 0,
+        F32_TO_BOOL = 1,
+        U8_TO_F32 = 2,
+        U8_TO_BOOL = 3,
     }
 }
 
@@ -161,6 +175,7 @@ const TABLES: &[(&str, &[(&str, i64)])] = &[
     ("strided_desc", strided_desc::ENTRIES),
     ("pad_kind", pad_kind::ENTRIES),
     ("pad_desc", pad_desc::ENTRIES),
+    ("convert_kind", convert_kind::ENTRIES),
     ("conv_transpose_desc", conv_transpose_desc::ENTRIES),
     ("isa", isa::ENTRIES),
     ("gemm_desc", crate::gemm::gemm_desc::ENTRIES),

@@ -174,5 +174,61 @@ describe('layout kernels', () => {
         expect(() => k.copyStrided(s, d, [4], [-(2 ** 30)], [1], 'Slice_9')).toThrow(/Slice_9/);
       });
     });
+
+    it(`${build}: byte elements (bool/uint8) through copyStrided, pad and gather; convert follows Cast`, async () => {
+      const engine = await instantiate(build);
+      const k = engine.kernels.layout;
+      const r = rng(23);
+      const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
+      const region = (n: number) => {
+        const ptr = engine.alloc(Math.max(16, n * 4), 'test buffer');
+        return { ptr, free: () => engine.free(ptr, Math.max(16, n * 4)) };
+      };
+      const u8 = (ptr: number, n: number) => new Uint8Array(engine.exports.memory.buffer, ptr, n);
+      // Transpose [5, 7, 3] -> [3, 5, 7], read backwards along the middle axis.
+      const dims = [5, 7, 3];
+      const src = bytes(105);
+      const out = [3, 5, 7];
+      const ss = [1, 21, -3];
+      const origin = 6 * 3;
+      const want = new Uint8Array(105);
+      eachIndex(out, (idx) => (want[dot(idx, contiguous(out))] = src[origin + dot(idx, ss)]!));
+      const a = region(105), b = region(200);
+      try {
+        u8(a.ptr, 105).set(src);
+        k.copyStrided(a.ptr + origin, b.ptr, out, ss, contiguous(out), 'T', 1);
+        expect(u8(b.ptr, 105).slice()).toEqual(want);
+        // Edge pad by 1 at both ends of the last axis of [5, 7, 3].
+        k.pad(a.ptr, b.ptr, dims, [0, 0, 1], [0, 0, 1], 'edge', 0, 'P', 1);
+        const padded: number[] = [];
+        for (let row = 0; row < 35; row++) padded.push(src[row * 3]!, ...src.subarray(row * 3, row * 3 + 3), src[row * 3 + 2]!);
+        expect(Array.from(u8(b.ptr, 175))).toEqual(padded);
+        // Gather rows 4, 0 of [5, 21].
+        const ip = region(2);
+        try {
+          new Int32Array(engine.exports.memory.buffer, ip.ptr, 2).set([4, 0]);
+          k.gather(a.ptr, ip.ptr, b.ptr, 1, 5, 21, 2, 'G', 1);
+          expect(Array.from(u8(b.ptr, 42))).toEqual([...src.subarray(84, 105), ...src.subarray(0, 21)]);
+        } finally {
+          ip.free();
+        }
+        // Cast.
+        const f = Float32Array.from([0, -0, 1, 2.9, -1.5, 255, 256, Number.NaN]);
+        engine.f32(a.ptr, 8).set(f);
+        k.convert(a.ptr, b.ptr, 8, 'f32ToU8', 'Cast');
+        expect(Array.from(u8(b.ptr, 8))).toEqual([0, 0, 1, 2, 255, 255, 0, 0]);
+        k.convert(a.ptr, b.ptr, 8, 'f32ToBool', 'Cast');
+        expect(Array.from(u8(b.ptr, 8))).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
+        u8(a.ptr, 4).set([0, 3, 200, 255]);
+        k.convert(a.ptr, b.ptr, 4, 'u8ToF32', 'Cast');
+        expect(Array.from(engine.f32(b.ptr, 4))).toEqual([0, 3, 200, 255]);
+        k.convert(a.ptr, b.ptr, 4, 'u8ToBool', 'Cast');
+        expect(Array.from(u8(b.ptr, 4))).toEqual([0, 1, 1, 1]);
+        expect(() => k.copyStrided(a.ptr, b.ptr, [2], [1], [1], 'T', 3 as 1)).toThrow(/T:/);
+      } finally {
+        a.free();
+        b.free();
+      }
+    });
   }
 });

@@ -25,7 +25,8 @@ export interface KernelExports {
   atrous_activate(src: number, dst: number, n: number, code: number, p0: number, p1: number): number;
   atrous_copy_strided(src: number, dst: number, desc: number): number;
   atrous_pad(src: number, dst: number, desc: number): number;
-  atrous_gather(src: number, indices: number, dst: number, outer: number, axisLen: number, inner: number, count: number): number;
+  atrous_gather(src: number, indices: number, dst: number, outer: number, axisLen: number, inner: number, count: number, elemBytes: number): number;
+  atrous_convert(src: number, dst: number, n: number, kind: number): number;
   atrous_fill(dst: number, n: number, value: number): number;
   atrous_conv_transpose_plan_create(desc: number, weights: number, bias: number, planOut: number): number;
   atrous_conv_transpose_plan_free(plan: number): void;
@@ -92,7 +93,8 @@ export const StridedDesc = {
   DIMS: 1,
   SRC_STRIDES: 7,
   DST_STRIDES: 13,
-  LEN: 19,
+  ELEM_BYTES: 19,
+  LEN: 20,
 } as const;
 
 export const PadKind = { constant: 0, reflect: 1, edge: 2 } as const;
@@ -105,8 +107,12 @@ export const PadDesc = {
   DIMS: 3,
   BEGIN: 9,
   END: 15,
-  LEN: 21,
+  ELEM_BYTES: 21,
+  LEN: 22,
 } as const;
+
+/** What `atrous_convert` converts (Cast between the types in wasm memory). */
+export const ConvertKind = { f32ToU8: 0, f32ToBool: 1, u8ToF32: 2, u8ToBool: 3 } as const;
 
 /** Slots of the u32 descriptor read by `atrous_conv_transpose_plan_create`. */
 export const ConvTransposeDesc = {
@@ -192,6 +198,7 @@ export const ABI_TABLES: Record<string, Record<string, number>> = {
   strided_desc: StridedDesc,
   pad_kind: PadKind,
   pad_desc: PadDesc,
+  convert_kind: ConvertKind,
   conv_transpose_desc: ConvTransposeDesc,
   isa: IsaCode,
   gemm_desc: GemmDesc,

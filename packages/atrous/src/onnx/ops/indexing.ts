@@ -1,29 +1,57 @@
 import { show } from '../../errors.js';
 import { attrInt, attrInts } from '../attributes.js';
 import { numbersOf, sizeOf } from '../data-types.js';
-import { constInput, input, normAxis, opError, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+import type { ElemBytes } from '../../kernels/layout-kernels.js';
+import { nodeLabel } from '../graph.js';
+import { elemBytes, residesInWasm, type Value } from '../value.js';
+import { copyRegion } from './layout.js';
+import { constInput, input, normAxis, opError, stridesOf, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
 function gather(ctx: OpContext): PreparedOp {
   const x = input(ctx, 0, 'data');
   const idx = input(ctx, 1, 'indices');
+  if (residesInWasm(idx.type)) throw opError(ctx.node, `indices ${show(ctx.node.inputs[1])} must be integers, got ${idx.type}`);
   const axis = normAxis(ctx.node, attrInt(ctx.node, 'axis', 0), x.dims.length);
   const dims = [...x.dims.slice(0, axis), ...idx.dims, ...x.dims.slice(axis + 1)];
   const outer = sizeOf(x.dims.slice(0, axis));
   const inner = sizeOf(x.dims.slice(axis + 1));
   const axisLen = x.dims[axis]!;
+  const count = sizeOf(idx.dims);
+  const label = nodeLabel(ctx.node);
+  /** The indices (host integers, metadata) checked and made non-negative. */
+  const normalised = (indices: Value): Int32Array => {
+    const out = new Int32Array(count);
+    for (let j = 0; j < count; j++) {
+      let k = indices.data[j]!;
+      if (k < 0) k += axisLen;
+      if (!(k >= 0 && k < axisLen)) throw opError(ctx.node, `index ${indices.data[j]} is out of range for axis ${axis} of size ${axisLen}`);
+      out[j] = k;
+    }
+    return out;
+  };
   return {
     outputs: [{ type: x.type, dims }],
-    run([data, indices], [out]) {
-      const n = indices!.data.length;
-      for (let j = 0; j < n; j++) {
-        let k = indices!.data[j]!;
-        if (k < 0) k += axisLen;
-        if (!(k >= 0 && k < axisLen)) throw opError(ctx.node, `index ${indices!.data[j]} is out of range for axis ${axis} of size ${axisLen}`);
-        for (let o = 0; o < outer; o++) {
-          const src = (o * axisLen + k) * inner;
-          const dst = (o * n + j) * inner;
-          out!.data.set(data!.data.subarray(src, src + inner), dst);
+    run([data, indices], [out], env) {
+      const ks = normalised(indices!);
+      if (sizeOf(dims) === 0) return;
+      if (!residesInWasm(x.type)) {
+        for (let j = 0; j < count; j++) {
+          for (let o = 0; o < outer; o++) {
+            const src = (o * axisLen + ks[j]!) * inner;
+            out!.data.set(data!.data.subarray(src, src + inner), (o * count + j) * inner);
+          }
         }
+        return;
+      }
+      // The indices go to the kernel as i32s in a buffer of their own, for this step only.
+      const e = env.engine;
+      const bytes = Math.max(16, count * 4);
+      const ptr = e.alloc(bytes, `${label}: indices`);
+      try {
+        new Int32Array(e.exports.memory.buffer, ptr, count).set(ks);
+        env.kernels.layout.gather(data!.ptr, ptr, out!.ptr, outer, axisLen, inner, count, label, elemBytes(x.type) as ElemBytes);
+      } finally {
+        e.free(ptr, bytes);
       }
     },
   };
@@ -68,27 +96,14 @@ function slice(ctx: OpContext): PreparedOp {
     start[a] = b;
     step[a] = s;
   });
-  const inStrides: number[] = [];
-  for (let i = rank - 1, acc = 1; i >= 0; i--) { inStrides[i] = acc; acc *= x.dims[i]!; }
+  // One strided copy: element 0 at the starts, each axis stepping by its step (negative: backwards).
+  const inStrides = stridesOf(x.dims);
+  const origin = start.reduce((acc, b, a) => acc + b * inStrides[a]!, 0);
+  const ss = step.map((st, a) => st * inStrides[a]!);
+  const ds = stridesOf(dims);
   return {
     outputs: [{ type: x.type, dims }],
-    run([data], [out]) {
-      const n = out!.data.length;
-      if (n === 0) return;
-      const last = rank - 1;
-      const innerLen = rank === 0 ? 1 : dims[last]!;
-      const innerStep = rank === 0 ? 1 : step[last]! * inStrides[last]!;
-      const idx = new Array<number>(rank).fill(0);
-      const src = data!.data, dst = out!.data;
-      for (let o = 0; o < n; o += innerLen) {
-        let base = 0;
-        for (let i = 0; i < last; i++) base += (start[i]! + idx[i]! * step[i]!) * inStrides[i]!;
-        base += rank === 0 ? 0 : start[last]! * inStrides[last]!;
-        if (innerStep === 1) dst.set(src.subarray(base, base + innerLen), o);
-        else for (let j = 0; j < innerLen; j++) dst[o + j] = src[base + j * innerStep]!;
-        for (let i = last - 1; i >= 0 && ++idx[i]! === dims[i]; i--) idx[i] = 0;
-      }
-    },
+    run: ([data], [out], env) => copyRegion(env, ctx.node, x.type, data!, origin, out!, 0, dims, ss, ds),
   };
 }
 

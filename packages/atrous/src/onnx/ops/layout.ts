@@ -1,7 +1,86 @@
 import { show } from '../../errors.js';
+import { MAX_LAYOUT_RANK, type ElemBytes } from '../../kernels/layout-kernels.js';
 import { attrFloat, attrInt, attrInts, attrString } from '../attributes.js';
-import { numbersOf, sizeOf } from '../data-types.js';
-import { constInput, input, normAxis, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+import { numbersOf, sizeOf, type ElemType } from '../data-types.js';
+import { nodeLabel, type NodeIR } from '../graph.js';
+import { elemBytes, residesInWasm, type RunEnv, type Value } from '../value.js';
+import { constInput, input, normAxis, opError, stridesOf, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+
+/**
+ * Axes of a strided copy without size-1 axes, neighbours that address as one merged: what the layout
+ * kernel would do itself, done first so that a view of rank above its maximum can still fit it.
+ */
+function coalesce(dims: readonly number[], ss: readonly number[], ds: readonly number[]): { dims: number[]; ss: number[]; ds: number[] } {
+  const out = { dims: [] as number[], ss: [] as number[], ds: [] as number[] };
+  for (let i = 0; i < dims.length; i++) {
+    if (dims[i] === 1) continue;
+    const k = out.dims.length - 1;
+    if (k >= 0 && out.ss[k] === ss[i]! * dims[i]! && out.ds[k] === ds[i]! * dims[i]!) {
+      out.dims[k]! *= dims[i]!;
+      out.ss[k] = ss[i]!;
+      out.ds[k] = ds[i]!;
+      continue;
+    }
+    out.dims.push(dims[i]!);
+    out.ss.push(ss[i]!);
+    out.ds.push(ds[i]!);
+  }
+  return out;
+}
+
+/**
+ * `dst[dstOrigin + i · ds] = src[srcOrigin + i · ss]` for every index `i` of `dims` (origins and strides in
+ * elements). Values in wasm memory move through the layout kernel, by address, float32 or bytes; host
+ * integers (shapes, indices: metadata) move here. A copy whose rank stays above the kernel's maximum after
+ * coalescing runs as one kernel call per index of its outermost axes.
+ */
+export function copyRegion(env: RunEnv, node: NodeIR, type: ElemType, src: Value, srcOrigin: number, dst: Value, dstOrigin: number, dims: readonly number[], ss: readonly number[], ds: readonly number[]): void {
+  if (dims.some((d) => d === 0)) return;
+  const c = coalesce(dims, ss, ds);
+  if (!residesInWasm(type)) {
+    hostCopy(src.data, srcOrigin, dst.data, dstOrigin, c.dims, c.ss, c.ds);
+    return;
+  }
+  const eb = elemBytes(type) as ElemBytes;
+  const label = nodeLabel(node);
+  const lead = Math.max(0, c.dims.length - MAX_LAYOUT_RANK);
+  const [outerDims, innerDims] = [c.dims.slice(0, lead), c.dims.slice(lead)];
+  const [innerSs, innerDs] = [c.ss.slice(lead), c.ds.slice(lead)];
+  eachIndex(outerDims, (idx) => {
+    let so = srcOrigin, d = dstOrigin;
+    for (let a = 0; a < lead; a++) {
+      so += idx[a]! * c.ss[a]!;
+      d += idx[a]! * c.ds[a]!;
+    }
+    env.kernels.layout.copyStrided(src.ptr + so * eb, dst.ptr + d * eb, innerDims, innerSs, innerDs, label, eb);
+  });
+}
+
+/** Calls `f` with every multi-index of `dims` (once, with `[]`, for rank 0). */
+function eachIndex(dims: readonly number[], f: (idx: number[]) => void): void {
+  const idx = new Array<number>(dims.length).fill(0);
+  for (;;) {
+    f(idx);
+    let a = dims.length - 1;
+    for (; a >= 0; a--) {
+      if (++idx[a]! < dims[a]!) break;
+      idx[a] = 0;
+    }
+    if (a < 0) return;
+  }
+}
+
+/** The strided copy on host-held integer data (a JavaScript loop over metadata-sized tensors). */
+function hostCopy(src: ArrayLike<number>, so: number, dst: { [i: number]: number }, d0: number, dims: number[], ss: number[], ds: number[]): void {
+  eachIndex(dims, (idx) => {
+    let s = so, d = d0;
+    for (let a = 0; a < dims.length; a++) {
+      s += idx[a]! * ss[a]!;
+      d += idx[a]! * ds[a]!;
+    }
+    dst[d] = src[s]!;
+  });
+}
 
 function concat(ctx: OpContext): PreparedOp {
   const metas = ctx.inputs.map((_, i) => input(ctx, i));
@@ -19,13 +98,15 @@ function concat(ctx: OpContext): PreparedOp {
   const outer = sizeOf(dims.slice(0, axis));
   const inner = sizeOf(dims.slice(axis + 1));
   const rowOut = dims[axis]! * inner;
+  // Each input is an [outer, row] block of the output at its column offset. (Concats the memory planner
+  // made in place never run: their inputs were written into the output.)
   return {
     outputs: [{ type: first.type, dims }],
-    run(inputs, [out]) {
+    run(inputs, [out], env) {
       let offset = 0;
       for (const t of inputs) {
         const row = t!.dims[axis]! * inner;
-        for (let o = 0; o < outer; o++) out!.data.set(t!.data.subarray(o * row, (o + 1) * row), o * rowOut + offset);
+        copyRegion(env, ctx.node, first.type, t!, 0, out!, offset, [outer, row], [row, 1], [rowOut, 1]);
         offset += row;
       }
     },
@@ -50,11 +131,11 @@ function split(ctx: OpContext): PreparedOp {
   const rowIn = x.dims[axis]! * inner;
   return {
     outputs: sizes.map((s) => ({ type: x.type, dims: x.dims.map((d, i) => (i === axis ? s : d)) })),
-    run([t], outs) {
+    run([t], outs, env) {
       let offset = 0;
       outs.forEach((out, k) => {
         const row = sizes![k]! * inner;
-        for (let o = 0; o < outer; o++) out.data.set(t!.data.subarray(o * rowIn + offset, o * rowIn + offset + row), o * row);
+        if (ctx.node.outputs[k] !== '') copyRegion(env, ctx.node, x.type, t!, offset, out, 0, [outer, row], [rowIn, 1], [row, 1]);
         offset += row;
       });
     },
@@ -69,25 +150,65 @@ function transpose(ctx: OpContext): PreparedOp {
     throw opError(ctx.node, `perm ${show(perm)} is not a permutation of the ${rank} axes of dims ${show(x.dims)}`);
   }
   const dims = perm.map((p) => x.dims[p]!);
-  const inStrides: number[] = [];
-  for (let i = rank - 1, acc = 1; i >= 0; i--) { inStrides[i] = acc; acc *= x.dims[i]!; }
-  const strides = perm.map((p) => inStrides[p]!);
+  const inStrides = stridesOf(x.dims);
+  const ss = perm.map((p) => inStrides[p]!);
+  const ds = stridesOf(dims);
   return {
     outputs: [{ type: x.type, dims }],
-    run([a], [out]) {
-      const n = out!.data.length, idx = new Array<number>(rank).fill(0), src = a!.data, dst = out!.data;
-      let s = 0;
-      for (let o = 0; o < n; o++) {
-        dst[o] = src[s]!;
-        for (let i = rank - 1; i >= 0; i--) {
-          s += strides[i]!;
-          if (++idx[i]! < dims[i]!) break;
-          s -= strides[i]! * dims[i]!;
-          idx[i] = 0;
-        }
-      }
-    },
+    run: ([a], [out], env) => copyRegion(env, ctx.node, x.type, a!, 0, out!, 0, dims, ss, ds),
   };
+}
+
+type PadMode = 'constant' | 'reflect' | 'edge';
+
+/**
+ * Pads contiguous `dims` of `src` by non-negative `begin` / `end` into `dst`: the pad kernel for values
+ * in wasm memory, an index loop for host integers. Above the kernel's rank, neighbouring axes are merged
+ * where the inner one is unpadded (and, but for a constant pad, the outer one too).
+ */
+function padRegion(env: RunEnv, node: NodeIR, type: ElemType, src: Value, srcPtr: number, dst: Value, dims: number[], begin: number[], end: number[], mode: PadMode, value: number): void {
+  if (!residesInWasm(type)) {
+    hostPad(src.data, dst.data, dims, begin, end, mode, value);
+    return;
+  }
+  const m = { dims: [] as number[], begin: [] as number[], end: [] as number[] };
+  for (let i = 0; i < dims.length; i++) {
+    const k = m.dims.length - 1;
+    if (k >= 0 && begin[i] === 0 && end[i] === 0 && (mode === 'constant' || (m.begin[k] === 0 && m.end[k] === 0))) {
+      m.dims[k]! *= dims[i]!;
+      m.begin[k]! *= dims[i]!;
+      m.end[k]! *= dims[i]!;
+      continue;
+    }
+    m.dims.push(dims[i]!);
+    m.begin.push(begin[i]!);
+    m.end.push(end[i]!);
+  }
+  if (m.dims.length > MAX_LAYOUT_RANK) throw unsupported(node, `a pad of dims ${show(dims)} by ${show(begin)} / ${show(end)} has more than ${MAX_LAYOUT_RANK} padded axes`);
+  env.kernels.layout.pad(srcPtr, dst.ptr, m.dims, m.begin, m.end, mode, value, nodeLabel(node), elemBytes(type) as ElemBytes);
+}
+
+function hostPad(src: ArrayLike<number>, dst: { [i: number]: number; length: number }, dims: number[], begin: number[], end: number[], mode: PadMode, value: number): void {
+  const rank = dims.length;
+  const out = dims.map((d, i) => d + begin[i]! + end[i]!);
+  if (sizeOf(out) === 0) return;
+  const inStrides = stridesOf(dims);
+  let o = 0;
+  eachIndex(out, (idx) => {
+    let s = 0;
+    let inside = true;
+    for (let i = 0; i < rank; i++) {
+      let c = idx[i]! - begin[i]!;
+      const d = dims[i]!;
+      if (c < 0 || c >= d) {
+        if (mode === 'constant' || d === 0) { inside = false; break; }
+        if (mode === 'edge') c = c < 0 ? 0 : d - 1;
+        else c = c < 0 ? -c : 2 * (d - 1) - c;
+      }
+      s += c * inStrides[i]!;
+    }
+    dst[o++] = inside ? src[s]! : value;
+  });
 }
 
 function pad(ctx: OpContext): PreparedOp {
@@ -115,63 +236,91 @@ function pad(ctx: OpContext): PreparedOp {
   if (pads.length !== 2 * rank) throw opError(ctx.node, `pads ${show(pads)} must have 2 x rank = ${2 * rank} values for dims ${show(x.dims)}`);
   const dims = x.dims.map((d, i) => d + pads[i]! + pads[i + rank]!);
   if (dims.some((d) => d < 0)) throw opError(ctx.node, `pads ${show(pads)} remove more than dims ${show(x.dims)} hold`);
-  const inStrides: number[] = [];
-  for (let i = rank - 1, acc = 1; i >= 0; i--) { inStrides[i] = acc; acc *= x.dims[i]!; }
+  // Negative pads crop: a slice of the input (the cropped dims), then the non-negative pads around it.
+  const cropBegin = x.dims.map((_, i) => Math.max(0, -pads[i]!));
+  const cropped = x.dims.map((d, i) => d - cropBegin[i]! - Math.max(0, -pads[i + rank]!));
+  const begin = x.dims.map((_, i) => Math.max(0, pads[i]!));
+  const end = x.dims.map((_, i) => Math.max(0, pads[i + rank]!));
+  const crops = cropBegin.some((c, i) => c > 0 || cropped[i] !== x.dims[i]);
+  const grows = begin.some((b, i) => b > 0 || end[i]! > 0);
+  if (grows && mode !== 'constant') {
+    for (let i = 0; i < rank; i++) {
+      const padded = begin[i]! > 0 || end[i]! > 0;
+      if (padded && cropped[i] === 0) throw opError(ctx.node, `${mode} pad of an empty axis ${i} (dims ${show(x.dims)}, pads ${show(pads)})`);
+      if (mode === 'reflect' && padded && (begin[i]! >= cropped[i]! || end[i]! >= cropped[i]!)) {
+        throw unsupported(ctx.node, `reflect pads ${show(pads)} reach past the ${cropped[i]} values of axis ${i} (dims ${show(x.dims)})`);
+      }
+    }
+  }
+  const inStrides = stridesOf(x.dims);
+  const cropOrigin = cropBegin.reduce((acc, c, i) => acc + c * inStrides[i]!, 0);
+  const croppedBytes = sizeOf(cropped) * elemBytes(x.type);
   return {
     outputs: [{ type: x.type, dims }],
-    run([a], [out]) {
-      const n = out!.data.length, idx = new Array<number>(rank).fill(0), src = a!.data, dst = out!.data;
-      for (let o = 0; o < n; o++) {
-        let s = 0;
-        let inside = true;
-        for (let i = 0; i < rank; i++) {
-          let c = idx[i]! - pads[i]!;
-          const d = x.dims[i]!;
-          if (c < 0 || c >= d) {
-            if (mode === 'constant' || d === 0) { inside = false; break; }
-            if (mode === 'edge') c = c < 0 ? 0 : d - 1;
-            else { const period = 2 * (d - 1) || 1; c = ((c % period) + period) % period; if (c >= d) c = period - c; }
-          }
-          s += c * inStrides[i]!;
-        }
-        dst[o] = inside ? src[s]! : value;
-        for (let i = rank - 1; i >= 0 && ++idx[i]! === dims[i]; i--) idx[i] = 0;
+    run([a], [out], env) {
+      if (sizeOf(dims) === 0) return;
+      if (!crops) {
+        padRegion(env, ctx.node, x.type, a!, a!.ptr, out!, x.dims, begin, end, mode, value);
+        return;
+      }
+      if (!grows) {
+        copyRegion(env, ctx.node, x.type, a!, cropOrigin, out!, 0, cropped, inStrides, stridesOf(cropped));
+        return;
+      }
+      // Crop into a scratch buffer, then pad from it.
+      if (!residesInWasm(x.type)) {
+        const tmp = new Float64Array(sizeOf(cropped));
+        const t = { type: x.type, dims: cropped, data: tmp, ptr: 0 };
+        copyRegion(env, ctx.node, x.type, a!, cropOrigin, t, 0, cropped, inStrides, stridesOf(cropped));
+        padRegion(env, ctx.node, x.type, t, 0, out!, cropped, begin, end, mode, value);
+        return;
+      }
+      const e = env.engine;
+      const scratch = e.alloc(Math.max(16, croppedBytes), `${nodeLabel(ctx.node)}: cropped input`);
+      try {
+        const t = { type: x.type, dims: cropped, data: new Float32Array(0), ptr: scratch };
+        copyRegion(env, ctx.node, x.type, a!, cropOrigin, t, 0, cropped, inStrides, stridesOf(cropped));
+        padRegion(env, ctx.node, x.type, t, scratch, out!, cropped, begin, end, mode, value);
+      } finally {
+        e.free(scratch, Math.max(16, croppedBytes));
       }
     },
   };
 }
 
 /**
- * DepthToSpace (pixel shuffle) and SpaceToDepth on `[N, C, H, W]`: `out[n][c'][y][x] = in[n][c][y'][x']`
- * with the block offsets taken from (DCR) or after (CRD) the output channel, per the ONNX modes.
+ * DepthToSpace (pixel shuffle) and SpaceToDepth on `[N, C, H, W]` as one strided copy of rank 6: the
+ * output walked as `[N, C', H, b, W, b]` (to space) or `[N, b, b, C, H', W']` (to depth), the input read
+ * with the strides the ONNX modes give the block offsets (DCR: before the channel, CRD: after it).
  */
 function depthSpace(ctx: OpContext, toSpace: boolean): PreparedOp {
   const x = input(ctx, 0);
   const b = attrInt(ctx.node, 'blocksize');
-  if (x.dims.length !== 4 || b < 1) throw opError(ctx.node, `needs [N, C, H, W] and a positive blocksize, got dims ${show(x.dims)} and ${b}`);
+  if (x.dims.length !== 4 || !Number.isInteger(b) || b < 1) throw opError(ctx.node, `needs [N, C, H, W] and a positive blocksize, got dims ${show(x.dims)} and ${b}`);
   const [n, c, h, w] = x.dims as [number, number, number, number];
   const mode = toSpace ? attrString(ctx.node, 'mode', 'DCR') : 'DCR';
   if (mode !== 'DCR' && mode !== 'CRD') throw opError(ctx.node, `mode ${show(mode)} must be DCR or CRD`);
   if (toSpace ? c % (b * b) !== 0 : h % b !== 0 || w % b !== 0) throw opError(ctx.node, `dims ${show(x.dims)} do not divide by blocksize ${b}`);
   const dims = toSpace ? [n, c / (b * b), h * b, w * b] : [n, c * b * b, h / b, w / b];
-  // Index maps on the larger-space side: (n, c, y, x) of the spatial tensor <-> channel of the depth tensor.
-  const [sc, sh, sw] = toSpace ? [dims[1]!, dims[2]!, dims[3]!] : [c, h, w];
-  const [dc, dh, dw] = toSpace ? [c, h, w] : [dims[1]!, dims[2]!, dims[3]!];
-  const depthIndex = (bn: number, ch: number, y: number, xx: number) => {
-    const [by, bx] = [y % b, xx % b];
-    const channel = mode === 'DCR' ? (by * b + bx) * sc + ch : ch * b * b + by * b + bx;
-    return ((bn * dc + channel) * dh + Math.floor(y / b)) * dw + Math.floor(xx / b);
-  };
+  const plane = h * w;
+  let walk: number[], ss: number[];
+  if (toSpace) {
+    const cOut = c / (b * b);
+    // out[n][c'][y·b + by][x·b + bx] = in[n][channel(c', by, bx)][y][x]
+    walk = [n, cOut, h, b, w, b];
+    ss = mode === 'DCR'
+      ? [c * plane, plane, w, b * cOut * plane, 1, cOut * plane]
+      : [c * plane, b * b * plane, w, b * plane, 1, plane];
+  } else {
+    const [ho, wo] = [h / b, w / b];
+    // out[n][(by·b + bx)·C + c][y][x] = in[n][c][y·b + by][x·b + bx]
+    walk = [n, b, b, c, ho, wo];
+    ss = [c * plane, w, 1, plane, b * w, b];
+  }
+  const ds = stridesOf(walk);
   return {
     outputs: [{ type: x.type, dims }],
-    run([a], [out]) {
-      const src = a!.data, dst = out!.data;
-      for (let bn = 0; bn < n; bn++) for (let ch = 0; ch < sc; ch++) for (let y = 0; y < sh; y++) for (let xx = 0; xx < sw; xx++) {
-        const s = ((bn * sc + ch) * sh + y) * sw + xx, d = depthIndex(bn, ch, y, xx);
-        if (toSpace) dst[s] = src[d]!;
-        else dst[d] = src[s]!;
-      }
-    },
+    run: ([a], [out], env) => copyRegion(env, ctx.node, x.type, a!, 0, out!, 0, walk, ss, ds),
   };
 }
 

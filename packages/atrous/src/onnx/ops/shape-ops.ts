@@ -1,9 +1,11 @@
 import { show } from '../../errors.js';
 import { attrInt, attrInts, attrTensor } from '../attributes.js';
 import { elemTypeOf, numbersOf, sizeOf, type HostTensor } from '../data-types.js';
-import { broadcastDims, forEachRun, planBroadcast } from '../broadcast.js';
+import { broadcastDims } from '../broadcast.js';
 import { nodeLabel } from '../graph.js';
-import { constInput, input, normAxis, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+import { residesInWasm } from '../value.js';
+import { copyRegion } from './layout.js';
+import { constInput, input, normAxis, opError, stridesOf, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
 /** Output 0 is input 0 with other dims: a view, nothing runs. */
 function view(ctx: OpContext, dims: number[]): PreparedOp {
@@ -98,9 +100,15 @@ function constantOfShape(ctx: OpContext): PreparedOp {
   const dims = numbersOf(constInput(ctx, 0, 'shape')!);
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw opError(ctx.node, `shape ${show(dims)} is not valid`);
   const value = attrTensor(ctx.node, 'value') ?? { type: 'float32' as const, dims: [1], data: Float32Array.of(0) };
+  const fill = value.data[0] ?? 0;
   return {
     outputs: [{ type: value.type, dims }],
-    run: (_, [out]) => out!.data.fill(value.data[0] ?? 0),
+    run(_, [out], env) {
+      // Folded at load (its shape is a constant); a float map is filled by the kernel, bytes and host
+      // integers by the typed array's own fill.
+      if (value.type === 'float32') env.kernels.layout.fill(out!.ptr, sizeOf(dims), fill, nodeLabel(ctx.node));
+      else out!.data.fill(fill);
+    },
   };
 }
 
@@ -108,37 +116,31 @@ function expand(ctx: OpContext): PreparedOp {
   const x = input(ctx, 0);
   const target = numbersOf(constInput(ctx, 1, 'shape')!);
   const dims = broadcastDims([x.dims, target], nodeLabel(ctx.node));
+  // The input right-aligned under the output, read with stride 0 along every axis it broadcasts.
+  const inStrides = stridesOf(x.dims);
+  const lead = dims.length - x.dims.length;
+  const ss = dims.map((d, i) => (i < lead || x.dims[i - lead] === 1 ? 0 : inStrides[i - lead]!));
+  const ds = stridesOf(dims);
   return {
     outputs: [{ type: x.type, dims }],
-    run([a], [out]) {
-      const plan = planBroadcast(dims, [a!.dims]);
-      const s = plan.innerStrides[0]!, src = a!.data, dst = out!.data;
-      forEachRun(plan, ([ai], o) => {
-        let i0 = ai!;
-        for (let i = 0; i < plan.inner; i++, i0 += s) dst[o + i] = src[i0]!;
-      });
-    },
+    run: ([a], [out], env) => copyRegion(env, ctx.node, x.type, a!, 0, out!, 0, dims, ss, ds),
   };
 }
 
 function tile(ctx: OpContext): PreparedOp {
   const x = input(ctx, 0);
   const reps = numbersOf(constInput(ctx, 1, 'repeats')!);
-  if (reps.length !== x.dims.length) throw opError(ctx.node, `repeats ${show(reps)} must have one value per axis of dims ${show(x.dims)}`);
+  if (reps.length !== x.dims.length || reps.some((r) => !Number.isInteger(r) || r < 0)) throw opError(ctx.node, `repeats ${show(reps)} must have one non-negative integer per axis of dims ${show(x.dims)}`);
   const dims = x.dims.map((d, i) => d * reps[i]!);
+  // The output walked as [r0, d0, r1, d1, ...]: each repeat axis reads the input again (stride 0).
+  const inStrides = stridesOf(x.dims);
+  const outStrides = stridesOf(dims);
+  const walk = x.dims.flatMap((d, i) => [reps[i]!, d]);
+  const ss = x.dims.flatMap((_, i) => [0, inStrides[i]!]);
+  const ds = x.dims.flatMap((d, i) => [d * outStrides[i]!, outStrides[i]!]);
   return {
     outputs: [{ type: x.type, dims }],
-    run([a], [out]) {
-      const rank = dims.length, idx = new Array<number>(rank).fill(0), n = out!.data.length;
-      const inStrides: number[] = [];
-      for (let i = rank - 1, acc = 1; i >= 0; i--) { inStrides[i] = acc; acc *= x.dims[i]!; }
-      for (let o = 0; o < n; o++) {
-        let src = 0;
-        for (let i = 0; i < rank; i++) src += (idx[i]! % x.dims[i]!) * inStrides[i]!;
-        out!.data[o] = a!.data[src]!;
-        for (let i = rank - 1; i >= 0 && ++idx[i]! === dims[i]; i--) idx[i] = 0;
-      }
-    },
+    run: ([a], [out], env) => copyRegion(env, ctx.node, x.type, a!, 0, out!, 0, walk, ss, ds),
   };
 }
 
@@ -155,14 +157,31 @@ function cast(ctx: OpContext): PreparedOp {
   const to = attrInt(ctx.node, 'to');
   const type = elemTypeOf(to);
   if (type === undefined) throw unsupported(ctx.node, `cast to data type ${to} is not supported`);
-  const truncate = type !== 'float32' && type !== 'bool' && x.type === 'float32';
   // float16 and float64 are computed as float32 inside atrous: a cast between float types keeps the value,
   // so it is a view (fp16 models cast around every block).
   if (type === x.type && (type === 'float32' || (x.type !== 'bool' && x.type !== 'uint8'))) return view(ctx, [...x.dims]);
+  const n = sizeOf(x.dims);
+  const label = nodeLabel(ctx.node);
+  const outputs = [{ type, dims: [...x.dims] }];
+  // Both sides in wasm memory (float32, bool, uint8): a conversion kernel, or a byte copy.
+  if (residesInWasm(x.type) && residesInWasm(type)) {
+    const kind = x.type === 'float32' ? (type === 'bool' ? 'f32ToBool' : 'f32ToU8') : type === 'float32' ? 'u8ToF32' : type === 'bool' ? 'u8ToBool' : undefined;
+    return {
+      outputs,
+      run([a], [out], env) {
+        if (n === 0) return;
+        if (kind) env.kernels.layout.convert(a!.ptr, out!.ptr, n, kind, label);
+        else env.kernels.layout.copyStrided(a!.ptr, out!.ptr, [n], [1], [1], label, 1);
+      },
+    };
+  }
+  // One side is a host integer (int64/int32, held as float64 numbers): integers are metadata (shapes,
+  // indices, ArgMax results), so the conversion is a JavaScript loop over that many values.
+  const truncate = type !== 'float32' && type !== 'bool' && x.type === 'float32';
   return {
-    outputs: [{ type, dims: [...x.dims] }],
+    outputs,
     run([a], [out]) {
-      const src = a!.data, dst = out!.data, n = dst.length;
+      const src = a!.data, dst = out!.data;
       if (type === 'bool') for (let i = 0; i < n; i++) dst[i] = src[i] ? 1 : 0;
       else if (truncate) for (let i = 0; i < n; i++) dst[i] = Math.trunc(src[i]!);
       else dst.set(src);
