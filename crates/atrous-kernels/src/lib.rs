@@ -12,6 +12,7 @@ extern crate std;
 
 pub mod activation;
 pub mod channel_ops;
+pub mod elementwise;
 mod depthwise;
 mod gemm_conv;
 pub mod geometry;
@@ -22,6 +23,7 @@ pub mod plan;
 pub mod pooling;
 pub mod resample;
 pub mod status;
+pub mod vmath;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
