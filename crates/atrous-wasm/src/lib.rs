@@ -10,5 +10,7 @@
 
 mod abi_table;
 mod conv;
+mod elementwise;
 mod feature_maps;
 mod memory;
+mod normalization;

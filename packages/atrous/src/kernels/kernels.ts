@@ -1,6 +1,8 @@
 import type { Engine } from '../wasm/engine.js';
 import { ConvKernels } from './conv-kernels.js';
+import { ElementwiseKernels } from './elementwise-kernels.js';
 import { FeatureMapKernels } from './feature-map-kernels.js';
+import { NormalizationKernels } from './normalization-kernels.js';
 
 /**
  * The kernels as ops see them: typed calls on buffers in one memory (addresses of float32 data), each
@@ -10,9 +12,13 @@ import { FeatureMapKernels } from './feature-map-kernels.js';
 export class Kernels {
   readonly conv: ConvKernels;
   readonly maps: FeatureMapKernels;
+  readonly elementwise: ElementwiseKernels;
+  readonly norm: NormalizationKernels;
 
   constructor(readonly engine: Engine) {
     this.conv = new ConvKernels(engine);
     this.maps = new FeatureMapKernels(engine);
+    this.elementwise = new ElementwiseKernels(engine);
+    this.norm = new NormalizationKernels(engine);
   }
 }
