@@ -4,8 +4,8 @@ import { BinaryOpCode, BroadcastDesc } from '../wasm/abi.js';
 import type { Engine } from '../wasm/engine.js';
 import { check } from './status.js';
 
-/** Binary ops of `binary`: arithmetic writes float32; the comparisons write u8 (0 or 1). */
 /**
+ * Binary ops of `binary` (arithmetic writes float32; the comparisons write u8, 0 or 1):
  * 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'mod' | 'fmod' | 'prelu' | 'equal' | 'less' |
  * 'lessOrEqual' | 'greater' | 'greaterOrEqual': the keys of the ABI's code table, so the two cannot differ.
  */

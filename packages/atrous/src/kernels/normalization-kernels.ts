@@ -3,8 +3,8 @@ import { ReduceOpCode } from '../wasm/abi.js';
 import type { Engine } from '../wasm/engine.js';
 import { check } from './status.js';
 
-/** Reductions of `reduce`: float32 out, except argMax / argMin which write int32 indices. */
-/** 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'l1' | 'l2' | 'logSum' | 'logSumExp' | 'sumSquare' | 'argMax' | 'argMin' (the ABI table's keys). */
+/** Reductions of `reduce` (float32 out; argMax / argMin write int32 indices):
+ * 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'l1' | 'l2' | 'logSum' | 'logSumExp' | 'sumSquare' | 'argMax' | 'argMin' (the ABI table's keys). */
 export type ReduceKind = keyof typeof ReduceOpCode;
 
 /**
