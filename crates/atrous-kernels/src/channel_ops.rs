@@ -8,18 +8,8 @@ use crate::isa::active as v;
 /// `dst = act(src)` element-wise: an activation that could not be fused into a convolution.
 pub fn activate(src: &[f32], dst: &mut [f32], act: Activation) {
     let n = dst.len().min(src.len());
-    let mut i = 0;
-    // SAFETY: i + v::LANES <= n for both slices.
-    unsafe {
-        while i + v::LANES <= n {
-            v::store(dst.as_mut_ptr().add(i), act.apply(v::load(src.as_ptr().add(i))));
-            i += v::LANES;
-        }
-    }
-    while i < n {
-        dst[i] = act.apply_scalar(src[i]);
-        i += 1;
-    }
+    // SAFETY: both slices hold n floats and cannot overlap.
+    unsafe { act.apply_buffer(src.as_ptr(), dst.as_mut_ptr(), n) }
 }
 
 /// `dst[p][i] = src[p][i] * scale[p]` for `planes` planes of `len` floats.

@@ -13,6 +13,7 @@ extern crate std;
 pub mod activation;
 pub mod channel_ops;
 pub mod conv_transpose;
+pub mod elementwise;
 mod depthwise;
 pub mod gemm;
 mod gemm_conv;
@@ -24,10 +25,13 @@ pub mod isa;
 pub mod layout;
 mod micro_kernel;
 mod panel;
+pub mod normalization;
 pub mod plan;
 pub mod pooling;
+pub mod reduce;
 pub mod resample;
 pub mod status;
+pub mod vmath;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]

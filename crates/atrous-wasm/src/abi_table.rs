@@ -64,6 +64,93 @@ abi_table! {
         SIGMOID = 5,
         /// p0 alpha
         LEAKY_RELU = 6,
+        EXP = 7,
+        LOG = 8,
+        SQRT = 9,
+        TANH = 10,
+        ERF = 11,
+        /// exact: x/2 (1 + erf(x / sqrt 2))
+        GELU = 12,
+        GELU_TANH = 13,
+        ABS = 14,
+        NEG = 15,
+        RECIPROCAL = 16,
+        FLOOR = 17,
+        CEIL = 18,
+        /// half to even
+        ROUND = 19,
+        SIN = 20,
+        COS = 21,
+        SOFTPLUS = 22,
+        SOFTSIGN = 23,
+        /// p0 alpha
+        ELU = 24,
+        /// p0 alpha, p1 gamma
+        SELU = 25,
+        /// p0 alpha
+        CELU = 26,
+        /// p0 alpha
+        THRESHOLDED_RELU = 27,
+        SIGN = 28,
+        /// p0 exponent
+        POW = 29,
+        MISH = 30,
+    }
+}
+
+abi_table! {
+    /// Binary op codes of `atrous_binary`: arithmetic writes f32, comparisons write u8 (0 or 1).
+    binary_op {
+        ADD = 0,
+        SUB = 1,
+        MUL = 2,
+        DIV = 3,
+        POW = 4,
+        MAX = 5,
+        MIN = 6,
+        /// Python-style: the result takes the divisor's sign
+        MOD = 7,
+        /// C-style: the result takes the dividend's sign
+        FMOD = 8,
+        /// a if a >= 0 else a * b
+        PRELU = 9,
+        EQUAL = 10,
+        LESS = 11,
+        LESS_OR_EQUAL = 12,
+        GREATER = 13,
+        GREATER_OR_EQUAL = 14,
+    }
+}
+
+abi_table! {
+    /// The u32 descriptor of `atrous_binary` and `atrous_where`: the output's rank and dims, then for each
+    /// operand (a, b; or cond, x, y) `MAX_RANK` element strides, 0 where it is broadcast. Slots past `RANK`
+    /// are ignored.
+    broadcast_desc {
+        MAX_RANK = 6,
+        RANK = 0,
+        DIMS = 1,
+        /// operand k's strides start at STRIDES + k * MAX_RANK
+        STRIDES = 7,
+        LEN = 25,
+    }
+}
+
+abi_table! {
+    /// Reduction codes of `atrous_reduce` (over the middle axis of [outer, len, inner]); ArgMax/ArgMin write i32.
+    reduce_op {
+        SUM = 0,
+        MEAN = 1,
+        MAX = 2,
+        MIN = 3,
+        PROD = 4,
+        L1 = 5,
+        L2 = 6,
+        LOG_SUM = 7,
+        LOG_SUM_EXP = 8,
+        SUM_SQUARE = 9,
+        ARG_MAX = 10,
+        ARG_MIN = 11,
     }
 }
 
@@ -177,6 +264,9 @@ const TABLES: &[(&str, &[(&str, i64)])] = &[
     ("pad_desc", pad_desc::ENTRIES),
     ("convert_kind", convert_kind::ENTRIES),
     ("conv_transpose_desc", conv_transpose_desc::ENTRIES),
+    ("binary_op", binary_op::ENTRIES),
+    ("broadcast_desc", broadcast_desc::ENTRIES),
+    ("reduce_op", reduce_op::ENTRIES),
     ("isa", isa::ENTRIES),
     ("gemm_desc", crate::gemm::gemm_desc::ENTRIES),
 ];

@@ -113,8 +113,7 @@ pub unsafe extern "C" fn atrous_max_pool2d(src: *const f32, dst: *mut f32, d: *c
 #[no_mangle]
 pub unsafe extern "C" fn atrous_activate(src: *const f32, dst: *mut f32, n: usize, code: u32, p0: f32, p1: f32) -> i32 {
     Status::code(decode_activation(code, p0, p1).map(|activation| {
-        if n > 0 {
-            atrous_kernels::channel_ops::activate(std::slice::from_raw_parts(src, n), std::slice::from_raw_parts_mut(dst, n), activation);
-        }
+        // Raw pointers, not slices: src may be dst (in place).
+        activation.apply_buffer(src, dst, n);
     }))
 }

@@ -11,7 +11,9 @@
 mod abi_table;
 mod conv;
 mod conv_transpose;
+mod elementwise;
 mod feature_maps;
 mod layout;
 mod gemm;
 mod memory;
+mod normalization;

@@ -54,3 +54,29 @@ pub unsafe fn copy_floats(dst: *mut f32, src: *const f32, n: usize) {
         i += 1;
     }
 }
+
+/// The first `n` (< `LANES`) floats at `p` in a vector, the other lanes zero: tails of vector loops go
+/// through the same vector code as the body.
+///
+/// # Safety
+/// `p` valid for reading `n` floats.
+#[inline(always)]
+pub unsafe fn load_partial(p: *const f32, n: usize) -> active::V {
+    let mut l = [0.0f32; LANES];
+    for (i, x) in l.iter_mut().enumerate().take(n) {
+        *x = *p.add(i);
+    }
+    active::from_lanes(l)
+}
+
+/// Stores the first `n` (< `LANES`) lanes of `x` at `p`.
+///
+/// # Safety
+/// `p` valid for writing `n` floats.
+#[inline(always)]
+pub unsafe fn store_partial(p: *mut f32, x: active::V, n: usize) {
+    let l = active::lanes(x);
+    for (i, &x) in l.iter().enumerate().take(n) {
+        *p.add(i) = x;
+    }
+}

@@ -59,13 +59,15 @@ pub fn mul(a: V, b: V) -> V {
 pub fn madd(a: V, b: V, c: V) -> V {
     zip(zip(a, b, |x, y| x * y), c, |x, y| x + y)
 }
+/// As wasm's `f32x4.pmax` (`a < b ? b : a`), so every build treats NaN and signed zeros alike.
 #[inline(always)]
 pub fn max(a: V, b: V) -> V {
-    zip(a, b, |x, y| if x > y { x } else { y })
+    zip(a, b, |x, y| if x < y { y } else { x })
 }
+/// As wasm's `f32x4.pmin` (`b < a ? b : a`).
 #[inline(always)]
 pub fn min(a: V, b: V) -> V {
-    zip(a, b, |x, y| if x < y { x } else { y })
+    zip(a, b, |x, y| if y < x { y } else { x })
 }
 /// Lanes of `a` where `a > 0`, else lanes of `b`.
 #[inline(always)]
@@ -102,4 +104,132 @@ pub fn transpose(r: [V; LANES]) -> [V; LANES] {
         }
     }
     out
+}
+
+// Element-wise math for the transcendental kernels (vmath). Without std, core has no sqrt, floor or
+// rounding for f32, so the scalar build computes them here; the wasm builds use their instructions.
+
+const MASK_TRUE: u32 = !0;
+
+#[inline(always)]
+fn mask(c: bool) -> f32 {
+    f32::from_bits(if c { MASK_TRUE } else { 0 })
+}
+#[inline(always)]
+pub fn sub(a: V, b: V) -> V {
+    zip(a, b, |x, y| x - y)
+}
+#[inline(always)]
+pub fn div(a: V, b: V) -> V {
+    zip(a, b, |x, y| x / y)
+}
+#[inline(always)]
+pub fn abs(a: V) -> V {
+    map(a, |x| f32::from_bits(x.to_bits() & 0x7fff_ffff))
+}
+#[inline(always)]
+pub fn neg(a: V) -> V {
+    map(a, |x| f32::from_bits(x.to_bits() ^ 0x8000_0000))
+}
+#[inline(always)]
+pub fn sqrt(a: V) -> V {
+    map(a, sqrt_f32)
+}
+#[inline(always)]
+pub fn floor(a: V) -> V {
+    map(a, floor_f32)
+}
+#[inline(always)]
+pub fn ceil(a: V) -> V {
+    map(a, |x| -floor_f32(-x))
+}
+#[inline(always)]
+pub fn trunc(a: V) -> V {
+    map(a, |x| if x < 0.0 { -floor_f32(-x) } else { floor_f32(x) })
+}
+/// Round to nearest, ties to even.
+#[inline(always)]
+pub fn round_even(a: V) -> V {
+    map(a, round_even_f32)
+}
+/// Lane masks (all bits set where true), as the simd128 comparisons return.
+#[inline(always)]
+pub fn gt(a: V, b: V) -> V {
+    zip(a, b, |x, y| mask(x > y))
+}
+#[inline(always)]
+pub fn ge(a: V, b: V) -> V {
+    zip(a, b, |x, y| mask(x >= y))
+}
+#[inline(always)]
+pub fn lt(a: V, b: V) -> V {
+    zip(a, b, |x, y| mask(x < y))
+}
+#[inline(always)]
+pub fn le(a: V, b: V) -> V {
+    zip(a, b, |x, y| mask(x <= y))
+}
+#[inline(always)]
+pub fn eq(a: V, b: V) -> V {
+    zip(a, b, |x, y| mask(x == y))
+}
+#[inline(always)]
+pub fn and(a: V, b: V) -> V {
+    zip(a, b, |x, y| f32::from_bits(x.to_bits() & y.to_bits()))
+}
+#[inline(always)]
+pub fn or(a: V, b: V) -> V {
+    zip(a, b, |x, y| f32::from_bits(x.to_bits() | y.to_bits()))
+}
+/// Lanes of `a` where `m` is set, else lanes of `b`.
+#[inline(always)]
+pub fn select(m: V, a: V, b: V) -> V {
+    V([0, 1, 2, 3].map(|i| if m.0[i].to_bits() != 0 { a.0[i] } else { b.0[i] }))
+}
+/// `2^n` for integral lanes `n` in [-126, 127].
+#[inline(always)]
+pub fn pow2i(n: V) -> V {
+    map(n, |x| f32::from_bits(((x as i32 + 127) as u32) << 23))
+}
+/// For positive normal lanes `x = m 2^e`: (`m` in [1, 2), `e` as a float).
+#[inline(always)]
+pub fn split_exponent(a: V) -> (V, V) {
+    (
+        map(a, |x| f32::from_bits((x.to_bits() & 0x007f_ffff) | 0x3f80_0000)),
+        map(a, |x| ((x.to_bits() >> 23) as i32 - 127) as f32),
+    )
+}
+
+/// Correctly rounded but for rare near-ties: Newton's iteration in f64 from a halved exponent.
+pub fn sqrt_f32(x: f32) -> f32 {
+    if !(x > 0.0) || x == f32::INFINITY {
+        // 0 and -0 and inf are their own roots; negatives and NaN give NaN.
+        return if x == 0.0 || x == f32::INFINITY { x } else { f32::NAN };
+    }
+    let d = x as f64;
+    let mut y = f64::from_bits((d.to_bits() >> 1) + 0x1ff8_0000_0000_0000);
+    for _ in 0..4 {
+        y = 0.5 * (y + d / y);
+    }
+    y as f32
+}
+
+pub fn floor_f32(x: f32) -> f32 {
+    // 2^23 and above (and inf, NaN) are integers already.
+    if !(f32::from_bits(x.to_bits() & 0x7fff_ffff) < 8_388_608.0) {
+        return x;
+    }
+    let t = x as i32 as f32;
+    let f = if t > x { t - 1.0 } else { t };
+    f32::from_bits(f.to_bits() | (x.to_bits() & 0x8000_0000))
+}
+
+pub fn round_even_f32(x: f32) -> f32 {
+    let a = f32::from_bits(x.to_bits() & 0x7fff_ffff);
+    if !(a < 8_388_608.0) {
+        return x;
+    }
+    // Adding 2^23 leaves no fraction bits, so the default rounding (to nearest, ties to even) does the work.
+    let r = (a + 8_388_608.0) - 8_388_608.0;
+    f32::from_bits(r.to_bits() | (x.to_bits() & 0x8000_0000))
 }

@@ -91,3 +91,89 @@ pub fn transpose(r: [V; LANES]) -> [V; LANES] {
     let t3 = i32x4_shuffle::<2, 6, 3, 7>(r[2], r[3]);
     [i64x2_shuffle::<0, 2>(t0, t2), i64x2_shuffle::<1, 3>(t0, t2), i64x2_shuffle::<0, 2>(t1, t3), i64x2_shuffle::<1, 3>(t1, t3)]
 }
+
+// Element-wise math for the transcendental kernels (vmath).
+
+#[inline(always)]
+pub fn sub(a: V, b: V) -> V {
+    f32x4_sub(a, b)
+}
+#[inline(always)]
+pub fn div(a: V, b: V) -> V {
+    f32x4_div(a, b)
+}
+#[inline(always)]
+pub fn abs(a: V) -> V {
+    f32x4_abs(a)
+}
+#[inline(always)]
+pub fn neg(a: V) -> V {
+    f32x4_neg(a)
+}
+#[inline(always)]
+pub fn sqrt(a: V) -> V {
+    f32x4_sqrt(a)
+}
+#[inline(always)]
+pub fn floor(a: V) -> V {
+    f32x4_floor(a)
+}
+#[inline(always)]
+pub fn ceil(a: V) -> V {
+    f32x4_ceil(a)
+}
+#[inline(always)]
+pub fn trunc(a: V) -> V {
+    f32x4_trunc(a)
+}
+/// Round to nearest, ties to even.
+#[inline(always)]
+pub fn round_even(a: V) -> V {
+    f32x4_nearest(a)
+}
+/// Lane masks (all bits set where true).
+#[inline(always)]
+pub fn gt(a: V, b: V) -> V {
+    f32x4_gt(a, b)
+}
+#[inline(always)]
+pub fn ge(a: V, b: V) -> V {
+    f32x4_ge(a, b)
+}
+#[inline(always)]
+pub fn lt(a: V, b: V) -> V {
+    f32x4_lt(a, b)
+}
+#[inline(always)]
+pub fn le(a: V, b: V) -> V {
+    f32x4_le(a, b)
+}
+#[inline(always)]
+pub fn eq(a: V, b: V) -> V {
+    f32x4_eq(a, b)
+}
+#[inline(always)]
+pub fn and(a: V, b: V) -> V {
+    v128_and(a, b)
+}
+#[inline(always)]
+pub fn or(a: V, b: V) -> V {
+    v128_or(a, b)
+}
+/// Lanes of `a` where `m` is set, else lanes of `b`.
+#[inline(always)]
+pub fn select(m: V, a: V, b: V) -> V {
+    v128_bitselect(a, b, m)
+}
+/// `2^n` for integral lanes `n` in [-126, 127].
+#[inline(always)]
+pub fn pow2i(n: V) -> V {
+    i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(n), i32x4_splat(127)), 23)
+}
+/// For positive normal lanes `x = m 2^e`: (`m` in [1, 2), `e` as a float).
+#[inline(always)]
+pub fn split_exponent(a: V) -> (V, V) {
+    let m = v128_or(v128_and(a, i32x4_splat(0x007f_ffff)), i32x4_splat(0x3f80_0000));
+    let e = f32x4_convert_i32x4(i32x4_sub(u32x4_shr(a, 23), i32x4_splat(127)));
+    (m, e)
+}

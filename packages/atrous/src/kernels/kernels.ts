@@ -1,9 +1,11 @@
 import type { Engine } from '../wasm/engine.js';
 import { ConvKernels } from './conv-kernels.js';
 import { ConvTransposeKernels } from './conv-transpose-kernels.js';
-import { FeatureMapKernels } from './feature-map-kernels.js';
 import { LayoutKernels } from './layout-kernels.js';
 import { GemmKernels } from './gemm-kernels.js';
+import { ElementwiseKernels } from './elementwise-kernels.js';
+import { FeatureMapKernels } from './feature-map-kernels.js';
+import { NormalizationKernels } from './normalization-kernels.js';
 
 /**
  * The kernels as ops see them: typed calls on buffers in one memory (addresses of float32 data), each
@@ -16,6 +18,8 @@ export class Kernels {
   readonly layout: LayoutKernels;
   readonly convTranspose: ConvTransposeKernels;
   readonly gemm: GemmKernels;
+  readonly elementwise: ElementwiseKernels;
+  readonly norm: NormalizationKernels;
 
   constructor(readonly engine: Engine) {
     this.conv = new ConvKernels(engine);
@@ -23,5 +27,7 @@ export class Kernels {
     this.layout = new LayoutKernels(engine);
     this.convTranspose = new ConvTransposeKernels(engine);
     this.gemm = new GemmKernels(engine);
+    this.elementwise = new ElementwiseKernels(engine);
+    this.norm = new NormalizationKernels(engine);
   }
 }

@@ -36,6 +36,12 @@ export interface KernelExports {
   atrous_gemm_packed_free(packed: number): void;
   atrous_gemm_packed_bytes(packed: number): number;
   atrous_gemm_run(desc: number): number;
+  atrous_binary(code: number, a: number, b: number, dst: number, desc: number): number;
+  atrous_where(cond: number, x: number, y: number, dst: number, desc: number): number;
+  atrous_softmax(src: number, dst: number, outer: number, len: number, inner: number, log: number): number;
+  atrous_layer_norm(src: number, dst: number, rows: number, len: number, scale: number, bias: number, epsilon: number): number;
+  atrous_group_norm(src: number, dst: number, batch: number, groups: number, channels: number, spatial: number, scale: number, bias: number, epsilon: number): number;
+  atrous_reduce(code: number, src: number, dst: number, outer: number, len: number, inner: number, selectLast: number): number;
 }
 
 /** Slots of the u32 descriptor read by `atrous_conv_plan_create`. */
@@ -67,6 +73,81 @@ export const ActivationCode = {
   hardSwish: 4,
   sigmoid: 5,
   leakyRelu: 6,
+  exp: 7,
+  log: 8,
+  sqrt: 9,
+  tanh: 10,
+  erf: 11,
+  /** exact: x/2 (1 + erf(x / sqrt 2)) */
+  gelu: 12,
+  geluTanh: 13,
+  abs: 14,
+  neg: 15,
+  reciprocal: 16,
+  floor: 17,
+  ceil: 18,
+  /** half to even (ONNX Round) */
+  round: 19,
+  sin: 20,
+  cos: 21,
+  softplus: 22,
+  softsign: 23,
+  /** p0 alpha */
+  elu: 24,
+  /** p0 alpha, p1 gamma */
+  selu: 25,
+  /** p0 alpha */
+  celu: 26,
+  /** p0 alpha */
+  thresholdedRelu: 27,
+  sign: 28,
+  /** p0 exponent */
+  pow: 29,
+  mish: 30,
+} as const;
+
+/** `atrous_binary` op codes; keys are the facade's `BinaryKind`s. Comparisons write u8. */
+export const BinaryOpCode = {
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  pow: 4,
+  max: 5,
+  min: 6,
+  mod: 7,
+  fmod: 8,
+  prelu: 9,
+  equal: 10,
+  less: 11,
+  lessOrEqual: 12,
+  greater: 13,
+  greaterOrEqual: 14,
+} as const;
+
+/** Slots of the u32 descriptor read by `atrous_binary` / `atrous_where`: operand k's strides at STRIDES + k * MAX_RANK. */
+export const BroadcastDesc = {
+  MAX_RANK: 6,
+  RANK: 0,
+  DIMS: 1,
+  STRIDES: 7,
+  LEN: 25,
+} as const;
+
+/** `atrous_reduce` codes; keys are the facade's `ReduceKind`s. argMax/argMin write i32. */
+export const ReduceOpCode = {
+  sum: 0,
+  mean: 1,
+  max: 2,
+  min: 3,
+  prod: 4,
+  l1: 5,
+  l2: 6,
+  logSum: 7,
+  logSumExp: 8,
+  sumSquare: 9,
+  argMax: 10,
+  argMin: 11,
 } as const;
 
 /** Slots of the u32 descriptor read by `atrous_max_pool2d`. */
@@ -200,6 +281,9 @@ export const ABI_TABLES: Record<string, Record<string, number>> = {
   pad_desc: PadDesc,
   convert_kind: ConvertKind,
   conv_transpose_desc: ConvTransposeDesc,
+  binary_op: BinaryOpCode,
+  broadcast_desc: BroadcastDesc,
+  reduce_op: ReduceOpCode,
   isa: IsaCode,
   gemm_desc: GemmDesc,
   status: StatusCode,
