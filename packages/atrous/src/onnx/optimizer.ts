@@ -5,9 +5,10 @@ import type { GraphIR, NodeIR } from './graph.js';
 import { batchNormAffine } from './ops/normalization.js';
 import { clipBounds } from './ops/unary.js';
 import { INTERNAL_DOMAIN } from './ops/registry.js';
+import { fuseTransformerPatterns, type TransformerFusionReport } from './transformer-fusions.js';
 
 /** What the optimizer did, for tests and the session's report. */
-export interface OptimizerReport {
+export interface OptimizerReport extends TransformerFusionReport {
   foldedBatchNorms: number;
   fusedActivations: number;
   fusedResiduals: number;
@@ -121,7 +122,7 @@ function activationOf(node: NodeIR, consts: Map<string, HostTensor>, opset: numb
  * A value is only absorbed when nothing else reads it and it is not a graph output.
  */
 export function optimizeGraph(graph: GraphIR): OptimizerReport {
-  const report: OptimizerReport = { foldedBatchNorms: 0, fusedActivations: 0, fusedResiduals: 0, foldedBiasAdds: 0 };
+  const report: OptimizerReport = { foldedBatchNorms: 0, fusedActivations: 0, fusedResiduals: 0, foldedBiasAdds: 0, ...fuseTransformerPatterns(graph) };
   const consts = graph.initializers;
   const outputs = new Set(graph.outputs.map((o) => o.name));
   const removed = new Set<NodeIR>();

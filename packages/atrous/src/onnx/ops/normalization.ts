@@ -1,7 +1,9 @@
 import { show } from '../../errors.js';
-import { attrFloat } from '../attributes.js';
+import { attrFloat, attrInt } from '../attributes.js';
 import { sizeOf, type HostTensor } from '../data-types.js';
-import { expectFloat, input, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+import { nodeLabel, type NodeIR } from '../graph.js';
+import type { Engine } from '../../wasm/engine.js';
+import { expectFloat, input, normAxis, opError, unsupported, type LoadContext, type NodeState, type OpContext, type OpDefinition, type PreparedOp } from './op.js';
 
 /** Per-channel scale and shift of an inference BatchNormalization: y = x * scale + shift. */
 export function batchNormAffine(
@@ -25,25 +27,69 @@ export function batchNormAffine(
   return { scale, shift };
 }
 
+/** Constants an op derives once at load (BatchNorm's affine map, GroupNorm's per-channel scale), in wasm memory. */
+class DerivedConstants implements NodeState {
+  readonly consumed: readonly number[] = [];
+  readonly ptrs: number[] = [];
+  private readonly sizes: number[] = [];
+  constructor(private readonly engine: Engine, arrays: Float32Array[], label: string) {
+    try {
+      for (const a of arrays) {
+        this.ptrs.push(engine.upload(a, `${label}: derived constant`));
+        this.sizes.push(a.byteLength);
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+  get bytes(): number {
+    return this.sizes.reduce((a, b) => a + b, 0);
+  }
+  dispose(): void {
+    this.ptrs.forEach((p, i) => this.engine.free(p, this.sizes[i]!));
+    this.ptrs.length = 0;
+  }
+}
+
+/** BatchNormalization's statistics must be constants: inference mode, the only one atrous runs. */
+function batchNormParams(node: NodeIR, consts: ReadonlyMap<string, HostTensor>): HostTensor[] {
+  const params = node.inputs.slice(1, 5).map((n) => consts.get(n));
+  if (params.length !== 4 || params.some((p) => p === undefined)) throw unsupported(node, 'scale, bias, mean and variance must be constants');
+  return params as HostTensor[];
+}
+
+function loadBatchNorm(ctx: LoadContext): NodeState {
+  const { node } = ctx;
+  if (node.outputs.filter((o) => o !== '').length > 1 || attrInt(node, 'training_mode', 0) === 1) {
+    throw unsupported(node, 'training mode (batch statistics, running mean/var outputs) is not supported');
+  }
+  const params = batchNormParams(node, ctx.consts);
+  const { scale, shift } = batchNormAffine(node, params, params[0]!.data.length);
+  return new DerivedConstants(ctx.engine, [scale, shift], nodeLabel(node));
+}
+
+/**
+ * An inference BatchNormalization the optimizer could not fold into a conv: the per-channel affine map
+ * computed once at load, run as a broadcast multiply and add on the kernels.
+ */
 function batchNormalization(ctx: OpContext): PreparedOp {
+  const { node } = ctx;
   const x = expectFloat(ctx, 0);
-  if (ctx.node.outputs.filter((o) => o !== '').length > 1) throw unsupported(ctx.node, 'training mode (running mean/var outputs) is not supported');
-  if (x.dims.length < 2) throw opError(ctx.node, `input must be [N, C, ...], got dims ${show(x.dims)}`);
+  if (x.dims.length < 2) throw opError(node, `input must be [N, C, ...], got dims ${show(x.dims)}`);
   const channels = x.dims[1]!;
-  for (let i = 1; i <= 4; i++) input(ctx, i);
-  const inner = sizeOf(x.dims.slice(2));
-  const n = x.dims[0]!;
+  const state = ctx.state as DerivedConstants;
+  const [scalePtr, shiftPtr] = state.ptrs as [number, number];
+  if (state.bytes !== 8 * channels) throw opError(node, `the statistics hold ${state.bytes / 8} values, input has C = ${channels} (dims ${show(x.dims)})`);
+  const dims = [x.dims[0]!, channels, sizeOf(x.dims.slice(2))];
+  const mapStrides = [channels * dims[2]!, dims[2]!, 1];
+  const perChannel = [0, 1, 0];
+  const label = nodeLabel(node);
   return {
     outputs: [{ type: 'float32', dims: [...x.dims] }],
-    run([a, ...params], [out]) {
-      const { scale, shift } = batchNormAffine(ctx.node, params as HostTensor[], channels);
-      const src = a!.data, dst = out!.data;
-      for (let b = 0; b < n; b++) {
-        for (let c = 0; c < channels; c++) {
-          const s = scale[c]!, t = shift[c]!, base = (b * channels + c) * inner;
-          for (let i = 0; i < inner; i++) dst[base + i] = src[base + i]! * s + t;
-        }
-      }
+    run([a], [out], env) {
+      env.kernels.elementwise.binary('mul', a!.ptr, scalePtr, out!.ptr, dims, mapStrides, perChannel, label);
+      env.kernels.elementwise.binary('add', out!.ptr, shiftPtr, out!.ptr, dims, mapStrides, perChannel, label);
     },
   };
 }
@@ -55,25 +101,73 @@ function instanceNormalization(ctx: OpContext): PreparedOp {
   const channels = x.dims[1]!;
   for (const i of [1, 2]) if (input(ctx, i).dims.length !== 1 || input(ctx, i).dims[0] !== channels) throw opError(ctx.node, `input ${i} must be [C] = [${channels}]`);
   const eps = attrFloat(ctx.node, 'epsilon', 1e-5);
-  const inner = sizeOf(x.dims.slice(2));
-  const planes = x.dims[0]! * channels;
+  const spatial = sizeOf(x.dims.slice(2));
+  const label = nodeLabel(ctx.node);
   return {
     outputs: [{ type: 'float32', dims: [...x.dims] }],
-    run([a, scale, bias], [out]) {
-      const src = a!.data, dst = out!.data;
-      for (let p = 0; p < planes; p++) {
-        const base = p * inner, c = p % channels;
-        let mean = 0;
-        for (let i = 0; i < inner; i++) mean += src[base + i]!;
-        mean /= inner;
-        let variance = 0;
-        for (let i = 0; i < inner; i++) { const d = src[base + i]! - mean; variance += d * d; }
-        variance /= inner;
-        const k = scale!.data[c]! / Math.sqrt(variance + eps), b = bias!.data[c]!;
-        for (let i = 0; i < inner; i++) dst[base + i] = (src[base + i]! - mean) * k + b;
-      }
-    },
+    run: ([a, scale, bias], [out], env) => env.kernels.norm.groupNorm(a!.ptr, out!.ptr, x.dims[0]!, channels, channels, spatial, scale!.ptr, bias!.ptr, eps, label),
   };
 }
 
-export const normalizationOps: Record<string, OpPreparer> = { BatchNormalization: batchNormalization, InstanceNormalization: instanceNormalization };
+function loadGroupNorm(ctx: LoadContext): NodeState {
+  const { node, consts } = ctx;
+  const groups = attrInt(node, 'num_groups', 0);
+  const scale = consts.get(node.inputs[1] ?? ''), bias = consts.get(node.inputs[2] ?? '');
+  if (!scale || !bias) throw unsupported(node, 'scale and bias must be constants');
+  if (groups < 1) throw opError(node, `num_groups ${groups} must be positive`);
+  // Per group before opset 21, per channel after: stored per channel either way (C is known at prepare).
+  return new DerivedConstants(ctx.engine, [Float32Array.from(scale.data as ArrayLike<number>), Float32Array.from(bias.data as ArrayLike<number>)], nodeLabel(node));
+}
+
+/** GroupNormalization: statistics per sample and group, scale and bias per group (opset 18) or channel (21). */
+function groupNormalization(ctx: OpContext): PreparedOp {
+  const { node } = ctx;
+  const x = expectFloat(ctx, 0);
+  if (x.dims.length < 3) throw opError(node, `input must be [N, C, ...spatial], got dims ${show(x.dims)}`);
+  const channels = x.dims[1]!;
+  const groups = attrInt(node, 'num_groups', 0);
+  if (channels % groups !== 0) throw opError(node, `num_groups ${groups} must divide C = ${channels}`);
+  const state = ctx.state as DerivedConstants;
+  const values = state.bytes / 8;
+  if (values !== channels && values !== groups) throw opError(node, `scale must hold C = ${channels} or num_groups = ${groups} values, got ${values}`);
+  if (values !== channels) throw unsupported(node, `scale and bias per group (${groups}) with C = ${channels} channels: opset 21's per-channel form is supported`);
+  const eps = attrFloat(node, 'epsilon', 1e-5);
+  const spatial = sizeOf(x.dims.slice(2));
+  const label = nodeLabel(node);
+  const [s, b] = state.ptrs as [number, number];
+  return {
+    outputs: [{ type: 'float32', dims: [...x.dims] }],
+    run: ([a], [out], env) => env.kernels.norm.groupNorm(a!.ptr, out!.ptr, x.dims[0]!, groups, channels, spatial, s, b, eps, label),
+  };
+}
+
+/**
+ * LayerNormalization (opset 17, and the decomposed form older exports write, fused into it by the
+ * optimizer): statistics over the dims from `axis` on, scale and bias over those dims.
+ */
+function layerNormalization(ctx: OpContext): PreparedOp {
+  const { node } = ctx;
+  const x = expectFloat(ctx, 0);
+  const rank = x.dims.length;
+  const axis = normAxis(node, attrInt(node, 'axis', -1), Math.max(rank, 1));
+  const len = sizeOf(x.dims.slice(axis));
+  const rows = sizeOf(x.dims.slice(0, axis));
+  const scale = input(ctx, 1, 'Scale');
+  if (sizeOf(scale.dims) !== len) throw opError(node, `Scale ${show(scale.dims)} must hold the ${len} values of the normalized dims ${show(x.dims.slice(axis))}`);
+  const bias = ctx.inputs[2];
+  if (bias && sizeOf(bias.dims) !== len) throw opError(node, `B ${show(bias.dims)} must hold the ${len} values of the normalized dims ${show(x.dims.slice(axis))}`);
+  if (node.outputs.slice(1).some((o) => o !== '')) throw unsupported(node, 'the Mean and InvStdDev outputs (training) are not supported');
+  const eps = attrFloat(node, 'epsilon', 1e-5);
+  const label = nodeLabel(node);
+  return {
+    outputs: [{ type: 'float32', dims: [...x.dims] }],
+    run: ([a, s, b], [out], env) => env.kernels.norm.layerNorm(a!.ptr, out!.ptr, rows, len, s!.ptr, b ? b.ptr : 0, eps, label),
+  };
+}
+
+export const normalizationOps: Record<string, OpDefinition> = {
+  BatchNormalization: { load: loadBatchNorm, prepare: batchNormalization },
+  InstanceNormalization: { prepare: instanceNormalization },
+  GroupNormalization: { load: loadGroupNorm, prepare: groupNormalization },
+  LayerNormalization: { prepare: layerNormalization },
+};

@@ -34,7 +34,7 @@ export const OPS: ReadonlyMap<string, OpDefinition> = new Map([
   ...Object.entries(matmulOps),
   ...plain(reduceOps),
   ...plain(softmaxOps),
-  ...plain(normalizationOps),
+  ...Object.entries(normalizationOps),
   ...plain(poolingOps),
   ...plain(resizeOps),
 ]);

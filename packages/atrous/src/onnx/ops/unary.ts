@@ -1,9 +1,9 @@
-import { attrFloat } from '../attributes.js';
+import { attrFloat, attrString } from '../attributes.js';
 import type { ElemType, HostTensor } from '../data-types.js';
 import { scalarOf, sizeOf } from '../data-types.js';
 import { ActivationCode } from '../../wasm/abi.js';
 import { nodeLabel } from '../graph.js';
-import { input, opError, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+import { expectFloat, input, opError, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
 /** erf from the Numerical Recipes erfc Chebyshev fit (fractional error below 1.2e-7, under float32 rounding). */
 function erf(x: number): number {
@@ -110,6 +110,15 @@ function clip(ctx: OpContext): PreparedOp {
 
 const sigmoid: Fn = (v) => 1 / (1 + Math.exp(-v));
 
+/** GELU (opset 20): exact (`approximate` "none") or the tanh approximation, one kernel pass. */
+function gelu(ctx: OpContext): PreparedOp {
+  const x = expectFloat(ctx, 0);
+  const approximate = attrString(ctx.node, 'approximate', 'none');
+  if (approximate !== 'none' && approximate !== 'tanh') throw opError(ctx.node, `approximate ${JSON.stringify(approximate)} must be "none" or "tanh"`);
+  const code = approximate === 'tanh' ? ActivationCode.geluTanh : ActivationCode.gelu;
+  return { outputs: [{ type: 'float32', dims: [...x.dims] }], run: kernelActivation(ctx, code, sizeOf(x.dims), 0, 0) };
+}
+
 export const unaryOps: Record<string, OpPreparer> = {
   Relu: (ctx) => activation(ctx, (v) => (v > 0 ? v : 0)),
   Sigmoid: (ctx) => activation(ctx, sigmoid),
@@ -133,9 +142,8 @@ export const unaryOps: Record<string, OpPreparer> = {
     return activation(ctx, (v) => Math.max(0, Math.min(1, a * v + b)), a, b);
   },
   HardSwish: (ctx) => activation(ctx, (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5))),
-  Gelu: (ctx) => {
-    if ((ctx.node.attributes.get('approximate') ?? 'none') !== 'none') throw opError(ctx.node, 'only approximate="none" is supported');
-    return map(ctx, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
-  },
+  Gelu: gelu,
+  // The optimizer's fusion of the Erf pattern (transformer-fusions.ts): the same op.
+  'atrous.Gelu': gelu,
   Clip: clip,
 };
