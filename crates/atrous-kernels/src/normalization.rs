@@ -148,8 +148,8 @@ pub struct GroupNormShape {
 
 impl GroupNormShape {
     /// Floats in the input (and output); checks that `groups` divides `channels`.
-    pub fn len(&self) -> Result<usize, Status> {
-        if self.groups == 0 || self.channels % self.groups != 0 {
+    pub fn elements(&self) -> Result<usize, Status> {
+        if self.groups == 0 || !self.channels.is_multiple_of(self.groups) {
             return Err(Status::GroupsDoNotDivideChannels);
         }
         self.batch
@@ -164,8 +164,8 @@ impl GroupNormShape {
 /// per channel `y = (x - mean) rstd scale[c] + bias[c]`.
 ///
 /// # Safety
-/// `src`, `dst` valid for `shape.len()` floats (the same buffer or not overlapping); `scale` for
-/// `channels` floats, `bias` for `channels` or null. `shape.len()` must have returned Ok.
+/// `src`, `dst` valid for `shape.elements()` floats (the same buffer or not overlapping); `scale` for
+/// `channels` floats, `bias` for `channels` or null. `shape.elements()` must have returned Ok.
 #[inline(never)]
 pub unsafe fn group_norm(src: *const f32, dst: *mut f32, shape: &GroupNormShape, scale: *const f32, bias: *const f32, epsilon: f32) {
     let GroupNormShape { batch, groups, channels, spatial } = *shape;
@@ -300,7 +300,7 @@ mod tests {
         let mut seed = 11u64;
         for &(batch, groups, channels, spatial) in &[(1, 1, 1, 1), (2, 2, 4, 9), (1, 3, 6, 1), (2, 5, 5, 17), (1, 1, 3, 0), (1, 2, 8, 1000)] {
             let shape = GroupNormShape { batch, groups, channels, spatial };
-            let n = shape.len().unwrap();
+            let n = shape.elements().unwrap();
             let src: Vec<f32> = (0..n).map(|_| (rng(&mut seed) * 6.0 - 1.0) as f32).collect();
             let scale: Vec<f32> = (0..channels).map(|_| (rng(&mut seed) + 0.5) as f32).collect();
             let bias: Vec<f32> = (0..channels).map(|_| rng(&mut seed) as f32).collect();
@@ -322,7 +322,7 @@ mod tests {
             }
             check(&dst, &want, 3e-6, "group_norm");
         }
-        assert_eq!(GroupNormShape { batch: 1, groups: 3, channels: 4, spatial: 2 }.len(), Err(Status::GroupsDoNotDivideChannels));
-        assert_eq!(GroupNormShape { batch: 1, groups: 0, channels: 4, spatial: 2 }.len(), Err(Status::GroupsDoNotDivideChannels));
+        assert_eq!(GroupNormShape { batch: 1, groups: 3, channels: 4, spatial: 2 }.elements(), Err(Status::GroupsDoNotDivideChannels));
+        assert_eq!(GroupNormShape { batch: 1, groups: 0, channels: 4, spatial: 2 }.elements(), Err(Status::GroupsDoNotDivideChannels));
     }
 }

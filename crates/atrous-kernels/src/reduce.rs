@@ -246,7 +246,7 @@ pub unsafe fn arg_reduce(max: bool, select_last: bool, src: *const f32, dst: *mu
             let p = src.add(o * len);
             let (mut best, mut at) = (*p, 0usize);
             let mut i = 1;
-            if len <= 1 << 24 && len >= 2 * LANES {
+            if (2 * LANES..=1 << 24).contains(&len) {
                 let mut bv = v::load(p);
                 let mut bi = v::from_lanes(core::array::from_fn(|l| l as f32));
                 let mut idx = v::add(bi, v::splat(LANES as f32));

@@ -47,7 +47,7 @@ pub unsafe extern "C" fn atrous_group_norm(
     epsilon: f32,
 ) -> i32 {
     let shape = GroupNormShape { batch, groups, channels, spatial };
-    Status::code(shape.len().map(|_| group_norm(src, dst, &shape, scale, bias, epsilon)))
+    Status::code(shape.elements().map(|_| group_norm(src, dst, &shape, scale, bias, epsilon)))
 }
 
 /// Reduces the middle axis of `[outer, len, inner]` into `dst` `[outer, inner]` under a `reduce_op` code:

@@ -201,6 +201,8 @@ pub fn split_exponent(a: V) -> (V, V) {
 }
 
 /// Correctly rounded but for rare near-ties: Newton's iteration in f64 from a halved exponent.
+// `!(x < y)` on purpose: true for NaN too.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn sqrt_f32(x: f32) -> f32 {
     if !(x > 0.0) || x == f32::INFINITY {
         // 0 and -0 and inf are their own roots; negatives and NaN give NaN.
@@ -214,6 +216,8 @@ pub fn sqrt_f32(x: f32) -> f32 {
     y as f32
 }
 
+// `!(x < y)` on purpose: true for NaN too.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn floor_f32(x: f32) -> f32 {
     // 2^23 and above (and inf, NaN) are integers already.
     if !(f32::from_bits(x.to_bits() & 0x7fff_ffff) < 8_388_608.0) {
@@ -224,6 +228,8 @@ pub fn floor_f32(x: f32) -> f32 {
     f32::from_bits(f.to_bits() | (x.to_bits() & 0x8000_0000))
 }
 
+// `!(x < y)` on purpose: true for NaN too.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn round_even_f32(x: f32) -> f32 {
     let a = f32::from_bits(x.to_bits() & 0x7fff_ffff);
     if !(a < 8_388_608.0) {
