@@ -18,9 +18,7 @@ const TOLERANCE = 1e-4;
  * Groups with at least one case atrous fails today (measured on branch conformance, see the printed
  * failures). Remove a group when the last test says it passes.
  */
-const EXPECTED_FAILURES = new Map<string, string>([
-  ['LayerNormalization', 'refused at load: UNSUPPORTED_OP LayerNormalization (issue 9 adds it)'],
-]);
+const EXPECTED_FAILURES = new Map<string, string>([]);
 
 // ---------------------------------------------------------------------------------------------------------
 // Seeded random numbers (mulberry32) and shapes.
