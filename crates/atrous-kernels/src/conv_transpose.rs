@@ -37,20 +37,7 @@ pub struct ConvTransposeShape {
 
 impl ConvTransposeShape {
     pub fn validate(&self) -> Result<(), Status> {
-        let s = self;
-        if s.in_channels == 0 || s.out_channels == 0 || s.kernel[0] == 0 || s.kernel[1] == 0 || s.groups == 0 {
-            return Err(Status::ZeroDimension);
-        }
-        if s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0 {
-            return Err(Status::GroupsDoNotDivideChannels);
-        }
-        if s.strides[0] == 0 || s.strides[1] == 0 {
-            return Err(Status::NonPositiveStride);
-        }
-        if s.dilations[0] == 0 || s.dilations[1] == 0 {
-            return Err(Status::NonPositiveDilation);
-        }
-        Ok(())
+        crate::geometry::check_layer(self.in_channels, self.out_channels, self.kernel, self.strides, self.dilations, self.groups)
     }
 
     /// Floats of the weights, `[C, M / groups, kH, kW]`.

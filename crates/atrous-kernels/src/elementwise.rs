@@ -306,21 +306,7 @@ mod tests {
     use alloc::vec;
     use alloc::vec::Vec;
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        fn f(&mut self) -> f32 {
-            (self.next() % 20_001) as f32 / 2000.0 - 5.0
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// Row-major strides of `shape`, 0 on its size-1 dims: numpy broadcasting of a contiguous tensor.
     fn broadcast_strides(shape: &[usize]) -> Vec<usize> {
@@ -423,8 +409,8 @@ mod tests {
         for case in 0..400 {
             let (dims, strides, lens) = random_case(&mut rng);
             let shape = Broadcast::new(&dims, [&strides[0][..], &strides[1][..]]).unwrap();
-            let a: Vec<f32> = (0..lens[0]).map(|_| rng.f()).collect();
-            let mut b: Vec<f32> = (0..lens[1]).map(|_| rng.f()).collect();
+            let a: Vec<f32> = (0..lens[0]).map(|_| rng.grid()).collect();
+            let mut b: Vec<f32> = (0..lens[1]).map(|_| rng.grid()).collect();
             let n = shape.len();
             for op in OPS {
                 if matches!(op, BinaryOp::Div | BinaryOp::Mod | BinaryOp::Fmod) {
@@ -467,8 +453,8 @@ mod tests {
             let clen = 1 + dims.iter().zip(&cs).map(|(&d, &s)| d.max(1).saturating_sub(1) * s).sum::<usize>();
             let shape = Broadcast::new(&dims, [&cs[..], &strides[0][..], &strides[1][..]]).unwrap();
             let cond: Vec<u8> = (0..clen).map(|_| (rng.below(3) == 0) as u8 * 3).collect();
-            let x: Vec<f32> = (0..lens[0]).map(|_| rng.f()).collect();
-            let y: Vec<f32> = (0..lens[1]).map(|_| rng.f()).collect();
+            let x: Vec<f32> = (0..lens[0]).map(|_| rng.grid()).collect();
+            let y: Vec<f32> = (0..lens[1]).map(|_| rng.grid()).collect();
             let mut out = vec![f32::NAN; shape.len()];
             unsafe { where_select(cond.as_ptr(), x.as_ptr(), y.as_ptr(), out.as_mut_ptr(), &shape) };
             for i in 0..shape.len() {

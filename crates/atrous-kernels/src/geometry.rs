@@ -31,22 +31,26 @@ pub struct ConvShape {
     pub groups: usize,
 }
 
+/// The checks every convolution layer (direct or transposed) makes before any size is known.
+pub fn check_layer(in_channels: usize, out_channels: usize, kernel: [usize; 2], strides: [usize; 2], dilations: [usize; 2], groups: usize) -> Result<(), Status> {
+    if in_channels == 0 || out_channels == 0 || kernel.contains(&0) || groups == 0 {
+        return Err(Status::ZeroDimension);
+    }
+    if in_channels % groups != 0 || out_channels % groups != 0 {
+        return Err(Status::GroupsDoNotDivideChannels);
+    }
+    if strides.contains(&0) {
+        return Err(Status::NonPositiveStride);
+    }
+    if dilations.contains(&0) {
+        return Err(Status::NonPositiveDilation);
+    }
+    Ok(())
+}
+
 impl ConvShape {
     pub fn validate(&self) -> Result<(), Status> {
-        let s = self;
-        if s.in_channels == 0 || s.out_channels == 0 || s.kernel[0] == 0 || s.kernel[1] == 0 || s.groups == 0 {
-            return Err(Status::ZeroDimension);
-        }
-        if s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0 {
-            return Err(Status::GroupsDoNotDivideChannels);
-        }
-        if s.strides[0] == 0 || s.strides[1] == 0 {
-            return Err(Status::NonPositiveStride);
-        }
-        if s.dilations[0] == 0 || s.dilations[1] == 0 {
-            return Err(Status::NonPositiveDilation);
-        }
-        Ok(())
+        check_layer(self.in_channels, self.out_channels, self.kernel, self.strides, self.dilations, self.groups)
     }
 
     /// Input channels seen by one output channel.

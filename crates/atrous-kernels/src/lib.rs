@@ -35,6 +35,8 @@ pub mod vmath;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
+mod test_rng;
+#[cfg(test)]
 mod conv_tests;
 mod weights;
 

@@ -1,4 +1,5 @@
 import type { Engine } from '../wasm/engine.js';
+import { makeHandle, withUploads } from './handles.js';
 import { check } from './status.js';
 
 /** A packed convolution in wasm memory (an opaque handle). */
@@ -11,23 +12,9 @@ export class ConvKernels {
   /** Packs `weights` (and `bias`) under the `conv_desc` descriptor `desc`. */
   createPlan(desc: Uint32Array, weights: Float32Array, bias: Float32Array | undefined, op: string, context: () => string): ConvPlanHandle {
     const e = this.engine;
-    const descPtr = e.scratchU32(desc);
-    let weightPtr = 0;
-    let biasPtr = 0;
-    try {
-      weightPtr = e.upload(weights, `${op}: ${context()}`);
-      if (bias) biasPtr = e.upload(bias, `${op}: bias of ${context()}`);
-      const out = e.alloc(4, `${op}: plan handle`);
-      try {
-        check(e.exports.atrous_conv_plan_create(descPtr, weightPtr, biasPtr, out), op, context);
-        return e.u32(out, 1)[0]!;
-      } finally {
-        e.free(out, 4);
-      }
-    } finally {
-      e.free(weightPtr, weights.byteLength);
-      if (bias) e.free(biasPtr, bias.byteLength);
-    }
+    return withUploads(e, [weights, bias], () => `${op}: ${context()}`, ([w, b]) =>
+      makeHandle(e, op, context, (out) => e.exports.atrous_conv_plan_create(e.scratchU32(desc), w!, b!, out)),
+    );
   }
 
   freePlan(plan: ConvPlanHandle): void {

@@ -2,6 +2,7 @@ import { AtrousError, show } from '../errors.js';
 import type { ActivationParams } from '../ops/activation.js';
 import { ConvTransposeDesc } from '../wasm/abi.js';
 import type { Engine } from '../wasm/engine.js';
+import { makeHandle, withUploads } from './handles.js';
 import { check } from './status.js';
 
 /** A transposed convolution as the kernels take it: begin pads only (end pads, output_padding and output_shape become the output size `run` is given). 1-D is H = 1. */
@@ -54,22 +55,9 @@ export class ConvTransposeKernels {
     d[D.ACTIVATION_P0] = this.f32Bits(s.activation.p0);
     d[D.ACTIVATION_P1] = this.f32Bits(s.activation.p1);
     const e = this.engine;
-    let weightPtr = 0;
-    let biasPtr = 0;
-    try {
-      weightPtr = e.upload(weights, `${op}: weights`);
-      if (bias) biasPtr = e.upload(bias, `${op}: bias`);
-      const out = e.alloc(4, `${op}: plan handle`);
-      try {
-        check(e.exports.atrous_conv_transpose_plan_create(e.scratchU32(d), weightPtr, biasPtr, out), op, context);
-        return e.u32(out, 1)[0]!;
-      } finally {
-        e.free(out, 4);
-      }
-    } finally {
-      e.free(weightPtr, weights.byteLength);
-      if (bias) e.free(biasPtr, bias.byteLength);
-    }
+    return withUploads(e, [weights, bias], () => `${op}: weights of ${context()}`, ([w, b]) =>
+      makeHandle(e, op, context, (out) => e.exports.atrous_conv_transpose_plan_create(e.scratchU32(d), w!, b!, out)),
+    );
   }
 
   /** Bytes the plan's packed phase weights and bias occupy. */

@@ -2,6 +2,7 @@ import { AtrousError, show } from '../errors.js';
 import type { ActivationParams } from '../ops/activation.js';
 import { ActivationCode, GemmDesc } from '../wasm/abi.js';
 import type { Engine } from '../wasm/engine.js';
+import { makeHandle, withUploads } from './handles.js';
 import { check } from './status.js';
 
 /**
@@ -58,19 +59,11 @@ export class GemmKernels {
     if (data.length !== k * n) {
       throw new AtrousError('INVALID_TENSOR', `${op}: B holds ${data.length} floats, expected ${k} x ${n} = ${k * n}`);
     }
-    const ptr = e.upload(data, `${op}: B`);
-    try {
-      const out = e.alloc(4, `${op}: packed B handle`);
-      try {
-        const [rowStride, colStride] = transposed ? [1, k] : [n, 1];
-        check(e.exports.atrous_gemm_pack_b(ptr, k, n, rowStride, colStride, out), op, () => `B of ${k} x ${n}${transposed ? ' (transposed)' : ''}`);
-        return e.u32(out, 1)[0]!;
-      } finally {
-        e.free(out, 4);
-      }
-    } finally {
-      e.free(ptr, data.byteLength);
-    }
+    const [rowStride, colStride] = transposed ? [1, k] : [n, 1];
+    const context = () => `B of ${k} x ${n}${transposed ? ' (transposed)' : ''}`;
+    return withUploads(e, [data], () => `${op}: ${context()}`, ([b]) =>
+      makeHandle(e, op, context, (out) => e.exports.atrous_gemm_pack_b(b!, k, n, rowStride, colStride, out)),
+    );
   }
 
   /** Bytes the packed B occupies. */
