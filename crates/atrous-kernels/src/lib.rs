@@ -23,6 +23,7 @@ mod panel;
 pub mod plan;
 pub mod pooling;
 pub mod resample;
+pub mod select;
 pub mod status;
 #[cfg(test)]
 mod reference;

@@ -14,3 +14,4 @@ mod conv_transpose;
 mod feature_maps;
 mod layout;
 mod memory;
+mod select;

@@ -3,6 +3,7 @@ import { ConvKernels } from './conv-kernels.js';
 import { ConvTransposeKernels } from './conv-transpose-kernels.js';
 import { FeatureMapKernels } from './feature-map-kernels.js';
 import { LayoutKernels } from './layout-kernels.js';
+import { SelectKernels } from './select-kernels.js';
 
 /**
  * The kernels as ops see them: typed calls on buffers in one memory (addresses of float32 data), each
@@ -14,11 +15,13 @@ export class Kernels {
   readonly maps: FeatureMapKernels;
   readonly layout: LayoutKernels;
   readonly convTranspose: ConvTransposeKernels;
+  readonly select: SelectKernels;
 
   constructor(readonly engine: Engine) {
     this.conv = new ConvKernels(engine);
     this.maps = new FeatureMapKernels(engine);
     this.layout = new LayoutKernels(engine);
     this.convTranspose = new ConvTransposeKernels(engine);
+    this.select = new SelectKernels(engine);
   }
 }

@@ -16,6 +16,7 @@ import { elementIndexingOps } from './element-indexing.js';
 import { lossOps } from './losses.js';
 import { integerLogicOps } from './integer-logic.js';
 import { diagonalOps } from './diagonal.js';
+import { selectionOps } from './selection.js';
 import type { NodeIR } from '../graph.js';
 
 /** The domain of the ops the optimizer makes (fused conv, fused matmul, ...): never read from a file. */
@@ -45,6 +46,7 @@ export const OPS: ReadonlyMap<string, OpDefinition> = new Map([
   ...plain(lossOps),
   ...plain(integerLogicOps),
   ...plain(diagonalOps),
+  ...plain(selectionOps),
 ]);
 
 /** The definition that runs `node`, if atrous has one. */
