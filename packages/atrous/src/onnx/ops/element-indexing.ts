@@ -1,5 +1,5 @@
 import { show } from '../../errors.js';
-import { attrInt, attrString } from '../attributes.js';
+import { attrInt, attrInts, attrString } from '../attributes.js';
 import { numbersOf, scalarOf, sizeOf } from '../data-types.js';
 import { nodeLabel } from '../graph.js';
 import type { RunEnv, Value } from '../value.js';
@@ -7,9 +7,10 @@ import { gatherAxis, moveStrided, take, withTemps, wrapIndex } from './data-move
 import { checkOutputDims, constInput, input, normAxis, opError, stridesOf, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
 /**
- * Ops that move elements by index tensors: GatherElements, GatherND, ScatterElements (and its opset-9 name
- * Scatter), ScatterND, Compress, OneHot, ReverseSequence. Positions are computed from the integer indices
- * in JavaScript (metadata); float32 data only moves through the layout kernels (data-movement.ts).
+ * Ops that move elements by index tensors: GatherElements, GatherND, ScatterElements (and its opset-9
+ * name Scatter), ScatterND, Compress, OneHot, ReverseSequence, MaxUnpool. Positions are computed from the
+ * integer indices in JavaScript (metadata); float32 data only moves through the layout kernels
+ * (data-movement.ts), and the add / mul of a scatter reduction through maps.combine.
  */
 
 function outOfRange(ctx: OpContext, k: number, len: number, what = 'index'): Error {
@@ -90,15 +91,73 @@ const REDUCTIONS: Record<string, Reduce | undefined> = {
   min: (a, b) => Math.min(a, b),
 };
 
-/** The reduction of a Scatter op: none for every type; the others on integers only (they need float kernels). */
-function reductionOf(ctx: OpContext, type: string): Reduce | undefined {
+/**
+ * The reduction of a Scatter op: none for every type; add and mul on float32 too (maps.combine); max and
+ * min on integers only (float32 would need an element-wise max kernel).
+ */
+function reductionOf(ctx: OpContext, type: string): { name: string; fn: Reduce | undefined } {
   const name = attrString(ctx.node, 'reduction', 'none');
   if (!(name in REDUCTIONS)) throw opError(ctx.node, `reduction ${show(name)} is not one of none, add, mul, max, min`);
   const fn = REDUCTIONS[name];
-  if (fn && (type === 'float32' || type === 'bool')) {
-    throw unsupported(ctx.node, `reduction ${show(name)} on ${type} data is not supported (only reduction "none", or integer data)`);
+  if (fn && (type === 'bool' || (type === 'float32' && name !== 'add' && name !== 'mul'))) {
+    throw unsupported(ctx.node, `reduction ${show(name)} on ${type} data is not supported (none, add and mul are; max and min on integer data)`);
   }
-  return fn;
+  return { name, fn };
+}
+
+/**
+ * Float32 scatter with add or mul, on the kernels: updates are applied in rounds in which no element is
+ * targeted twice (round r holds the r-th update of each target, so duplicates accumulate in order); a
+ * round gathers the current values and its updates, combines them, and scatters the results back.
+ */
+function scatterCombine(env: RunEnv, data: Value, updates: Value, out: Value, targets: Int32Array, sliceSize: number, multiply: boolean, label: string): void {
+  const n = sizeOf(data.dims);
+  if (n === 0) return;
+  const { layout, maps } = env.kernels;
+  const e = env.engine;
+  const u = targets.length * sliceSize;
+  const rounds: { at: number[]; from: number[] }[] = [];
+  const seen = new Map<number, number>();
+  for (let p = 0; p < targets.length; p++) {
+    for (let i = 0; i < sliceSize; i++) {
+      const at = targets[p]! + i;
+      const r = seen.get(at) ?? 0;
+      seen.set(at, r + 1);
+      (rounds[r] ??= { at: [], from: [] }).at.push(at);
+      rounds[r]!.from.push(p * sliceSize + i);
+    }
+  }
+  withTemps(e, (temp) => {
+    const both = temp((n + Math.max(1, u)) * 4, `${label}: values and results`);
+    const cur = temp(u * 4, `${label}: current values`);
+    const upd = temp(u * 4, `${label}: updates of a round`);
+    const res = temp(u * 4, `${label}: results of a round`);
+    const idx = temp(Math.max(n, u) * 4, `${label}: offsets`);
+    const offsets = (values: ArrayLike<number>) => new Int32Array(e.exports.memory.buffer, idx, values.length).set(values);
+    layout.copyStrided(data.ptr, out.ptr, [n], [1], [1], label);
+    const map = new Int32Array(n);
+    for (const round of rounds) {
+      const c = round.at.length;
+      offsets(round.at);
+      layout.gather(out.ptr, idx, cur, 1, n, 1, c, label);
+      offsets(round.from);
+      layout.gather(updates.ptr, idx, upd, 1, Math.max(1, u), 1, c, label);
+      maps.combine(cur, upd, res, c, multiply, label);
+      layout.copyStrided(out.ptr, both, [n], [1], [1], label);
+      layout.copyStrided(res, both + n * 4, [c], [1], [1], label);
+      for (let i = 0; i < n; i++) map[i] = i;
+      round.at.forEach((at, j) => (map[at] = n + j));
+      offsets(map);
+      layout.gather(both, idx, out.ptr, 1, n + c, 1, n, label);
+    }
+  });
+}
+
+/** A scatter with its reduction: integers in JavaScript, float32 on the kernels. */
+function scatterWith(env: RunEnv, reduction: { name: string; fn: Reduce | undefined }, data: Value, updates: Value, out: Value, targets: Int32Array, sliceSize: number, label: string): void {
+  if (!reduction.fn) scatterInto(env, data, updates, out, targets, sliceSize, label);
+  else if (data.type === 'float32') scatterCombine(env, data, updates, out, targets, sliceSize, reduction.name === 'mul', label);
+  else scatterReduce(data, updates, out, targets, sliceSize, reduction.fn);
 }
 
 /** With a reduction (integer data, on the JavaScript side): out = data, then out[t] = f(out[t], update) in order. */
@@ -120,7 +179,7 @@ function scatterElements(ctx: OpContext): PreparedOp {
   }
   if (upd.type !== x.type) throw opError(ctx.node, `updates (${upd.type}) must have the element type of data (${x.type})`);
   const axis = normAxis(ctx.node, attrInt(ctx.node, 'axis', 0), rank);
-  const fn = reductionOf(ctx, x.type);
+  const reduction = reductionOf(ctx, x.type);
   const strides = stridesOf(x.dims);
   const label = nodeLabel(ctx.node);
   return {
@@ -136,8 +195,7 @@ function scatterElements(ctx: OpContext): PreparedOp {
         for (let a = 0; a < rank; a++) off += (a === axis ? j : idx[a]!) * strides[a]!;
         targets[flat] = off;
       });
-      if (fn) scatterReduce(data!, updates!, out!, targets, 1, fn);
-      else scatterInto(env, data!, updates!, out!, targets, 1, label);
+      scatterWith(env, reduction, data!, updates!, out!, targets, 1, label);
     },
   };
 }
@@ -205,15 +263,14 @@ function scatterND(ctx: OpContext): PreparedOp {
     throw opError(ctx.node, `updates dims ${show(upd.dims)} must be ${show(want)}`);
   }
   if (upd.type !== x.type) throw opError(ctx.node, `updates (${upd.type}) must have the element type of data (${x.type})`);
-  const fn = reductionOf(ctx, x.type);
+  const reduction = reductionOf(ctx, x.type);
   const sliceSize = sizeOf(x.dims.slice(k));
   const label = nodeLabel(ctx.node);
   return {
     outputs: [{ type: x.type, dims: [...x.dims] }],
     run([data, indices, updates], [out], env) {
       const targets = sliceOffsets(ctx, x.dims, indices!, 0);
-      if (fn) scatterReduce(data!, updates!, out!, targets, sliceSize, fn);
-      else scatterInto(env, data!, updates!, out!, targets, sliceSize, label);
+      scatterWith(env, reduction, data!, updates!, out!, targets, sliceSize, label);
     },
   };
 }
@@ -302,6 +359,73 @@ function reverseSequence(ctx: OpContext): PreparedOp {
   };
 }
 
+/**
+ * MaxUnpool puts each value of X at the flat output position its MaxPool index names, zeros elsewhere:
+ * one take from [0, X...] (index 0 for every position no index names).
+ */
+function maxUnpool(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0, 'X');
+  const ind = input(ctx, 1, 'I');
+  if (ind.dims.length !== x.dims.length || ind.dims.some((d, i) => d !== x.dims[i])) {
+    throw opError(ctx.node, `indices dims ${show(ind.dims)} must be the dims of X ${show(x.dims)}`);
+  }
+  const spatial = x.dims.length - 2;
+  const kernel = attrInts(ctx.node, 'kernel_shape');
+  if (spatial < 1 || !kernel || kernel.length !== spatial) throw opError(ctx.node, `kernel_shape ${show(kernel)} must have one value per spatial axis of X ${show(x.dims)}`);
+  const strides = attrInts(ctx.node, 'strides', new Array<number>(spatial).fill(1));
+  const pads = attrInts(ctx.node, 'pads', new Array<number>(2 * spatial).fill(0));
+  const shape = ctx.inputs[2] ? numbersOf(constInput(ctx, 2, 'output_shape')!) : undefined;
+  const inferred = [x.dims[0]!, x.dims[1]!, ...kernel.map((k, i) => (x.dims[i + 2]! - 1) * strides[i]! + k - pads[i]! - pads[i + spatial]!)];
+  const dims = shape ?? inferred;
+  if (dims.length !== x.dims.length || dims[0] !== x.dims[0] || dims[1] !== x.dims[1]) throw opError(ctx.node, `output_shape ${show(dims)} does not fit X ${show(x.dims)}`);
+  checkOutputDims(ctx.node, [{ type: x.type, dims }]);
+  const n = sizeOf(x.dims), total = sizeOf(dims);
+  // The indices are flat positions in the inferred output (MaxPool's input); with another output_shape
+  // each keeps its coordinates, as ONNX's reference and its test (maxunpool_export_with_output_shape) do.
+  const same = inferred.every((d, i) => d === dims[i]);
+  const inferredTotal = sizeOf(inferred);
+  const remap = (raw: number): number => {
+    if (!Number.isInteger(raw) || raw < 0 || raw >= (same ? total : inferredTotal)) return -1;
+    if (same) return raw;
+    let rest = raw, at = 0, scale = 1;
+    for (let a = inferred.length - 1; a >= 0; a--) {
+      const c = rest % inferred[a]!;
+      rest = Math.floor(rest / inferred[a]!);
+      if (c >= dims[a]!) return -1;
+      at += c * scale;
+      scale *= dims[a]!;
+    }
+    return at;
+  };
+  const label = nodeLabel(ctx.node);
+  return {
+    outputs: [{ type: x.type, dims }],
+    run([data, indices], [out], env) {
+      const map = new Int32Array(total);
+      for (let i = 0; i < n; i++) {
+        const raw = indices!.data[i]!;
+        const at = remap(raw);
+        if (at < 0) throw outOfRange(ctx, raw, total, 'MaxUnpool index');
+        map[at] = 1 + i;
+      }
+      if (x.type !== 'float32') {
+        const src = data!.data, dst = out!.data;
+        for (let j = 0; j < total; j++) dst[j] = map[j] ? src[map[j]! - 1]! : 0;
+        return;
+      }
+      const e = env.engine;
+      withTemps(e, (temp) => {
+        const padded = temp((n + 1) * 4, `${label}: zero and X`);
+        env.kernels.layout.fill(padded, 1, 0, label);
+        if (n > 0) env.kernels.layout.copyStrided(data!.ptr, padded + 4, [n], [1], [1], label);
+        const idx = temp(total * 4, `${label}: positions`);
+        new Int32Array(e.exports.memory.buffer, idx, total).set(map);
+        if (total > 0) env.kernels.layout.gather(padded, idx, out!.ptr, 1, n + 1, 1, total, label);
+      });
+    },
+  };
+}
+
 export const elementIndexingOps: Record<string, OpPreparer> = {
   GatherElements: gatherElements,
   GatherND: gatherND,
@@ -311,4 +435,5 @@ export const elementIndexingOps: Record<string, OpPreparer> = {
   Compress: compress,
   OneHot: oneHot,
   ReverseSequence: reverseSequence,
+  MaxUnpool: maxUnpool,
 };

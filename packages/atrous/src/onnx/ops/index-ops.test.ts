@@ -67,6 +67,11 @@ describe('index ops', () => {
     expect(values(run('ScatterElements', [x, ints([1, 2], [1, 1]), t([1, 2], [10, 20])], { axis: 1 })[0]!)).toEqual([1, 20, 3, 4, 5, 6]);
     const i = ints([2, 3], [1, 2, 3, 4, 5, 6]);
     expect(values(run('ScatterElements', [i, ints([1, 2], [0, 0]), ints([1, 2], [10, 20])], { axis: 1, reduction: 'add' })[0]!)).toEqual([31, 2, 3, 4, 5, 6]);
+    // Float add / mul on the kernels, duplicates accumulating in order.
+    const add = run('ScatterElements', [x, ints([1, 3], [1, 1, 0]), t([1, 3], [10, 20, 30])], { axis: 1, reduction: 'add' })[0]!;
+    expect(values(add)).toEqual([31, 32, 3, 4, 5, 6]);
+    const mul = run('ScatterND', [x, ints([3, 1], [1, 0, 1]), t([3, 3], [2, 2, 2, 3, 3, 3, 10, 10, 10])], { reduction: 'mul' })[0]!;
+    expect(values(mul)).toEqual([3, 6, 9, 80, 100, 120]);
     const e = failure(() => run('ScatterElements', [x, ints([1, 1], [0]), t([1, 1], [1])], { reduction: 'max' }));
     expect(e.code).toBe('UNSUPPORTED_OP');
     expect(e.message).toMatch(/reduction "max"/);
@@ -97,9 +102,39 @@ describe('index ops', () => {
     expect(values(o)).toEqual([-2, -2, -2, 7, -2, -2, -2, 7, -2]);
   });
 
+  it('MaxUnpool puts values at their flat indices, with and without output_shape', () => {
+    const v = t([1, 1, 1, 2], [5, 7]), i = ints([1, 1, 1, 2], [1, 2]);
+    const u = run('MaxUnpool', [v, i], { kernel_shape: [1, 2], strides: [1, 2] })[0]!;
+    expect(u.dims).toEqual([1, 1, 1, 4]);
+    expect(values(u)).toEqual([0, 5, 7, 0]);
+    const w = run('MaxUnpool', [v, i, ints([4], [1, 1, 1, 5])], { kernel_shape: [1, 2], strides: [1, 2] }, [2])[0]!;
+    expect(values(w)).toEqual([0, 5, 7, 0, 0]);
+    // With another output_shape an index keeps its coordinates in the inferred [1, 1, 2, 2] output.
+    const q = run('MaxUnpool', [t([1, 1, 1, 1], [9]), ints([1, 1, 1, 1], [3])], { kernel_shape: [2, 2], strides: [2, 2] }, [])[0]!;
+    expect(values(q)).toEqual([0, 0, 0, 9]);
+    const r = run('MaxUnpool', [t([1, 1, 1, 1], [9]), ints([1, 1, 1, 1], [3]), ints([4], [1, 1, 3, 3])], { kernel_shape: [2, 2], strides: [2, 2] }, [2])[0]!;
+    expect(values(r)).toEqual([0, 0, 0, 0, 9, 0, 0, 0, 0]);
+    expect(failure(() => run('MaxUnpool', [v, ints([1, 1, 1, 2], [0, 4])], { kernel_shape: [1, 2], strides: [1, 2] })).code).toBe('INVALID_MODEL');
+  });
+
   it('ReverseSequence reverses each batch up to its length', () => {
     const s = run('ReverseSequence', [t([2, 4], [1, 2, 3, 4, 5, 6, 7, 8]), ints([2], [3, 0])], { batch_axis: 0, time_axis: 1 })[0]!;
     expect(values(s)).toEqual([3, 2, 1, 4, 5, 6, 7, 8]);
+  });
+});
+
+describe('selection', () => {
+  it('TopK largest and smallest along an axis with the Indices output; Hardmax one-hots the first maximum', () => {
+    const x = t([2, 3], [1, 3, 3, 2, NaN, -1]);
+    const [v, i] = run('TopK', [x, ints([1], [2])], { axis: 1 }, [1], 2);
+    expect(values(v!)).toEqual([3, 3, NaN, 2]);
+    expect(values(i!)).toEqual([1, 2, 1, 0]);
+    const [s] = run('TopK', [x, ints([1], [1])], { axis: 0, largest: 0 }, [1], 2);
+    expect(values(s!)).toEqual([1, 3, -1]);
+    const [iv, ii] = run('TopK', [ints([4], [4, 9, 9, 1]), ints([1], [3])], {}, [1], 2);
+    expect([values(iv!), values(ii!)]).toEqual([[9, 9, 4], [1, 2, 0]]);
+    expect(values(run('Hardmax', [t([2, 3], [1, 3, 3, 0, -1, -2])])[0]!)).toEqual([0, 1, 0, 1, 0, 0]);
+    expect(values(run('Hardmax', [t([2, 2], [1, 4, 3, 2])], { axis: 0 })[0]!)).toEqual([0, 1, 1, 0]);
   });
 });
 
