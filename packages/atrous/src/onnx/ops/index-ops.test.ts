@@ -138,6 +138,44 @@ describe('selection', () => {
   });
 });
 
+describe('CumSum', () => {
+  const x = t([2, 3], [1, 2, 3, 4, 5, 6]);
+  const sums = (attrs: Record<string, AttrValue>, axis: number, v: HostTensor = x) => values(run('CumSum', [v, ints([], [axis])], attrs, [1])[0]!);
+
+  it('inclusive, exclusive, reverse, on either axis, on floats (kernels) and integers (JavaScript)', () => {
+    expect(sums({}, 1)).toEqual([1, 3, 6, 4, 9, 15]);
+    expect(sums({}, 0)).toEqual([1, 2, 3, 5, 7, 9]);
+    expect(sums({ exclusive: 1 }, 1)).toEqual([0, 1, 3, 0, 4, 9]);
+    expect(sums({ reverse: 1 }, -1)).toEqual([6, 5, 3, 15, 11, 6]);
+    expect(sums({ reverse: 1, exclusive: 1 }, 1)).toEqual([5, 3, 0, 11, 6, 0]);
+    expect(sums({ reverse: 1, exclusive: 1 }, 0)).toEqual([4, 5, 6, 0, 0, 0]);
+    const i = ints([2, 3], [1, 2, 3, 4, 5, 6]);
+    expect(sums({ exclusive: 1 }, 1, i)).toEqual([0, 1, 3, 0, 4, 9]);
+    expect(sums({ reverse: 1 }, 0, i)).toEqual([5, 7, 9, 4, 5, 6]);
+    expect(sums({}, 0, t([1], [7]))).toEqual([7]);
+  });
+
+  it('a middle axis of a 3-D float tensor matches a plain loop, in every mode', () => {
+    const dims = [2, 3, 4];
+    const v = t(dims, Array.from({ length: 24 }, (_, k) => ((k * 7) % 11) - 5));
+    for (const exclusive of [0, 1]) {
+      for (const reverse of [0, 1]) {
+        const want = new Array<number>(24).fill(0);
+        for (let o = 0; o < 2; o++) {
+          for (let i = 0; i < 4; i++) {
+            let acc = 0;
+            for (let s = 0; s < 3; s++) {
+              const k = reverse ? 2 - s : s, at = (o * 3 + k) * 4 + i;
+              if (exclusive) { want[at] = acc; acc += v.data[at]!; } else { acc += v.data[at]!; want[at] = acc; }
+            }
+          }
+        }
+        expect(sums({ exclusive, reverse }, 1, v), `exclusive ${exclusive} reverse ${reverse}`).toEqual(want);
+      }
+    }
+  });
+});
+
 describe('losses', () => {
   // log-probabilities [N=2, C=3, d=2]
   const logp = t([2, 3, 2], [-1, -2, -3, -4, -5, -6, -0.5, -1.5, -2.5, -3.5, -4.5, -5.5]);

@@ -17,6 +17,7 @@ import { lossOps } from './losses.js';
 import { integerLogicOps } from './integer-logic.js';
 import { diagonalOps } from './diagonal.js';
 import { selectionOps } from './selection.js';
+import { cumulativeOps } from './cumulative.js';
 import type { NodeIR } from '../graph.js';
 
 /** The domain of the ops the optimizer makes (fused conv, fused matmul, ...): never read from a file. */
@@ -47,6 +48,7 @@ export const OPS: ReadonlyMap<string, OpDefinition> = new Map([
   ...plain(integerLogicOps),
   ...plain(diagonalOps),
   ...plain(selectionOps),
+  ...plain(cumulativeOps),
 ]);
 
 /** The definition that runs `node`, if atrous has one. */
