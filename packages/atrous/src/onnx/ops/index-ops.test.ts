@@ -176,6 +176,16 @@ describe('CumSum', () => {
   });
 });
 
+describe('DequantizeLinear', () => {
+  it('uint8 per tensor, int8 per axis through a table; int32 without an int8 zero point is refused', () => {
+    const u = run('DequantizeLinear', [t([4], [0, 3, 128, 255], 'uint8'), t([], [2]), t([], [128], 'uint8')], {}, [1, 2])[0]!;
+    expect(values(u)).toEqual([-256, -250, 0, 254]);
+    const s = run('DequantizeLinear', [t([2, 2], [-128, 1, 127, -1], 'int32'), t([2], [1, 0.5]), t([2], [0, 1], 'int32')], { axis: 0 }, [1, 2])[0]!;
+    expect(values(s)).toEqual([-128, 1, 63, -1]);
+    expect(failure(() => run('DequantizeLinear', [t([1], [5], 'int32'), t([], [2])], {}, [1])).code).toBe('UNSUPPORTED_OP');
+  });
+});
+
 describe('losses', () => {
   // log-probabilities [N=2, C=3, d=2]
   const logp = t([2, 3, 2], [-1, -2, -3, -4, -5, -6, -0.5, -1.5, -2.5, -3.5, -4.5, -5.5]);

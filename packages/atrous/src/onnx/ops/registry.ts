@@ -18,6 +18,7 @@ import { integerLogicOps } from './integer-logic.js';
 import { diagonalOps } from './diagonal.js';
 import { selectionOps } from './selection.js';
 import { cumulativeOps } from './cumulative.js';
+import { quantizationOps } from './quantization.js';
 import type { NodeIR } from '../graph.js';
 
 /** The domain of the ops the optimizer makes (fused conv, fused matmul, ...): never read from a file. */
@@ -49,6 +50,7 @@ export const OPS: ReadonlyMap<string, OpDefinition> = new Map([
   ...plain(diagonalOps),
   ...plain(selectionOps),
   ...plain(cumulativeOps),
+  ...plain(quantizationOps),
 ]);
 
 /** The definition that runs `node`, if atrous has one. */
