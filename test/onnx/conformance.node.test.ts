@@ -28,7 +28,7 @@ import { TESTDATA_ROOT, compareOutput, listCases, loadCase, onnxProtoType, withC
 import { ortCrossCheck, ortVerdict } from './conformance-oracle.mjs';
 
 /** Today's measured match count (issue 9's goal: >= 650). Raise it as ops land; never lower it. */
-const MATCH_FLOOR = 556;
+const MATCH_FLOOR = 741;
 
 /** A case that gives no answer within this is a crash (the slowest case measured takes well under 1 s). */
 const CASE_TIMEOUT_MS = 20_000;
@@ -52,10 +52,10 @@ const FAMILY_OPS = [
  * fails when one of them matches everywhere: then remove it here.
  */
 const NOT_YET = new Set<string>([
-  'Add', // pytorch-operator DOUBLE tests overflow in float32 (KNOWN_DEFECTS)
+  'Add', // pytorch-operator DOUBLE tests: DOUBLE graph inputs are refused (float32 feeds would overflow them)
   'BatchNormalization', // training_mode (running mean / var outputs) refused
   'Cast', // to / from FLOAT16 (unrounded), BFLOAT16 and STRING
-  'Constant', // test_operator_addconstant: DOUBLE (KNOWN_DEFECTS)
+  'Constant', // test_operator_addconstant: a DOUBLE graph input, refused
   'ConstantOfShape', // a shape fed at run time is refused (output dims must be known when the session is prepared)
   'Identity', // optional and sequence values refused
   'LayerNormalization', // refused: UNSUPPORTED_OP (issue 9)
@@ -66,20 +66,12 @@ const NOT_YET = new Set<string>([
 
 /** Cases that are wrong or invalid today (the issue's defects). The team empties this set. */
 const KNOWN_DEFECTS = new Set<string>([
-  // wrong: Cast to FLOAT16 returns the float32 value unrounded (atrous computes fp16 as float32)
-  'node/test_cast_DOUBLE_to_FLOAT16',
+  // wrong: Cast to FLOAT16 returns the float32 value unrounded (atrous computes fp16 as float32); shape-ops.ts
   'node/test_cast_FLOAT_to_FLOAT16',
-  'node/test_castlike_DOUBLE_to_FLOAT16_expanded',
   'node/test_castlike_FLOAT_to_FLOAT16_expanded',
-  // wrong: Dropout with training_mode true returns its input (no mask, no 1 / (1 - ratio) scale)
+  // wrong: Dropout with training_mode true returns its input (no mask, no 1 / (1 - ratio) scale); shape-ops.ts
   'node/test_training_dropout',
   'node/test_training_dropout_default',
-  // wrong: DOUBLE models computed in float32: values beyond 3.4e38 become Infinity, denormals 0
-  'pytorch-operator/test_operator_add_broadcast',
-  'pytorch-operator/test_operator_add_size1_broadcast',
-  'pytorch-operator/test_operator_add_size1_right_broadcast',
-  'pytorch-operator/test_operator_add_size1_singleton_broadcast',
-  'pytorch-operator/test_operator_addconstant',
   // invalid: MaxPool on uint8 called INVALID_MODEL
   'node/test_maxpool_2d_uint8',
   // invalid: Pow with an exponent of another element type called INVALID_MODEL

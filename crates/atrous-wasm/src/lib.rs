@@ -17,3 +17,4 @@ mod layout;
 mod gemm;
 mod memory;
 mod normalization;
+mod select;

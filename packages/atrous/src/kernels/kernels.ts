@@ -6,6 +6,7 @@ import { GemmKernels } from './gemm-kernels.js';
 import { ElementwiseKernels } from './elementwise-kernels.js';
 import { FeatureMapKernels } from './feature-map-kernels.js';
 import { NormalizationKernels } from './normalization-kernels.js';
+import { SelectKernels } from './select-kernels.js';
 
 /**
  * The kernels as ops see them: typed calls on buffers in one memory (addresses of float32 data), each
@@ -20,6 +21,7 @@ export class Kernels {
   readonly gemm: GemmKernels;
   readonly elementwise: ElementwiseKernels;
   readonly norm: NormalizationKernels;
+  readonly select: SelectKernels;
 
   constructor(readonly engine: Engine) {
     this.conv = new ConvKernels(engine);
@@ -29,5 +31,6 @@ export class Kernels {
     this.gemm = new GemmKernels(engine);
     this.elementwise = new ElementwiseKernels(engine);
     this.norm = new NormalizationKernels(engine);
+    this.select = new SelectKernels(engine);
   }
 }

@@ -102,6 +102,23 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+/**
+ * The float16 value nearest `x` (ties to even), as a number: what a Cast to FLOAT16 yields. Beyond the
+ * largest half (65504) values round to infinity from 65520 on; below 2^-14 they become subnormal halves.
+ */
+export function roundToHalf(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const a = Math.abs(x);
+  if (a >= 65520) return Math.sign(x) * Infinity;
+  // The spacing of halves around a: 2^(e - 10) for normals (e = floor(log2 a)), 2^-24 for subnormals.
+  const e = Math.max(-14, Math.floor(Math.log2(a)));
+  const ulp = 2 ** (e - 10);
+  const q = a / ulp;
+  let r = Math.round(q);
+  if (r - q === 0.5 && r % 2 !== 0) r -= 1; // a tie: to even
+  return Math.sign(x) * r * ulp;
+}
+
 /** protobufjs gives int64 fields as numbers, or as Long objects when the `long` package is found. */
 export function int64ToNumber(v: unknown, what: string): number {
   if (typeof v === 'number') return v;

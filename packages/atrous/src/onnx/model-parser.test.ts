@@ -94,6 +94,35 @@ describe('parseModel', () => {
     expect(e.message).toMatch(/initializer "w" keeps its data in an external file/);
   });
 
+  it('refuses DOUBLE graph inputs and DOUBLE constants float32 cannot hold, and keeps DOUBLE outputs', () => {
+    const T = onnx.TensorProto.DataType;
+    const model = (inputType: number, init?: { doubleData?: number[]; rawData?: Uint8Array }) => onnx.ModelProto.encode({
+      irVersion: 8,
+      opsetImport: [{ version: 13 }],
+      graph: {
+        node: [{ opType: 'Add', input: ['x', 'c'], output: ['y'] }],
+        input: [{ name: 'x', type: { tensorType: { elemType: inputType, shape: { dim: [{ dimValue: 2 }] } } } }],
+        initializer: [{ name: 'c', dims: [2], dataType: T.DOUBLE, ...(init ?? { doubleData: [1.5, -2] }) }],
+        output: [{ name: 'y', type: { tensorType: { elemType: T.DOUBLE, shape: { dim: [{ dimValue: 2 }] } } } }],
+      },
+    }).finish();
+    const e = failure(() => parseModel(model(T.DOUBLE)));
+    expect(e.code).toBe('UNSUPPORTED');
+    expect(e.message).toMatch(/graph input "x" has element type DOUBLE/);
+    expect(Array.from(parseModel(model(T.FLOAT)).initializers.get('c')!.data)).toEqual([1.5, -2]);
+    for (const bad of [1e300, -1e39, 1e-300]) {
+      const raw = new Uint8Array(16);
+      new DataView(raw.buffer).setFloat64(8, bad, true);
+      for (const init of [{ doubleData: [0, bad] }, { rawData: raw }]) {
+        const e2 = failure(() => parseModel(model(T.FLOAT, init)));
+        expect(e2.code).toBe('UNSUPPORTED');
+        expect(e2.message).toMatch(/initializer "c" \(DOUBLE\) holds .*float32 cannot hold/);
+      }
+    }
+    const inf = parseModel(model(T.FLOAT, { doubleData: [Infinity, 1e-40] })).initializers.get('c')!.data;
+    expect(inf[0]).toBe(Infinity);
+  });
+
   it('rejects empty, truncated, non-ONNX and inconsistent models with INVALID_MODEL', () => {
     const m = new ModelBuilder(13);
     m.input('x', [4]);

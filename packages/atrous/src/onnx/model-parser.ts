@@ -106,7 +106,28 @@ export function decodeTensor(t: TensorProto, what: string): HostTensor {
   } else {
     data.set(t.int32Data!);
   }
+  if (code === OnnxDataType.DOUBLE) checkFloat32Range(data as Float32Array, t, name);
   return { type, dims, data };
+}
+
+/**
+ * A DOUBLE constant is computed as float32: refused when that changes one of its values beyond rounding
+ * (a finite value that overflows to Infinity, or a non-zero one that underflows to 0), so no DOUBLE model
+ * gets an answer its constants cannot give.
+ */
+function checkFloat32Range(narrowed: Float32Array, t: TensorProto, name: string): void {
+  const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
+  const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : undefined;
+  for (let i = 0; i < narrowed.length; i++) {
+    const v = view ? view.getFloat64(i * 8, true) : t.doubleData![i]!;
+    const f = narrowed[i]!;
+    if ((Number.isFinite(v) && !Number.isFinite(f)) || (v !== 0 && f === 0)) {
+      throw new AtrousError(
+        'UNSUPPORTED',
+        `${name} (DOUBLE) holds ${v}, which float32 cannot hold; atrous computes DOUBLE models in float32 (convert the model to FLOAT)`,
+      );
+    }
+  }
 }
 
 function decodeAttribute(a: AttributeProto, where: string): AttrValue {
@@ -273,6 +294,16 @@ export function parseModel(input: Uint8Array | ArrayBuffer): GraphIR {
   for (const v of inputs) {
     if (v.elemType === undefined) {
       throw new AtrousError('UNSUPPORTED', `model: graph input ${show(v.name)} has element type ${dataTypeName(v.dataType)}, which atrous does not support`);
+    }
+    if (v.dataType === OnnxDataType.DOUBLE) {
+      // A DOUBLE input would be fed as float32 (the Tensor types atrous takes): beyond 3.4e38 a value
+      // becomes Infinity, below 1.2e-38 it loses its digits, silently. float16 inputs widen losslessly and
+      // stay accepted; DOUBLE outputs stay accepted too (float32 results, as documented for DOUBLE models).
+      throw new AtrousError(
+        'UNSUPPORTED',
+        `model: graph input ${show(v.name)} has element type DOUBLE; atrous computes DOUBLE models in float32 and takes float32 feeds, ` +
+          'which would change values beyond float32 range or precision silently (convert the model to FLOAT)',
+      );
     }
   }
   const metadata: ModelMetadata = {

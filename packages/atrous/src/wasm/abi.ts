@@ -28,6 +28,7 @@ export interface KernelExports {
   atrous_gather(src: number, indices: number, dst: number, outer: number, axisLen: number, inner: number, count: number, elemBytes: number): number;
   atrous_convert(src: number, dst: number, n: number, kind: number): number;
   atrous_fill(dst: number, n: number, value: number): number;
+  atrous_top_k(src: number, outer: number, len: number, inner: number, k: number, largest: number, values: number, indices: number): number;
   atrous_conv_transpose_plan_create(desc: number, weights: number, bias: number, planOut: number): number;
   atrous_conv_transpose_plan_free(plan: number): void;
   atrous_conv_transpose_plan_bytes(plan: number): number;

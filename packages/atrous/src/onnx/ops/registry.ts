@@ -12,6 +12,13 @@ import { resizeOps } from './resize.js';
 import { shapeOps } from './shape-ops.js';
 import { softmaxOps } from './softmax.js';
 import { unaryOps } from './unary.js';
+import { elementIndexingOps } from './element-indexing.js';
+import { lossOps } from './losses.js';
+import { integerLogicOps } from './integer-logic.js';
+import { diagonalOps } from './diagonal.js';
+import { selectionOps } from './selection.js';
+import { cumulativeOps } from './cumulative.js';
+import { quantizationOps } from './quantization.js';
 import type { NodeIR } from '../graph.js';
 
 /** The domain of the ops the optimizer makes (fused conv, fused matmul, ...): never read from a file. */
@@ -37,6 +44,13 @@ export const OPS: ReadonlyMap<string, OpDefinition> = new Map([
   ...Object.entries(normalizationOps),
   ...plain(poolingOps),
   ...plain(resizeOps),
+  ...plain(elementIndexingOps),
+  ...plain(lossOps),
+  ...plain(integerLogicOps),
+  ...plain(diagonalOps),
+  ...plain(selectionOps),
+  ...plain(cumulativeOps),
+  ...plain(quantizationOps),
 ]);
 
 /** The definition that runs `node`, if atrous has one. */
