@@ -383,3 +383,37 @@ fn conversions_follow_cast() {
     assert_eq!(b, [0, 1, 1]);
     assert_eq!(convert_u8_to_bool(&[0, 1], &mut b), Err(Status::OutputLengthMismatch));
 }
+
+/// Every f32 pattern on a coarse sweep against an exact decimal-free reference: the nearest of the two
+/// neighbouring halves, computed in f64 from the half grid.
+#[test]
+fn round_to_half_is_nearest_even() {
+    fn reference(x: f64) -> f64 {
+        let a = x.abs();
+        if a >= 65520.0 {
+            return f64::INFINITY.copysign(x);
+        }
+        let e = if a == 0.0 { -14 } else { (a.log2().floor() as i32).max(-14) };
+        let ulp = 2f64.powi(e - 10);
+        let q = a / ulp;
+        let mut r = q.round();
+        if (r - q).abs() == 0.5 && r % 2.0 != 0.0 {
+            r -= (r - q).signum();
+        }
+        (r * ulp).copysign(x)
+    }
+    let mut bits = 0u32;
+    while bits < 0x7f80_0000 {
+        for sign in [0u32, 0x8000_0000] {
+            let x = f32::from_bits(bits | sign);
+            let want = reference(x as f64);
+            let got = round_to_half(x) as f64;
+            assert!(got == want, "round_to_half({x:e}) = {got:e}, want {want:e}");
+        }
+        bits += 0x1f3; // ~1/500 of all patterns, every exponent, ties included on the way
+    }
+    for (x, want) in [(65504.0f32, 65504.0f32), (65519.0, 65504.0), (65520.0, f32::INFINITY), (1.0 + 1.0 / 2048.0, 1.0), (1.0 + 3.0 / 2048.0, 1.0 + 2.0 / 1024.0)] {
+        assert_eq!(round_to_half(x), want, "{x}");
+    }
+    assert!(round_to_half(f32::NAN).is_nan());
+}

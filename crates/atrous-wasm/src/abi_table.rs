@@ -220,6 +220,8 @@ abi_table! {
         F32_TO_BOOL = 1,
         U8_TO_F32 = 2,
         U8_TO_BOOL = 3,
+        /// float32 rounded to the nearest float16 value, kept as float32 (Cast to FLOAT16)
+        F32_TO_HALF = 4,
     }
 }
 

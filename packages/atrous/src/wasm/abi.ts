@@ -194,7 +194,7 @@ export const PadDesc = {
 } as const;
 
 /** What `atrous_convert` converts (Cast between the types in wasm memory). */
-export const ConvertKind = { f32ToU8: 0, f32ToBool: 1, u8ToF32: 2, u8ToBool: 3 } as const;
+export const ConvertKind = { f32ToU8: 0, f32ToBool: 1, u8ToF32: 2, u8ToBool: 3, f32ToHalf: 4 } as const;
 
 /** Slots of the u32 descriptor read by `atrous_conv_transpose_plan_create`. */
 export const ConvTransposeDesc = {

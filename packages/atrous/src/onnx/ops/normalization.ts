@@ -3,6 +3,7 @@ import { attrFloat, attrInt } from '../attributes.js';
 import { sizeOf, type HostTensor } from '../data-types.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
 import type { Engine } from '../../wasm/engine.js';
+import { ActivationCode } from '../../wasm/abi.js';
 import { expectFloat, input, normAxis, opError, unsupported, type LoadContext, type NodeState, type OpContext, type OpDefinition, type PreparedOp } from './op.js';
 
 /** Per-channel scale and shift of an inference BatchNormalization: y = x * scale + shift. */
@@ -156,12 +157,46 @@ function layerNormalization(ctx: OpContext): PreparedOp {
   if (sizeOf(scale.dims) !== len) throw opError(node, `Scale ${show(scale.dims)} must hold the ${len} values of the normalized dims ${show(x.dims.slice(axis))}`);
   const bias = ctx.inputs[2];
   if (bias && sizeOf(bias.dims) !== len) throw opError(node, `B ${show(bias.dims)} must hold the ${len} values of the normalized dims ${show(x.dims.slice(axis))}`);
-  if (node.outputs.slice(1).some((o) => o !== '')) throw unsupported(node, 'the Mean and InvStdDev outputs (training) are not supported');
   const eps = attrFloat(node, 'epsilon', 1e-5);
   const label = nodeLabel(node);
+  const y = { type: 'float32' as const, dims: [...x.dims] };
+  const stats = node.outputs.slice(1).some((o) => o !== '');
+  if (!stats) return { outputs: [y], run: ([a, s, b], [out], env) => env.kernels.norm.layerNorm(a!.ptr, out!.ptr, rows, len, s!.ptr, b ? b.ptr : 0, eps, label) };
+  // The optional Mean and InvStdDev outputs (what training keeps), from the reduction and element-wise
+  // kernels: mean, then 1 / sqrt(mean((x - mean)^2) + eps), per normalized row.
+  const statDims = x.dims.map((d, i) => (i < axis ? d : 1));
   return {
-    outputs: [{ type: 'float32', dims: [...x.dims] }],
-    run: ([a, s, b], [out], env) => env.kernels.norm.layerNorm(a!.ptr, out!.ptr, rows, len, s!.ptr, b ? b.ptr : 0, eps, label),
+    outputs: [y, { type: 'float32', dims: statDims }, { type: 'float32', dims: statDims }],
+    run([a, s, b], [out, meanOut, invStdOut], env) {
+      const k = env.kernels;
+      k.norm.layerNorm(a!.ptr, out!.ptr, rows, len, s!.ptr, b ? b.ptr : 0, eps, label);
+      const e = env.engine;
+      const bytes = Math.max(16, rows * len * 4);
+      const centered = e.alloc(bytes, `${label}: centered rows`);
+      const epsPtr = e.alloc(16, `${label}: epsilon`);
+      try {
+        const invStd = invStdOut!.ptr;
+        // An output the model does not read has no buffer (address 0); the mean still feeds the variance.
+        const meanBuf = meanOut!.ptr || e.alloc(Math.max(16, rows * 4), `${label}: row means`);
+        try {
+          k.norm.reduce('mean', a!.ptr, meanBuf, rows, len, 1, label);
+          k.elementwise.binary('sub', a!.ptr, meanBuf, centered, [rows, len], [len, 1], [1, 0], label);
+          k.elementwise.binary('mul', centered, centered, centered, [rows, len], [len, 1], [len, 1], label);
+          if (invStd) {
+            k.norm.reduce('mean', centered, invStd, rows, len, 1, label);
+            k.layout.fill(epsPtr, 1, eps, label);
+            k.elementwise.binary('add', invStd, epsPtr, invStd, [rows], [1], [0], label);
+            k.elementwise.unary(invStd, invStd, rows, { code: ActivationCode.sqrt, p0: 0, p1: 0 }, label);
+            k.elementwise.unary(invStd, invStd, rows, { code: ActivationCode.reciprocal, p0: 0, p1: 0 }, label);
+          }
+        } finally {
+          if (!meanOut!.ptr) e.free(meanBuf, Math.max(16, rows * 4));
+        }
+      } finally {
+        e.free(centered, bytes);
+        e.free(epsPtr, 16);
+      }
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import { show } from '../../errors.js';
-import { attrInt, attrInts, attrTensor } from '../attributes.js';
-import { elemTypeOf, numbersOf, sizeOf, type HostTensor } from '../data-types.js';
+import { attrFloat, attrInt, attrInts, attrTensor } from '../attributes.js';
+import { OnnxDataType, elemTypeOf, numbersOf, scalarOf, sizeOf, type HostTensor } from '../data-types.js';
 import { broadcastDims } from '../broadcast.js';
 import { nodeLabel } from '../graph.js';
 import { residesInWasm } from '../value.js';
@@ -157,11 +157,15 @@ function cast(ctx: OpContext): PreparedOp {
   const to = attrInt(ctx.node, 'to');
   const type = elemTypeOf(to);
   if (type === undefined) throw unsupported(ctx.node, `cast to data type ${to} is not supported`);
-  // float16 and float64 are computed as float32 inside atrous: a cast between float types keeps the value,
-  // so it is a view (fp16 models cast around every block).
+  const label = nodeLabel(ctx.node);
+  // float16 values are held as float32: a cast to FLOAT16 rounds to what a half can represent (on the
+  // kernels); any other cast between float types keeps the value, so it is a view.
+  if (to === OnnxDataType.FLOAT16 && x.type === 'float32') {
+    const count = sizeOf(x.dims);
+    return { outputs: [{ type, dims: [...x.dims] }], run: ([a], [out], env) => count > 0 && env.kernels.layout.convert(a!.ptr, out!.ptr, count, 'f32ToHalf', label) };
+  }
   if (type === x.type && (type === 'float32' || (x.type !== 'bool' && x.type !== 'uint8'))) return view(ctx, [...x.dims]);
   const n = sizeOf(x.dims);
-  const label = nodeLabel(ctx.node);
   const outputs = [{ type, dims: [...x.dims] }];
   // Both sides in wasm memory (float32, bool, uint8): a conversion kernel, or a byte copy.
   if (residesInWasm(x.type) && residesInWasm(type)) {
@@ -189,6 +193,32 @@ function cast(ctx: OpContext): PreparedOp {
   };
 }
 
+/**
+ * Dropout is the identity in inference (training_mode false, the default) and with ratio 0; in training
+ * with a non-zero ratio it drops at random, which atrous does not do. The mask output is then all true.
+ */
+function dropout(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0, 'data');
+  const ratio = ctx.opset >= 12 ? (ctx.inputs[1] ? scalarOf(constInput(ctx, 1, 'ratio')!, 'Dropout ratio') : 0.5) : attrFloat(ctx.node, 'ratio', 0.5);
+  const training = ctx.opset >= 12 && ctx.inputs[2] !== undefined && scalarOf(constInput(ctx, 2, 'training_mode')!, 'Dropout training_mode') !== 0;
+  if (training && ratio !== 0) {
+    throw unsupported(ctx.node, `training_mode (input 2) is true with ratio ${ratio}: random dropout is not supported (only inference, or ratio 0)`);
+  }
+  const mask = ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== '';
+  if (!mask) return view(ctx, [...x.dims]);
+  const n = sizeOf(x.dims);
+  const label = nodeLabel(ctx.node);
+  return {
+    outputs: [{ type: x.type, dims: [...x.dims] }, { type: 'bool', dims: [...x.dims] }],
+    run([a], [y, m], env) {
+      if (n === 0) return;
+      if (residesInWasm(x.type)) env.kernels.layout.copyStrided(a!.ptr, y!.ptr, [n], [1], [1], label, x.type === 'float32' ? 4 : 1);
+      else y!.data.set(a!.data as Float64Array);
+      m!.data.fill(1);
+    },
+  };
+}
+
 export const shapeOps: Record<string, OpPreparer> = {
   Shape: shape,
   Size: (ctx) => constant({ type: 'int64', dims: [], data: Float64Array.of(sizeOf(input(ctx, 0).dims)) }),
@@ -197,10 +227,7 @@ export const shapeOps: Record<string, OpPreparer> = {
   Squeeze: squeeze,
   Unsqueeze: unsqueeze,
   Identity: (ctx) => view(ctx, [...input(ctx, 0).dims]),
-  Dropout: (ctx) => {
-    if (ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== '') throw unsupported(ctx.node, 'the mask output of Dropout is not supported');
-    return view(ctx, [...input(ctx, 0).dims]);
-  },
+  Dropout: dropout,
   Constant: constantNode,
   ConstantOfShape: constantOfShape,
   Expand: expand,
