@@ -10,6 +10,7 @@ use crate::activation::Activation;
 use crate::geometry::Geometry;
 use crate::status::Status;
 use crate::isa::active as v;
+use crate::selection::{depthwise_kernel, DepthwiseKernel};
 
 /// Vectors computed together along an output row: enough independent accumulators to hide add latency.
 const RUN: usize = 8;
@@ -53,12 +54,12 @@ pub unsafe fn run(
                     out: output.as_mut_ptr().add(at),
                     residual: residual.map(|r| r.as_ptr().add(at)),
                 };
-                match (geom.kernel, geom.strides[1]) {
-                    ([3, 3], 1) => channel.run_3x3(geom),
-                    ([5, 5], 1) => channel.run_5x5(geom),
-                    (_, 1) => channel.run_any_size(geom),
-                    (_, 2) => channel.run_stride_2(geom),
-                    _ => channel.run_strided(geom),
+                match depthwise_kernel(geom.kernel, geom.strides[1]) {
+                    DepthwiseKernel::ThreeByThree => channel.run_3x3(geom),
+                    DepthwiseKernel::FiveByFive => channel.run_5x5(geom),
+                    DepthwiseKernel::AnySize => channel.run_any_size(geom),
+                    DepthwiseKernel::StrideTwo => channel.run_stride_2(geom),
+                    DepthwiseKernel::Strided => channel.run_strided(geom),
                 }
             }
         }

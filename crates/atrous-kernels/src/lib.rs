@@ -30,6 +30,7 @@ pub mod plan;
 pub mod pooling;
 pub mod reduce;
 pub mod resample;
+pub mod selection;
 pub mod select;
 pub mod status;
 pub mod vmath;

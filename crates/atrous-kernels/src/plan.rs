@@ -9,14 +9,7 @@ use crate::status::Status;
 use crate::weights::PackedWeights;
 use crate::{depthwise, gemm_conv};
 
-/// Which kernel family runs the convolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// Packed weights x packed input panels, register-tiled.
-    Gemm,
-    /// Direct kernel for one input channel per group.
-    Depthwise,
-}
+pub use crate::selection::Method;
 
 enum Weights {
     Packed(PackedWeights),
@@ -34,7 +27,7 @@ impl ConvPlan {
     /// Prepares `weights` (`[M, C / groups, kH, kW]`, OIHW) and an optional `bias` (`[M]`), choosing
     /// the best method for the shape.
     pub fn new(shape: ConvShape, weights: &[f32], bias: Option<&[f32]>, activation: Activation) -> Result<Self, Status> {
-        let method = if shape.channels_per_group() == 1 { Method::Depthwise } else { Method::Gemm };
+        let method = crate::selection::conv_method(&shape);
         Self::with_method(shape, weights, bias, activation, method)
     }
 
