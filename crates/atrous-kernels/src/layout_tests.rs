@@ -5,6 +5,8 @@ use alloc::vec::Vec;
 use std::vec;
 
 use super::*;
+use crate::conversion::*;
+use crate::pad::*;
 
 use crate::test_rng::Rng;
 

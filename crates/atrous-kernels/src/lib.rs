@@ -29,6 +29,8 @@ pub mod normalization;
 pub mod plan;
 pub mod pooling;
 pub mod reduce;
+pub mod conversion;
+pub mod pad;
 pub mod resample;
 pub mod selection;
 pub mod select;

@@ -4,7 +4,9 @@
 //! every descriptor is computed first and must lie inside linear memory: a bad descriptor is a status,
 //! never an out-of-bounds trap.
 
-use atrous_kernels::layout::{self, PadMode, MAX_RANK};
+use atrous_kernels::conversion;
+use atrous_kernels::layout::{self, MAX_RANK};
+use atrous_kernels::pad::{self, PadMode};
 use atrous_kernels::Status;
 
 use crate::abi_table::{convert_kind, pad_desc, pad_kind, strided_desc};
@@ -125,12 +127,12 @@ pub unsafe extern "C" fn atrous_pad(src: *const u8, dst: *mut u8, desc: *const u
         let value = f32::from_bits(d[pad_desc::VALUE]);
         let (n_in, n_out) = (product(&dims)?, product(&out)?);
         match width(d[pad_desc::ELEM_BYTES])? {
-            Width::F32 => layout::pad(
+            Width::F32 => pad::pad(
                 elems(src as *const f32, 0, n_in, Status::InputLengthMismatch)?,
                 elems_mut(dst as *mut f32, 0, n_out, Status::OutputLengthMismatch)?,
                 &dims, &begin, &end, mode, value,
             ),
-            Width::U8 => layout::pad(
+            Width::U8 => pad::pad(
                 elems(src, 0, n_in, Status::InputLengthMismatch)?,
                 elems_mut(dst, 0, n_out, Status::OutputLengthMismatch)?,
                 &dims, &begin, &end, mode, value,
@@ -170,14 +172,14 @@ pub unsafe extern "C" fn atrous_gather(src: *const u8, indices: *const i32, dst:
 #[no_mangle]
 pub unsafe extern "C" fn atrous_convert(src: *const u8, dst: *mut u8, n: usize, kind: u32) -> i32 {
     Status::code((|| match kind as usize {
-        convert_kind::F32_TO_U8 | convert_kind::F32_TO_BOOL => layout::convert_from_f32(
+        convert_kind::F32_TO_U8 | convert_kind::F32_TO_BOOL => conversion::convert_from_f32(
             elems(src as *const f32, 0, n, Status::InputLengthMismatch)?,
             elems_mut(dst, 0, n, Status::OutputLengthMismatch)?,
             kind as usize == convert_kind::F32_TO_BOOL,
         ),
-        convert_kind::U8_TO_F32 => layout::convert_u8_to_f32(elems(src, 0, n, Status::InputLengthMismatch)?, elems_mut(dst as *mut f32, 0, n, Status::OutputLengthMismatch)?),
-        convert_kind::F32_TO_HALF => layout::convert_f32_to_half(elems(src as *const f32, 0, n, Status::InputLengthMismatch)?, elems_mut(dst as *mut f32, 0, n, Status::OutputLengthMismatch)?),
-        convert_kind::U8_TO_BOOL => layout::convert_u8_to_bool(elems(src, 0, n, Status::InputLengthMismatch)?, elems_mut(dst, 0, n, Status::OutputLengthMismatch)?),
+        convert_kind::U8_TO_F32 => conversion::convert_u8_to_f32(elems(src, 0, n, Status::InputLengthMismatch)?, elems_mut(dst as *mut f32, 0, n, Status::OutputLengthMismatch)?),
+        convert_kind::F32_TO_HALF => conversion::convert_f32_to_half(elems(src as *const f32, 0, n, Status::InputLengthMismatch)?, elems_mut(dst as *mut f32, 0, n, Status::OutputLengthMismatch)?),
+        convert_kind::U8_TO_BOOL => conversion::convert_u8_to_bool(elems(src, 0, n, Status::InputLengthMismatch)?, elems_mut(dst, 0, n, Status::OutputLengthMismatch)?),
         _ => Err(Status::InvalidDescriptor),
     })())
 }
