@@ -92,8 +92,10 @@ function binary(ctx: OpContext): PreparedOp {
   const metas = variadic ? ctx.inputs.map((_, i) => input(ctx, i)) : [input(ctx, 0, 'A'), input(ctx, 1, 'B')];
   if (metas.length === 0) throw opError(node, 'needs at least one input');
   const type = metas[0]!.type;
+  // Pow's exponent may have another numeric type than its base (opset 12+): float base, integer exponent.
+  if (op === 'Pow' && type === 'float32' && (metas[1]!.type === 'int64' || metas[1]!.type === 'int32')) return powIntExponent(ctx, metas[0]!.dims, metas[1]!.dims);
   for (const m of metas) {
-    if (m.type !== type) throw opError(node, `inputs must have one element type, got ${metas.map((x) => x.type).join(' and ')}`);
+    if (m.type !== type && !(op === 'Pow' && !residesInWasm(type))) throw opError(node, `inputs must have one element type, got ${metas.map((x) => x.type).join(' and ')}`);
   }
   let kind: BinaryKind;
   if (op === 'Mod') {
@@ -179,6 +181,21 @@ function binary(ctx: OpContext): PreparedOp {
         env.kernels.layout.convert(wide, out!.ptr, n, 'f32ToU8', label);
       });
     },
+  };
+}
+
+/** Pow of a float32 base by an integer exponent (host-held): the exponent written as float32 into scratch. */
+function powIntExponent(ctx: OpContext, base: number[], exponent: number[]): PreparedOp {
+  const label = nodeLabel(ctx.node);
+  const dims = broadcastDims([base, exponent], label);
+  const [as, bs] = [broadcastStrides(base, dims), broadcastStrides(exponent, dims)];
+  const m = sizeOf(exponent);
+  return {
+    outputs: [{ type: 'float32', dims }],
+    run: ([a, b], [out], env) => withScratch(env, [m * 4], `${label}: exponent as float32`, ([e]) => {
+      env.engine.f32(e!, m).set(b!.data);
+      env.kernels.elementwise.binary('pow', a!.ptr, e!, out!.ptr, dims, as, bs, label);
+    }),
   };
 }
 

@@ -2,7 +2,8 @@ import { AtrousError, show } from '../../errors.js';
 import { nodeLabel } from '../graph.js';
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import { sizeOf } from '../data-types.js';
-import { expectFloat, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+import { withScratch } from './elementwise.js';
+import { expectFloat, input, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
 interface Window {
   kernel: number;
@@ -52,8 +53,8 @@ function windows(ctx: OpContext, spatial: number[]): Window[] {
 }
 
 function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
-  const x = expectFloat(ctx, 0);
   const { node } = ctx;
+  const x = kind === 'max' && input(ctx, 0).type === 'uint8' ? input(ctx, 0) : expectFloat(ctx, 0);
   if (node.outputs.length > 1 && node.outputs[1] !== '') throw unsupported(node, 'the Indices output of MaxPool is not supported');
   if (x.dims.length !== 3 && x.dims.length !== 4) {
     throw (x.dims.length > 4 ? unsupported : opError)(node, `only 1-D and 2-D pooling ([N, C, L] or [N, C, H, W]) is supported, got dims ${show(x.dims)}`);
@@ -67,8 +68,20 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
   const dims = oneD ? [x.dims[0]!, x.dims[1]!, ww.outSize] : [x.dims[0]!, x.dims[1]!, wh.outSize, ww.outSize];
   const [H, W, OH, OW] = [wh.inSize, ww.inSize, wh.outSize, ww.outSize];
   const desc = Uint32Array.of(planes, H, W, OH, OW, wh.kernel, ww.kernel, wh.stride, ww.stride, wh.dilation, ww.dilation, wh.padBegin, ww.padBegin);
-  const outputs = [{ type: 'float32' as const, dims }];
+  const outputs = [{ type: x.type, dims }];
   const label = nodeLabel(node);
+  if (x.type === 'uint8') {
+    // Widened to float32 (exact), pooled, narrowed back.
+    const [n, m] = [planes * H * W, planes * OH * OW];
+    return {
+      outputs,
+      run: ([src], [dst], env) => withScratch(env, [n * 4, m * 4], `${label}: uint8 widened to float32`, ([wide, pooled]) => {
+        env.kernels.layout.convert(src!.ptr, wide!, n, 'u8ToF32', label);
+        env.kernels.maps.maxPool2d(wide!, pooled!, desc, label);
+        env.kernels.layout.convert(pooled!, dst!.ptr, m, 'f32ToU8', label);
+      }),
+    };
+  }
   if (kind === 'max') return { outputs, run: ([src], [dst], env) => env.kernels.maps.maxPool2d(src!.ptr, dst!.ptr, desc, label) };
   const padEnd: [number, number] = [wh.padEnd, ww.padEnd];
   return { outputs, run: ([src], [dst], env) => env.kernels.maps.avgPool2d(src!.ptr, dst!.ptr, desc, padEnd, includePad, label) };
