@@ -28,7 +28,7 @@ import { TESTDATA_ROOT, compareOutput, listCases, loadCase, onnxProtoType, withC
 import { ortCrossCheck, ortVerdict } from './conformance-oracle.mjs';
 
 /** Today's measured match count (issue 9's goal: >= 650). Raise it as ops land; never lower it. */
-const MATCH_FLOOR = 766;
+const MATCH_FLOOR = 793;
 
 /** A case that gives no answer within this is a crash (the slowest case measured takes well under 1 s). */
 const CASE_TIMEOUT_MS = 20_000;
@@ -58,28 +58,12 @@ const NOT_YET = new Set<string>([
   'Constant', // test_operator_addconstant: a DOUBLE graph input, refused
   'ConstantOfShape', // a shape fed at run time is refused (output dims must be known when the session is prepared)
   'Identity', // optional and sequence values refused
-  'MaxPool', // uint8 input (KNOWN_DEFECTS), the Indices output
-  'Pow', // an exponent of another element type (KNOWN_DEFECTS)
+  'MaxPool', // the Indices output
   'Resize', // cubic mode and tf_crop_and_resize refused
 ]);
 
 /** Cases that are wrong or invalid today (the issue's defects). The team empties this set. */
 const KNOWN_DEFECTS = new Set<string>([
-  // invalid: MaxPool on uint8 called INVALID_MODEL
-  'node/test_maxpool_2d_uint8',
-  // invalid: Pow with an exponent of another element type called INVALID_MODEL
-  'node/test_pow_types_float',
-  'node/test_pow_types_float32_int32',
-  'node/test_pow_types_float32_int64',
-  'node/test_pow_types_float32_uint32',
-  'node/test_pow_types_float32_uint64',
-  'node/test_pow_types_int',
-  'node/test_pow_types_int32_float32',
-  'node/test_pow_types_int64_float32',
-  // invalid: PRelu with a [C] slope on [N, C, ...] (opset 6) refused with INVALID_SHAPE
-  'pytorch-converted/test_PReLU_1d_multiparam',
-  'pytorch-converted/test_PReLU_2d_multiparam',
-  'pytorch-converted/test_PReLU_3d_multiparam',
 ]);
 
 /**

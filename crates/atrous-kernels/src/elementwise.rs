@@ -277,6 +277,38 @@ unsafe fn compare_with(a: *const f32, b: *const f32, out: *mut u8, shape: &Broad
     });
 }
 
+/// ONNX's logical ops on bool bytes (any nonzero byte is true); Not is `Xor` with a broadcast 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogicalOp {
+    And,
+    Or,
+    Xor,
+}
+
+/// `out = (a != 0) op (b != 0)` as u8 (0 or 1) over `shape`.
+///
+/// # Safety
+/// `a`, `b` valid for `shape.extent(0)` / `extent(1)` bytes, `out` for `shape.len()` bytes; `out` overlaps
+/// neither input, or is exactly an input whose strides are the output's own (in-place).
+pub unsafe fn logical(op: LogicalOp, a: *const u8, b: *const u8, out: *mut u8, shape: &Broadcast<2>) {
+    match op {
+        LogicalOp::And => logical_with(a, b, out, shape, |x, y| x & y),
+        LogicalOp::Or => logical_with(a, b, out, shape, |x, y| x | y),
+        LogicalOp::Xor => logical_with(a, b, out, shape, |x, y| x ^ y),
+    }
+}
+
+#[inline(never)]
+unsafe fn logical_with(a: *const u8, b: *const u8, out: *mut u8, shape: &Broadcast<2>, f: impl Fn(u8, u8) -> u8 + Copy) {
+    shape.for_each_row(|[oa, ob], [sa, sb], o, n| {
+        let (a, b, out) = (a.add(oa), b.add(ob), out.add(o));
+        // Normalised to 0 / 1 first so the bitwise forms are the logical ones.
+        for i in 0..n {
+            *out.add(i) = f((*a.add(i * sa) != 0) as u8, (*b.add(i * sb) != 0) as u8);
+        }
+    });
+}
+
 /// `out = cond ? x : y` over `shape` (operands: cond, x, y); `cond` bytes, nonzero true.
 ///
 /// # Safety
@@ -463,6 +495,38 @@ mod tests {
                 assert_eq!(out[i], want);
             }
         }
+    }
+
+    #[test]
+    fn logical_matches_the_reference_on_random_shapes() {
+        let mut rng = Rng(0x51ed_2701_aa55_0f0f);
+        for case in 0..300 {
+            let (dims, strides, lens) = random_case(&mut rng);
+            let shape = Broadcast::new(&dims, [&strides[0][..], &strides[1][..]]).unwrap();
+            // Bytes other than 0 and 1 too: every nonzero byte is true.
+            let a: Vec<u8> = (0..lens[0]).map(|_| [0u8, 1, 1, 2, 255][rng.below(5)]).collect();
+            let b: Vec<u8> = (0..lens[1]).map(|_| [0u8, 0, 1, 7][rng.below(4)]).collect();
+            let n = shape.len();
+            for (op, f) in [
+                (LogicalOp::And, (|x, y| x && y) as fn(bool, bool) -> bool),
+                (LogicalOp::Or, |x, y| x || y),
+                (LogicalOp::Xor, |x, y| x != y),
+            ] {
+                let mut out = vec![9u8; n];
+                unsafe { logical(op, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), &shape) };
+                for i in 0..n {
+                    let (x, y) = (a[reference_index(i, &dims, &strides[0])] != 0, b[reference_index(i, &dims, &strides[1])] != 0);
+                    assert_eq!(out[i], f(x, y) as u8, "case {case} {op:?} dims {dims:?} strides {strides:?} at {i}");
+                }
+            }
+        }
+        // Not as Xor with a broadcast 1, in place.
+        let mut x: Vec<u8> = (0..37).map(|i| (i % 3) as u8).collect();
+        let one = [1u8];
+        let shape = Broadcast::new(&[37], [&[1], &[0]]).unwrap();
+        let p = x.as_mut_ptr();
+        unsafe { logical(LogicalOp::Xor, p, one.as_ptr(), p, &shape) };
+        assert!(x.iter().enumerate().all(|(i, &v)| v == (i % 3 == 0) as u8));
     }
 
     #[test]

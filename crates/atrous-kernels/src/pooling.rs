@@ -87,6 +87,90 @@ pub fn max_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape) -> Result<(), Sta
     Ok(())
 }
 
+/// Average pooling of `planes` maps (ONNX AveragePool). `pad_end` are the trailing pads (bottom, right):
+/// with `count_include_pad` a window's divisor counts its taps over the declared padding (not those past
+/// it, which ceil_mode can add), else only its taps inside the input. A window with no taps gives 0.
+/// Fails as `max_pool2d` does.
+///
+/// Separable as `max_pool2d`: the rows a window spans are summed to one row (vector adds over the width),
+/// then each output sums its taps along that row.
+pub fn avg_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape, pad_end: [usize; 2], count_include_pad: bool) -> Result<(), Status> {
+    let [h, w] = s.in_hw;
+    let [oh, ow] = s.out_hw;
+    if s.kernel.contains(&0) || s.strides.contains(&0) || s.dilations.contains(&0) {
+        return Err(Status::InvalidDescriptor);
+    }
+    let (Some(in_len), Some(out_len)) = (h.checked_mul(w).and_then(|n| n.checked_mul(s.planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(s.planes))) else {
+        return Err(Status::InvalidDescriptor);
+    };
+    if src.len() < in_len || dst.len() < out_len {
+        return Err(Status::InvalidDescriptor);
+    }
+    // Taps of a window counted with the padding: those below `size + pad_end` (the start is never before
+    // `-pad_begin`), every `dilation`.
+    let padded_taps = |start: isize, axis: usize, size: usize| -> usize {
+        let (k, d) = (s.kernel[axis] as isize, s.dilations[axis] as isize);
+        let end = (start + (k - 1) * d + 1).min((size + pad_end[axis]) as isize);
+        if end <= start { 0 } else { ((end - start + d - 1) / d) as usize }
+    };
+    let mut columns: Vec<(usize, usize, isize, usize)> = Vec::new();
+    let mut row: Vec<f32> = Vec::new();
+    if columns.try_reserve_exact(ow).is_err() || row.try_reserve_exact(w).is_err() {
+        return Err(Status::OutOfMemory);
+    }
+    columns.extend((0..ow).map(|ox| {
+        let (k0, k1, x0) = taps(ox, s.strides[1], s.pads[1], s.dilations[1], s.kernel[1], w);
+        (k0, k1, x0, if count_include_pad { padded_taps(x0, 1, w) } else { k1.saturating_sub(k0) })
+    }));
+    row.resize(w, 0.0);
+    let dx = s.dilations[1];
+    for p in 0..s.planes {
+        let plane = &src[p * h * w..(p + 1) * h * w];
+        let out = &mut dst[p * oh * ow..(p + 1) * oh * ow];
+        for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+            let (ky0, ky1, y0) = taps(oy, s.strides[0], s.pads[0], s.dilations[0], s.kernel[0], h);
+            if ky0 >= ky1 {
+                out_row.fill(0.0);
+                continue;
+            }
+            let rows_counted = if count_include_pad { padded_taps(y0, 0, h) } else { ky1 - ky0 };
+            let line = |ky: usize| &plane[(y0 + (ky * s.dilations[0]) as isize) as usize * w..][..w];
+            row.copy_from_slice(line(ky0));
+            for ky in ky0 + 1..ky1 {
+                add_into(&mut row, line(ky));
+            }
+            for (o, &(kx0, kx1, x0, cols_counted)) in out_row.iter_mut().zip(&columns) {
+                let mut acc = 0.0f32;
+                for kx in kx0..kx1 {
+                    acc += row[(x0 + (kx * dx) as isize) as usize];
+                }
+                let count = rows_counted * cols_counted;
+                *o = if kx0 >= kx1 || count == 0 { 0.0 } else { acc / count as f32 };
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `acc += x` element-wise.
+#[inline(never)]
+fn add_into(acc: &mut [f32], x: &[f32]) {
+    let n = acc.len().min(x.len());
+    let mut i = 0;
+    // SAFETY: i + v::LANES <= n for both slices.
+    unsafe {
+        while i + v::LANES <= n {
+            let p = acc.as_mut_ptr().add(i);
+            v::store(p, v::add(v::load(p), v::load(x.as_ptr().add(i))));
+            i += v::LANES;
+        }
+    }
+    while i < n {
+        acc[i] += x[i];
+        i += 1;
+    }
+}
+
 /// `acc = max(acc, x)` element-wise.
 #[inline(never)]
 fn max_into(acc: &mut [f32], x: &[f32]) {
@@ -126,5 +210,96 @@ mod tests {
         let mut dst = vec![0.0; 2];
         assert_eq!(max_pool2d(&[4.0, 1.0, 2.0, 9.0], &mut dst, &shape), Ok(()));
         assert_eq!(dst, [4.0, 9.0]);
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// ONNX AveragePool written plainly: every tap of the window, in float64.
+    fn avg_reference(src: &[f32], s: &PoolShape, pad_end: [usize; 2], include_pad: bool) -> Vec<f32> {
+        let [h, w] = s.in_hw;
+        let [oh, ow] = s.out_hw;
+        let mut out = vec![0.0f32; s.planes * oh * ow];
+        for p in 0..s.planes {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (mut sum, mut inside, mut padded) = (0.0f64, 0usize, 0usize);
+                    for ky in 0..s.kernel[0] {
+                        for kx in 0..s.kernel[1] {
+                            let y = (oy * s.strides[0] + ky * s.dilations[0]) as isize - s.pads[0] as isize;
+                            let x = (ox * s.strides[1] + kx * s.dilations[1]) as isize - s.pads[1] as isize;
+                            if y < (h + pad_end[0]) as isize && x < (w + pad_end[1]) as isize {
+                                padded += 1;
+                            }
+                            if y >= 0 && x >= 0 && (y as usize) < h && (x as usize) < w {
+                                sum += src[p * h * w + y as usize * w + x as usize] as f64;
+                                inside += 1;
+                            }
+                        }
+                    }
+                    let count = if include_pad { padded } else { inside };
+                    out[(p * oh + oy) * ow + ox] = if inside == 0 || count == 0 { 0.0 } else { (sum / count as f64) as f32 };
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn average_pooling_matches_the_reference_on_random_shapes() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for case in 0..400 {
+            let kernel = [1 + rng.below(4), 1 + rng.below(4)];
+            let dilations = [1 + rng.below(2), 1 + rng.below(3)];
+            let strides = [1 + rng.below(3), 1 + rng.below(3)];
+            let pads = [rng.below(kernel[0]), rng.below(kernel[1])];
+            let pad_end = [rng.below(kernel[0]), rng.below(kernel[1])];
+            let in_hw = [1 + rng.below(9), 1 + rng.below(13)];
+            let planes = 1 + rng.below(3);
+            let mut out_hw = [0; 2];
+            let mut ok = true;
+            for a in 0..2 {
+                let eff = (kernel[a] - 1) * dilations[a] + 1;
+                let total = in_hw[a] + pads[a] + pad_end[a];
+                if total < eff {
+                    ok = false;
+                    break;
+                }
+                let span = total - eff;
+                // ceil_mode half the time; a last window starting in the end padding is dropped.
+                let mut o = if rng.below(2) == 0 { span / strides[a] + 1 } else { span.div_ceil(strides[a]) + 1 };
+                if (o - 1) * strides[a] >= in_hw[a] + pads[a] {
+                    o -= 1;
+                }
+                out_hw[a] = o;
+            }
+            if !ok {
+                continue;
+            }
+            let s = PoolShape { planes, in_hw, out_hw, kernel, strides, dilations, pads };
+            let src: Vec<f32> = (0..planes * in_hw[0] * in_hw[1]).map(|_| (rng.below(2001) as f32 - 1000.0) / 100.0).collect();
+            for include_pad in [false, true] {
+                let mut dst = vec![f32::NAN; planes * out_hw[0] * out_hw[1]];
+                assert_eq!(avg_pool2d(&src, &mut dst, &s, pad_end, include_pad), Ok(()));
+                let want = avg_reference(&src, &s, pad_end, include_pad);
+                for (i, (&g, &r)) in dst.iter().zip(&want).enumerate() {
+                    assert!((g - r).abs() <= 1e-5 * r.abs().max(1.0), "case {case} {s:?} pad_end {pad_end:?} include {include_pad} at {i}: {g} vs {r}");
+                }
+            }
+        }
+        let s = PoolShape { planes: 1, in_hw: [2, 2], out_hw: [1, 1], kernel: [0, 1], strides: [1, 1], dilations: [1, 1], pads: [0, 0] };
+        assert_eq!(avg_pool2d(&[0.0; 4], &mut [0.0], &s, [0, 0], false), Err(Status::InvalidDescriptor));
+        let s = PoolShape { planes: 2, in_hw: [2, 2], out_hw: [1, 1], kernel: [1, 1], strides: [1, 1], dilations: [1, 1], pads: [0, 0] };
+        assert_eq!(avg_pool2d(&[0.0; 4], &mut [0.0; 2], &s, [0, 0], false), Err(Status::InvalidDescriptor));
     }
 }

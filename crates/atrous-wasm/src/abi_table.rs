@@ -119,6 +119,10 @@ abi_table! {
         LESS_OR_EQUAL = 12,
         GREATER = 13,
         GREATER_OR_EQUAL = 14,
+        /// bool bytes in and out (nonzero true)
+        AND = 15,
+        OR = 16,
+        XOR = 17,
     }
 }
 

@@ -2,7 +2,7 @@
 //! `broadcast_desc` descriptor. The unary ops are `atrous_activate` (feature_maps.rs): activations are the
 //! one unary enum.
 
-use atrous_kernels::elementwise::{binary, compare, where_select, BinaryOp, Broadcast, CompareOp};
+use atrous_kernels::elementwise::{binary, compare, logical, where_select, BinaryOp, Broadcast, CompareOp, LogicalOp};
 use atrous_kernels::Status;
 
 use crate::abi_table::{binary_op as op, broadcast_desc as desc};
@@ -10,6 +10,7 @@ use crate::abi_table::{binary_op as op, broadcast_desc as desc};
 enum Kind {
     Arithmetic(BinaryOp),
     Compare(CompareOp),
+    Logical(LogicalOp),
 }
 
 fn decode_op(code: u32) -> Result<Kind, Status> {
@@ -30,6 +31,9 @@ fn decode_op(code: u32) -> Result<Kind, Status> {
         op::LESS_OR_EQUAL => Compare(CompareOp::LessOrEqual),
         op::GREATER => Compare(CompareOp::Greater),
         op::GREATER_OR_EQUAL => Compare(CompareOp::GreaterOrEqual),
+        op::AND => Logical(LogicalOp::And),
+        op::OR => Logical(LogicalOp::Or),
+        op::XOR => Logical(LogicalOp::Xor),
         _ => return Err(Status::InvalidDescriptor),
     })
 }
@@ -50,7 +54,8 @@ unsafe fn decode_broadcast<const K: usize>(d: *const u32) -> Result<Broadcast<K>
 }
 
 /// `dst = a op b` with broadcasting: `op` a `binary_op` code, `desc` a `broadcast_desc` (operands a, b).
-/// Arithmetic writes f32 to `dst`, comparisons u8 (0 or 1).
+/// Arithmetic writes f32 to `dst`, comparisons u8 (0 or 1); the logical ops read bytes (`a`, `b` are then
+/// u8 buffers) and write u8.
 ///
 /// # Safety
 /// `desc` valid for `broadcast_desc::LEN` u32s; `a`, `b` for the elements their strides span over the dims;
@@ -63,6 +68,7 @@ pub unsafe extern "C" fn atrous_binary(code: u32, a: *const f32, b: *const f32, 
         match kind {
             Kind::Arithmetic(o) => binary(o, a, b, dst as *mut f32, &shape),
             Kind::Compare(o) => compare(o, a, b, dst, &shape),
+            Kind::Logical(o) => logical(o, a as *const u8, b as *const u8, dst, &shape),
         }
         Ok(())
     })())

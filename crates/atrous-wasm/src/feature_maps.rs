@@ -88,10 +88,22 @@ pub unsafe extern "C" fn atrous_combine(a: *const f32, b: *const f32, dst: *mut 
 /// `desc` valid for `pool_desc::LEN` u32s; `src` for `planes * h * w` floats, `dst` for `planes * oh * ow`.
 #[no_mangle]
 pub unsafe extern "C" fn atrous_max_pool2d(src: *const f32, dst: *mut f32, d: *const u32) -> i32 {
-    use atrous_kernels::pooling::{max_pool2d, PoolShape};
+    use atrous_kernels::pooling::max_pool2d;
+    let shape = decode_pool(d);
+    Status::code((|| {
+        let (in_len, out_len) = (len3(shape.planes, shape.in_hw[0], shape.in_hw[1])?, len3(shape.planes, shape.out_hw[0], shape.out_hw[1])?);
+        max_pool2d(std::slice::from_raw_parts(src, in_len), std::slice::from_raw_parts_mut(dst, out_len), &shape)
+    })())
+}
+
+/// A `pool_desc` descriptor as a `PoolShape`.
+///
+/// # Safety
+/// `d` valid for `pool_desc::LEN` u32s.
+unsafe fn decode_pool(d: *const u32) -> atrous_kernels::pooling::PoolShape {
     let d = std::slice::from_raw_parts(d, desc::LEN);
     let u = |i: usize| d[i] as usize;
-    let shape = PoolShape {
+    atrous_kernels::pooling::PoolShape {
         planes: u(desc::PLANES),
         in_hw: [u(desc::IN_H), u(desc::IN_W)],
         out_hw: [u(desc::OUT_H), u(desc::OUT_W)],
@@ -99,10 +111,21 @@ pub unsafe extern "C" fn atrous_max_pool2d(src: *const f32, dst: *mut f32, d: *c
         strides: [u(desc::STRIDE_H), u(desc::STRIDE_W)],
         dilations: [u(desc::DILATION_H), u(desc::DILATION_W)],
         pads: [u(desc::PAD_TOP), u(desc::PAD_LEFT)],
-    };
+    }
+}
+
+/// Average pooling over a `pool_desc` descriptor; `pad_bottom`, `pad_right` the trailing pads, which the
+/// divisor counts when `count_include_pad` is 1.
+///
+/// # Safety
+/// As `atrous_max_pool2d`.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_avg_pool2d(src: *const f32, dst: *mut f32, d: *const u32, pad_bottom: usize, pad_right: usize, count_include_pad: u32) -> i32 {
+    use atrous_kernels::pooling::avg_pool2d;
+    let shape = decode_pool(d);
     Status::code((|| {
         let (in_len, out_len) = (len3(shape.planes, shape.in_hw[0], shape.in_hw[1])?, len3(shape.planes, shape.out_hw[0], shape.out_hw[1])?);
-        max_pool2d(std::slice::from_raw_parts(src, in_len), std::slice::from_raw_parts_mut(dst, out_len), &shape)
+        avg_pool2d(std::slice::from_raw_parts(src, in_len), std::slice::from_raw_parts_mut(dst, out_len), &shape, [pad_bottom, pad_right], count_include_pad == 1)
     })())
 }
 

@@ -215,6 +215,33 @@ describe('elementwise kernels', () => {
       expect(() => k.binary('nope' as BinaryKind, pa, pb, out, [1], [0], [0], 'bad kind')).toThrow(AtrousError);
     });
 
+    it(`${build}: and / or / xor on bool bytes broadcast like numpy`, async () => {
+      const engine = await instantiate(build);
+      const k = engine.kernels.elementwise;
+      const r = rng(4);
+      const bytes = (n: number) => {
+        const p = engine.alloc(Math.max(n, 1), 'bytes');
+        const v = new Uint8Array(n).map(() => [0, 1, 1, 2][Math.floor(r() * 4)]!);
+        new Uint8Array(engine.exports.memory.buffer, p, n).set(v);
+        return { p, v };
+      };
+      const refs: [BinaryKind, (a: boolean, b: boolean) => boolean][] = [['and', (a, b) => a && b], ['or', (a, b) => a || b], ['xor', (a, b) => a !== b]];
+      for (const [dims, aShape, bShape] of SHAPES) {
+        const rank = dims.length;
+        const n = dims.reduce((p, d) => p * d, 1);
+        const as = broadcastStrides(aShape, rank);
+        const bs = broadcastStrides(bShape, rank);
+        const a = bytes(aShape.reduce((p, d) => p * d, 1));
+        const b = bytes(bShape.reduce((p, d) => p * d, 1));
+        const out = engine.alloc(Math.max(n, 1), 'out');
+        for (const [kind, ref] of refs) {
+          k.binary(kind, a.p, b.p, out, dims, as, bs, kind);
+          const want = Array.from({ length: n }, (_, i) => (ref(a.v[offsetOf(i, dims, as)]! !== 0, b.v[offsetOf(i, dims, bs)]! !== 0) ? 1 : 0));
+          expect(Array.from(new Uint8Array(engine.exports.memory.buffer, out, n)), `${kind} [${dims}] <- [${aShape}] [${bShape}]`).toEqual(want);
+        }
+      }
+    });
+
     it(`${build}: where broadcasts its condition and both sides`, async () => {
       const engine = await instantiate(build);
       const k = engine.kernels.elementwise;

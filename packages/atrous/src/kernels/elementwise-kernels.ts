@@ -5,9 +5,11 @@ import type { Engine } from '../wasm/engine.js';
 import { check } from './status.js';
 
 /**
- * Binary ops of `binary` (arithmetic writes float32; the comparisons write u8, 0 or 1):
+ * Binary ops of `binary` (arithmetic writes float32; the comparisons write u8, 0 or 1; 'and' | 'or' | 'xor'
+ * read bool bytes, nonzero true, and write u8):
  * 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'mod' | 'fmod' | 'prelu' | 'equal' | 'less' |
- * 'lessOrEqual' | 'greater' | 'greaterOrEqual': the keys of the ABI's code table, so the two cannot differ.
+ * 'lessOrEqual' | 'greater' | 'greaterOrEqual' | 'and' | 'or' | 'xor': the keys of the ABI's code table,
+ * so the two cannot differ.
  */
 export type BinaryKind = keyof typeof BinaryOpCode;
 
@@ -27,7 +29,7 @@ export class ElementwiseKernels {
     check(this.engine.exports.atrous_activate(src, dst, n, a.code, a.p0, a.p1), op, () => `activation code ${a.code} over ${n} elements`);
   }
 
-  /** `dst = a kind b` over `dims` (rank <= 6); `dst` float32, or u8 for the comparisons. */
+  /** `dst = a kind b` over `dims` (rank <= 6); `dst` float32, or u8 for the comparisons; and/or/xor on bytes. */
   binary(kind: BinaryKind, a: number, b: number, dst: number, dims: number[], aStrides: number[], bStrides: number[], op: string): void {
     const code = BinaryOpCode[kind];
     if (code === undefined) throw new AtrousError('INVALID_ARGUMENT', `${op}: unknown binary kind ${JSON.stringify(kind)}`);

@@ -40,6 +40,16 @@ export class FeatureMapKernels {
     check(e.exports.atrous_max_pool2d(src, dst, d), op, () => `descriptor ${Array.from(desc).join(', ')}`);
   }
 
+  /**
+   * Average pooling under a `pool_desc` descriptor; `padEnd` the trailing pads [bottom, right], which the
+   * divisor counts with `countIncludePad` (taps past them, from ceil_mode, never count).
+   */
+  avgPool2d(src: number, dst: number, desc: Uint32Array, padEnd: [number, number], countIncludePad: boolean, op: string): void {
+    const e = this.engine;
+    const d = e.scratchU32(desc);
+    check(e.exports.atrous_avg_pool2d(src, dst, d, padEnd[0], padEnd[1], countIncludePad ? 1 : 0), op, () => `descriptor ${Array.from(desc).join(', ')}, end pads ${padEnd.join(', ')}`);
+  }
+
   /** `dst = activation(src)` over `n` floats. */
   activate(src: number, dst: number, n: number, a: ActivationParams, op: string): void {
     check(this.engine.exports.atrous_activate(src, dst, n, a.code, a.p0, a.p1), op, () => `activation code ${a.code}`);

@@ -22,6 +22,7 @@ export interface KernelExports {
   atrous_mean_planes(src: number, dst: number, planes: number, len: number): number;
   atrous_combine(a: number, b: number, dst: number, n: number, multiply: number): number;
   atrous_max_pool2d(src: number, dst: number, desc: number): number;
+  atrous_avg_pool2d(src: number, dst: number, desc: number, padBottom: number, padRight: number, countIncludePad: number): number;
   atrous_activate(src: number, dst: number, n: number, code: number, p0: number, p1: number): number;
   atrous_copy_strided(src: number, dst: number, desc: number): number;
   atrous_pad(src: number, dst: number, desc: number): number;
@@ -107,7 +108,7 @@ export const ActivationCode = {
   mish: 30,
 } as const;
 
-/** `atrous_binary` op codes; keys are the facade's `BinaryKind`s. Comparisons write u8. */
+/** `atrous_binary` op codes; keys are the facade's `BinaryKind`s. Comparisons write u8; and/or/xor read and write bytes. */
 export const BinaryOpCode = {
   add: 0,
   sub: 1,
@@ -124,6 +125,10 @@ export const BinaryOpCode = {
   lessOrEqual: 12,
   greater: 13,
   greaterOrEqual: 14,
+  /** bool bytes in and out (nonzero true) */
+  and: 15,
+  or: 16,
+  xor: 17,
 } as const;
 
 /** Slots of the u32 descriptor read by `atrous_binary` / `atrous_where`: operand k's strides at STRIDES + k * MAX_RANK. */
@@ -151,7 +156,7 @@ export const ReduceOpCode = {
   argMin: 11,
 } as const;
 
-/** Slots of the u32 descriptor read by `atrous_max_pool2d`. */
+/** Slots of the u32 descriptor read by `atrous_max_pool2d` and `atrous_avg_pool2d`. */
 export const PoolDesc = {
   PLANES: 0,
   IN_H: 1,

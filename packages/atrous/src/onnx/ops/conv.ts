@@ -1,15 +1,14 @@
 import { AtrousError, show } from '../../errors.js';
 import { Tensor } from '../../tensor.js';
-import type { Activation } from '../../ops/activation.js';
+import { resolveActivation, type Activation } from '../../ops/activation.js';
 import { convOutputDims, encodeConvSpec, resolveConvSpec, type AutoPad, type ConvSpec } from '../../ops/conv-options.js';
 import type { Engine } from '../../wasm/engine.js';
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import type { HostTensor } from '../data-types.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
 import { checkOutputDims, type NodeState, expectFloat, opError, unsupported, type LoadContext, type OpContext, type OpDefinition, type PreparedOp } from './op.js';
-import { binaryInto } from './elementwise.js';
+import { broadcastStrides } from './elementwise.js';
 import { broadcastDims } from '../broadcast.js';
-import { wasmValue } from '../value.js';
 
 /** A Conv node's attributes, read once: 1-D convs run as 2-D with height 1. */
 export interface ConvAttributes {
@@ -154,32 +153,6 @@ export class ConvKernel implements NodeState {
   }
 }
 
-/** The JavaScript form of a fused activation, for the rare conv whose residual could not be fused. */
-export function applyActivation(data: Float32Array, activation: Activation): void {
-  const n = data.length;
-  const a = typeof activation === 'string' ? { type: activation } : activation;
-  switch (a.type) {
-    case 'none': return;
-    case 'relu': for (let i = 0; i < n; i++) data[i] = Math.max(0, data[i]!); return;
-    case 'relu6': for (let i = 0; i < n; i++) data[i] = Math.min(6, Math.max(0, data[i]!)); return;
-    case 'clip': { const { min, max } = a as { min: number; max: number }; for (let i = 0; i < n; i++) data[i] = Math.min(max, Math.max(min, data[i]!)); return; }
-    case 'sigmoid': for (let i = 0; i < n; i++) data[i] = 1 / (1 + Math.exp(-data[i]!)); return;
-    case 'hardSwish': for (let i = 0; i < n; i++) { const v = data[i]!; data[i] = v * Math.min(1, Math.max(0, v / 6 + 0.5)); } return;
-    case 'hardSigmoid': {
-      const { alpha = 0.2, beta = 0.5 } = a as { alpha?: number; beta?: number };
-      for (let i = 0; i < n; i++) data[i] = Math.min(1, Math.max(0, alpha * data[i]! + beta));
-      return;
-    }
-    case 'leakyRelu': {
-      const { alpha = 0.01 } = a as { alpha?: number };
-      for (let i = 0; i < n; i++) { const v = data[i]!; data[i] = v >= 0 ? v : alpha * v; }
-      return;
-    }
-  }
-  throw new AtrousError('INTERNAL', `applyActivation: unknown activation ${show(activation)}`);
-}
-
-
 /** The activation a FusedConv carries, from its `activation` attribute (JSON of an `Activation`). */
 export function fusedActivation(node: NodeIR): Activation {
   const text = attrString(node, 'activation', '"none"');
@@ -221,17 +194,19 @@ function prepareConv(ctx: OpContext): PreparedOp {
   // The Add the optimizer fused broadcasts: conv into a scratch map, then the add and the activation.
   const dims = broadcastDims([outDims, r.dims], nodeLabel(node));
   const convBytes = outDims.reduce((p, d) => p * d, 4);
+  const label = nodeLabel(node);
+  const activation = resolveActivation(kernel.activation, `${label} activation`);
+  const [convStrides, resStrides] = [broadcastStrides(outDims, dims), broadcastStrides(r.dims, dims)];
+  const size = dims.reduce((p, d) => p * d, 1);
   return {
     outputs: [{ type: 'float32', dims }],
     run([a, , , res], [out], env) {
       const e = env.engine;
-      const scratch = e.alloc(convBytes, `${nodeLabel(node)}: conv output before the broadcast residual`);
+      const scratch = e.alloc(convBytes, `${label}: conv output before the broadcast residual`);
       try {
         kernel.run(false, x.dims, a!.ptr, scratch, 0);
-        const convOut = wasmValue(e, 'float32', outDims, scratch);
-        const sum = wasmValue(e, 'float32', dims, out!.ptr);
-        binaryInto('Add', sum, convOut, wasmValue(e, 'float32', res!.dims, res!.ptr));
-        applyActivation(sum.data as Float32Array, kernel.activation);
+        env.kernels.elementwise.binary('add', scratch, res!.ptr, out!.ptr, dims, convStrides, resStrides, label);
+        env.kernels.elementwise.unary(out!.ptr, out!.ptr, size, activation, label);
       } finally {
         e.free(scratch, convBytes);
       }

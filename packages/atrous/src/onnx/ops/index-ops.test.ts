@@ -241,11 +241,11 @@ describe('diagonal ops', () => {
 });
 
 describe('integer and boolean ops', () => {
-  it('Mod follows the divisor sign (fmod 0) or the dividend sign (fmod 1); float Mod is refused', () => {
+  it('Mod follows the divisor sign (fmod 0) or the dividend sign (fmod 1), on integers and floats', () => {
     const a = ints([4], [-4, 7, 5, -5]), b = ints([4], [3, -3, 3, -3]);
     expect(values(run('Mod', [a, b])[0]!)).toEqual([2, -2, 2, -2]);
     expect(values(run('Mod', [a, b], { fmod: 1 })[0]!)).toEqual([-1, 1, 2, -2]);
-    expect(failure(() => run('Mod', [t([1], [1]), t([1], [2])], { fmod: 1 })).code).toBe('UNSUPPORTED_OP');
+    expect(values(run('Mod', [t([2], [-5.5, 7]), t([2], [2, -3])], { fmod: 1 })[0]!)).toEqual([-1.5, 1]);
   });
 
   it('BitShift wraps uint8 and broadcasts; Xor broadcasts booleans; NonZero lists coordinates', () => {

@@ -1,14 +1,13 @@
 import { show } from '../../errors.js';
-import { attrInt, attrString } from '../attributes.js';
+import { attrString } from '../attributes.js';
 import { broadcastDims, forEachRun, planBroadcast } from '../broadcast.js';
 import { sizeOf, type ElemType, type HostData } from '../data-types.js';
 import { nodeLabel } from '../graph.js';
 import { constInput, input, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
 /**
- * Element-wise ops on integers and booleans (Mod, BitShift, Xor) and NonZero: integer metadata, held on the
- * JavaScript side (int32 / int64 as float64 numbers) or as bytes (bool, uint8), computed in JavaScript. The
- * float forms (Mod with fmod on float32 maps) need a kernel atrous does not have yet and are refused.
+ * Element-wise ops on integers (BitShift) and NonZero: integer metadata, held on the
+ * JavaScript side (int32 / int64 as float64 numbers) or as bytes (uint8), computed in JavaScript.
  */
 
 type Fn = (a: number, b: number) => number;
@@ -39,19 +38,6 @@ function binaryInts(ctx: OpContext, types: readonly ElemType[], fn: (type: ElemT
 
 const INTEGERS: readonly ElemType[] = ['int64', 'int32', 'uint8'];
 
-function mod(ctx: OpContext): PreparedOp {
-  const fmod = attrInt(ctx.node, 'fmod', 0);
-  if (fmod !== 0 && fmod !== 1) throw opError(ctx.node, `fmod must be 0 or 1, got ${fmod}`);
-  const t = input(ctx, 0, 'A').type;
-  if (t === 'float32') throw unsupported(ctx.node, 'Mod on float tensors needs an element-wise kernel atrous does not have yet (integer Mod is supported)');
-  return binaryInts(ctx, INTEGERS, () => (x, y) => {
-    if (y === 0) throw opError(ctx.node, 'integer division by zero');
-    const r = x % y;
-    // fmod 1 keeps the dividend's sign (C fmod); fmod 0 the divisor's (Python %).
-    return fmod === 1 || r === 0 || r < 0 === y < 0 ? r + 0 : r + y;
-  });
-}
-
 /**
  * BitShift takes unsigned integers: uint8 as bytes (which wrap by themselves), uint16 held as int32 (wrapped
  * here to 16 bits) and uint32 / uint64 held as int64 numbers (exact below 2^53: a left shift past 2^32 is
@@ -69,10 +55,6 @@ function bitShift(ctx: OpContext): PreparedOp {
     if (v >= 2 ** 32) throw unsupported(ctx.node, `left shift of ${x} by ${y} exceeds 2^32, which atrous cannot wrap to the declared width`);
     return v;
   });
-}
-
-function xor(ctx: OpContext): PreparedOp {
-  return binaryInts(ctx, ['bool'], () => (x, y) => ((x ? 1 : 0) ^ (y ? 1 : 0)), 'bool');
 }
 
 /** NonZero's output dims are its count of non-zeros: the input must be known when the session is prepared. */
@@ -95,9 +77,8 @@ function nonZero(ctx: OpContext): PreparedOp {
   return { outputs: [{ type: 'int64', dims }], run: (_, [o]) => o!.data.set(out) };
 }
 
+// Mod and Xor are elementwise.ts's (float Mod on the kernels, integer Mod on the host, bool Xor on bytes).
 export const integerLogicOps: Record<string, OpPreparer> = {
-  Mod: mod,
   BitShift: bitShift,
-  Xor: xor,
   NonZero: nonZero,
 };

@@ -133,21 +133,3 @@ export function stridesOf(dims: readonly number[]): number[] {
   }
   return s;
 }
-
-/**
- * Transitional: an op whose kernel form covers only some shapes (same-shape Add, per-channel Mul...) and
- * whose JavaScript loop covers the rest, until the kernels cover every shape. Returns the op with one
- * `run` that takes the kernel form where it applies.
- */
-export type KernelForm = (engine: Engine, inputs: (number | undefined)[], outputs: (number | undefined)[]) => boolean;
-export function withKernelForm(prepared: PreparedOp, form: KernelForm | undefined): PreparedOp {
-  if (!form) return prepared;
-  const fallback = prepared.run;
-  return {
-    ...prepared,
-    run(inputs, outputs, env) {
-      if (form(env.engine, inputs.map((v) => (v && v.ptr !== 0 ? v.ptr : undefined)), outputs.map((v) => (v.ptr !== 0 ? v.ptr : undefined)))) return;
-      fallback(inputs, outputs, env);
-    },
-  };
-}

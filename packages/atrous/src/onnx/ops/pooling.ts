@@ -1,8 +1,9 @@
-import { AtrousError, show } from '../../errors.js';
+import { show } from '../../errors.js';
 import { nodeLabel } from '../graph.js';
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import { sizeOf } from '../data-types.js';
-import { expectFloat, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
+import { withScratch } from './elementwise.js';
+import { expectFloat, input, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
 interface Window {
   kernel: number;
@@ -52,8 +53,8 @@ function windows(ctx: OpContext, spatial: number[]): Window[] {
 }
 
 function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
-  const x = expectFloat(ctx, 0);
   const { node } = ctx;
+  const x = kind === 'max' && input(ctx, 0).type === 'uint8' ? input(ctx, 0) : expectFloat(ctx, 0);
   if (node.outputs.length > 1 && node.outputs[1] !== '') throw unsupported(node, 'the Indices output of MaxPool is not supported');
   if (x.dims.length !== 3 && x.dims.length !== 4) {
     throw (x.dims.length > 4 ? unsupported : opError)(node, `only 1-D and 2-D pooling ([N, C, L] or [N, C, H, W]) is supported, got dims ${show(x.dims)}`);
@@ -67,52 +68,23 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
   const dims = oneD ? [x.dims[0]!, x.dims[1]!, ww.outSize] : [x.dims[0]!, x.dims[1]!, wh.outSize, ww.outSize];
   const [H, W, OH, OW] = [wh.inSize, ww.inSize, wh.outSize, ww.outSize];
   const desc = Uint32Array.of(planes, H, W, OH, OW, wh.kernel, ww.kernel, wh.stride, ww.stride, wh.dilation, ww.dilation, wh.padBegin, ww.padBegin);
-  const outputs = [{ type: 'float32' as const, dims }];
-  if (kind === 'max') return { outputs, run: ([src], [dst], env) => env.kernels.maps.maxPool2d(src!.ptr, dst!.ptr, desc, nodeLabel(node)) };
-  return {
-    outputs,
-    run([a], [out]) {
-      const src = a!.data as Float32Array, dst = out!.data as Float32Array;
-      const ry = tapRanges(wh), rx = tapRanges(ww);
-      for (let p = 0; p < planes; p++) {
-        const ib = p * H * W, ob = p * OH * OW;
-        for (let oy = 0; oy < OH; oy++) {
-          const y0 = oy * wh.stride - wh.padBegin, ky0 = ry.first[oy]!, ky1 = ry.end[oy]!;
-          for (let ox = 0; ox < OW; ox++) {
-            const x0 = ox * ww.stride - ww.padBegin, kx0 = rx.first[ox]!, kx1 = rx.end[ox]!;
-            let acc = 0;
-            for (let ky = ky0; ky < ky1; ky++) {
-              const row = ib + (y0 + ky * wh.dilation) * W + x0;
-              for (let kx = kx0; kx < kx1; kx++) acc += src[row + kx * ww.dilation]!;
-            }
-            let count = (ky1 - ky0) * (kx1 - kx0);
-            if (includePad) {
-              // Taps over the declared padding count; taps past it (ceil_mode overhang) do not.
-              const hEnd = Math.min(y0 + (wh.kernel - 1) * wh.dilation + 1, H + wh.padEnd);
-              const wEnd = Math.min(x0 + (ww.kernel - 1) * ww.dilation + 1, W + ww.padEnd);
-              count = Math.ceil((hEnd - y0) / wh.dilation) * Math.ceil((wEnd - x0) / ww.dilation);
-            }
-            dst[ob + oy * OW + ox] = count > 0 ? acc / count : 0;
-          }
-        }
-      }
-    },
-  };
-}
-
-/** Per output position along one axis: the taps [first, end) that land inside the input. */
-function tapRanges(w: Window): { first: Int32Array; end: Int32Array } {
-  const first = new Int32Array(w.outSize), end = new Int32Array(w.outSize);
-  for (let o = 0; o < w.outSize; o++) {
-    const start = o * w.stride - w.padBegin;
-    let k0 = 0;
-    while (k0 < w.kernel && start + k0 * w.dilation < 0) k0++;
-    let k1 = w.kernel;
-    while (k1 > k0 && start + (k1 - 1) * w.dilation >= w.inSize) k1--;
-    first[o] = k0;
-    end[o] = k1;
+  const outputs = [{ type: x.type, dims }];
+  const label = nodeLabel(node);
+  if (x.type === 'uint8') {
+    // Widened to float32 (exact), pooled, narrowed back.
+    const [n, m] = [planes * H * W, planes * OH * OW];
+    return {
+      outputs,
+      run: ([src], [dst], env) => withScratch(env, [n * 4, m * 4], `${label}: uint8 widened to float32`, ([wide, pooled]) => {
+        env.kernels.layout.convert(src!.ptr, wide!, n, 'u8ToF32', label);
+        env.kernels.maps.maxPool2d(wide!, pooled!, desc, label);
+        env.kernels.layout.convert(pooled!, dst!.ptr, m, 'f32ToU8', label);
+      }),
+    };
   }
-  return { first, end };
+  if (kind === 'max') return { outputs, run: ([src], [dst], env) => env.kernels.maps.maxPool2d(src!.ptr, dst!.ptr, desc, label) };
+  const padEnd: [number, number] = [wh.padEnd, ww.padEnd];
+  return { outputs, run: ([src], [dst], env) => env.kernels.maps.avgPool2d(src!.ptr, dst!.ptr, desc, padEnd, includePad, label) };
 }
 
 function globalPool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
@@ -121,20 +93,10 @@ function globalPool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
   const planes = x.dims[0]! * x.dims[1]!;
   const inner = sizeOf(x.dims.slice(2));
   const outputs = [{ type: 'float32' as const, dims: x.dims.map((d, i) => (i < 2 ? d : 1)) }];
-  if (kind === 'average' && inner > 0) return { outputs, run: ([src], [dst], env) => env.kernels.maps.meanPlanes(src!.ptr, dst!.ptr, planes, inner, nodeLabel(ctx.node)) };
-  return {
-    outputs,
-    run([a], [out]) {
-      const src = a!.data, dst = out!.data;
-      for (let p = 0; p < planes; p++) {
-        let acc = kind === 'max' ? -Infinity : 0;
-        const base = p * inner;
-        if (kind === 'max') for (let i = 0; i < inner; i++) acc = Math.max(acc, src[base + i]!);
-        else { for (let i = 0; i < inner; i++) acc += src[base + i]!; acc /= inner; }
-        dst[p] = acc;
-      }
-    },
-  };
+  const label = nodeLabel(ctx.node);
+  if (kind === 'average' && inner > 0) return { outputs, run: ([src], [dst], env) => env.kernels.maps.meanPlanes(src!.ptr, dst!.ptr, planes, inner, label) };
+  // Max, and the mean of empty planes (NaN): the reduction kernel over each plane.
+  return { outputs, run: ([src], [dst], env) => env.kernels.norm.reduce(kind === 'max' ? 'max' : 'mean', src!.ptr, dst!.ptr, planes, inner, 1, label) };
 }
 
 export const poolingOps: Record<string, OpPreparer> = {

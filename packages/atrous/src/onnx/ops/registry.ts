@@ -30,7 +30,7 @@ const plain = (family: Record<string, OpPreparer>): [string, OpDefinition][] => 
  * Every op atrous runs, by op type (internal ops as `atrous.<type>`), one file per family. Conv and
  * ConvTranspose are ordinary entries whose `load` hook packs their weights once.
  */
-export const OPS: ReadonlyMap<string, OpDefinition> = new Map([
+export const OPS: ReadonlyMap<string, OpDefinition> = uniqueEntries([
   ...Object.entries(convOps),
   ...Object.entries(convTransposeOps),
   ...plain(elementwiseOps),
@@ -52,6 +52,16 @@ export const OPS: ReadonlyMap<string, OpDefinition> = new Map([
   ...plain(cumulativeOps),
   ...plain(quantizationOps),
 ]);
+
+/** One implementation per op: a second registration of a name is a bug, caught when the module loads. */
+function uniqueEntries(entries: [string, OpDefinition][]): Map<string, OpDefinition> {
+  const map = new Map<string, OpDefinition>();
+  for (const [name, definition] of entries) {
+    if (map.has(name)) throw new Error(`atrous: op ${name} is registered twice`);
+    map.set(name, definition);
+  }
+  return map;
+}
 
 /** The definition that runs `node`, if atrous has one. */
 export function opFor(node: Pick<NodeIR, 'opType' | 'domain'>): OpDefinition | undefined {

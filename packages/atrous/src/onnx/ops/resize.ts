@@ -1,5 +1,7 @@
-import { AtrousError, show } from '../../errors.js';
+import { show } from '../../errors.js';
 import type { Engine } from '../../wasm/engine.js';
+import type { RunEnv } from '../value.js';
+import { withScratch } from './elementwise.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
 import { attrFloats, attrInt, attrString } from '../attributes.js';
 import { numbersOf } from '../data-types.js';
@@ -105,12 +107,7 @@ function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
   const planes = rank === 2 ? 1 : x.dims.slice(0, rank - 2).reduce((a, b) => a * b, 1);
   const outputs = [{ type: 'float32' as const, dims: outDims }];
   if (linear) return { outputs, run: ([a], [out], env) => resizeLinearWasm(env.engine, a!.ptr, out!.ptr, planes, [H, W, OH, OW], ty, tx, node) };
-  return {
-    outputs,
-    run([a], [out]) {
-      resizeNearest(a!.data as Float32Array, out!.data as Float32Array, planes, H, W, OH, OW, ty, tx);
-    },
-  };
+  return { outputs, run: ([a], [out], env) => resizeNearest(env, a!.ptr, out!.ptr, planes, [H, W, OH, OW], ty.i0, tx.i0, nodeLabel(node)) };
 }
 
 function resizeLinearWasm(engine: Engine, input: number, output: number, planes: number, [H, W, OH, OW]: number[], ty: AxisTable, tx: AxisTable, node: NodeIR): void {
@@ -126,28 +123,29 @@ function resizeLinearWasm(engine: Engine, input: number, output: number, planes:
   engine.kernels.maps.resizeBilinear(input, output, planes, H!, W!, OH!, OW!, t, nodeLabel(node));
 }
 
-function resizeNearest(src: Float32Array, dst: Float32Array, planes: number, H: number, W: number, OH: number, OW: number, ty: AxisTable, tx: AxisTable): void {
-  const cols = tx.i0;
-  let o = 0;
-  for (let p = 0; p < planes; p++) {
-    const ib = p * H * W;
-    for (let y = 0; y < OH; y++) {
-      const r0 = ib + ty.i0[y]! * W;
-      // Rows that map to the same source row are copies of the previous output row.
-      if (y > 0 && ty.i0[y] === ty.i0[y - 1]) {
-        dst.copyWithin(o, o - OW, o);
-        o += OW;
-        continue;
-      }
-      for (let x = 0; x < OW; x++) dst[o++] = src[r0 + cols[x]!]!;
-    }
-  }
-}
+const isIdentity = (t: Int32Array, n: number) => t.length === n && t.every((v, i) => v === i);
 
 /**
- * Separable bilinear: each source row is interpolated to the output width once, then output rows blend
- * two such rows. Two reads and one multiply-add per output pixel instead of four reads and three.
+ * Nearest resize as two gathers: source rows picked into `[planes, OH, W]` (whole rows at a time), then
+ * columns picked within each row. A pass whose table is the identity is skipped.
  */
+function resizeNearest(env: RunEnv, input: number, output: number, planes: number, [H, W, OH, OW]: number[], rows: Int32Array, cols: Int32Array, label: string): void {
+  const skipRows = isIdentity(rows, H!), skipCols = isIdentity(cols, W!);
+  const l = env.kernels.layout;
+  const mid = planes * OH! * W!;
+  withScratch(env, [(OH! + OW!) * 4, skipRows || skipCols ? 0 : mid * 4], `${label}: nearest index tables`, ([tables, between]) => {
+    const t = new Int32Array(env.engine.exports.memory.buffer, tables!, OH! + OW!);
+    t.set(rows, 0);
+    t.set(cols, OH!);
+    if (skipRows && skipCols) {
+      l.copyStrided(input, output, [planes * H! * W!], [1], [1], label);
+      return;
+    }
+    const rowsOut = skipCols ? output : between!;
+    if (!skipRows) l.gather(input, tables!, rowsOut, planes, H!, W!, OH!, label);
+    if (!skipCols) l.gather(skipRows ? input : between!, tables! + 4 * OH!, output, planes * OH!, W!, 1, OW!, label);
+  });
+}
 
 export const resizeOps: Record<string, OpPreparer> = {
   Resize: (ctx) => resize(ctx, false),

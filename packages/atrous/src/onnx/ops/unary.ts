@@ -1,77 +1,59 @@
 import { attrFloat, attrString } from '../attributes.js';
-import type { ElemType, HostTensor } from '../data-types.js';
 import { scalarOf, sizeOf } from '../data-types.js';
 import { ActivationCode } from '../../wasm/abi.js';
+import type { ActivationParams } from '../../ops/activation.js';
 import { nodeLabel } from '../graph.js';
+import { residesInWasm } from '../value.js';
+import { broadcastStrides, withScalar, withScratch } from './elementwise.js';
 import { expectFloat, input, opError, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
-/** erf from the Numerical Recipes erfc Chebyshev fit (fractional error below 1.2e-7, under float32 rounding). */
-function erf(x: number): number {
-  const t = 1 / (1 + 0.5 * Math.abs(x));
-  const y = 1 - t * Math.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-  return x >= 0 ? y : -y;
-}
+type IntFn = (x: number) => number;
 
-type Fn = (x: number) => number;
-
-function map(ctx: OpContext, fn: Fn, outType?: ElemType): PreparedOp {
+/**
+ * A unary op on the kernels' one activation enum: float32 directly, uint8 widened to float32 in scratch and
+ * narrowed back. `int` is its form on integers (int64 / int32 shape math, on the JavaScript side); ops
+ * without one take floats only.
+ */
+function unary(ctx: OpContext, a: ActivationParams, int?: IntFn): PreparedOp {
   const x = input(ctx, 0, 'X');
+  const n = sizeOf(x.dims);
+  const label = nodeLabel(ctx.node);
+  const outputs = [{ type: x.type, dims: [...x.dims] }];
+  if (x.type === 'float32') return { outputs, run: ([src], [dst], env) => env.kernels.elementwise.unary(src!.ptr, dst!.ptr, n, a, label) };
+  if (!int || x.type === 'bool') throw opError(ctx.node, `input ${JSON.stringify(ctx.node.inputs[0])} must be a float tensor, got ${x.type}`);
+  if (residesInWasm(x.type)) {
+    return {
+      outputs,
+      run: ([src], [dst], env) => withScratch(env, [n * 4], `${label}: uint8 widened to float32`, ([wide]) => {
+        env.kernels.layout.convert(src!.ptr, wide!, n, 'u8ToF32', label);
+        env.kernels.elementwise.unary(wide!, wide!, n, a, label);
+        env.kernels.layout.convert(wide!, dst!.ptr, n, 'f32ToU8', label);
+      }),
+    };
+  }
   return {
-    outputs: [{ type: outType ?? x.type, dims: [...x.dims] }],
-    run([a], [out]) {
-      const src = a!.data, dst = out!.data, n = dst.length;
-      for (let i = 0; i < n; i++) dst[i] = fn(src[i]!);
+    outputs,
+    run([src], [dst]) {
+      const s = src!.data, d = dst!.data;
+      for (let i = 0; i < n; i++) d[i] = int(s[i]!);
     },
   };
 }
 
-type F32Loop = (src: Float32Array, dst: Float32Array, p0: number, p1: number) => void;
+const code = (c: number, p0 = 0, p1 = 0): ActivationParams => ({ code: c, p0, p1 });
+const identity: IntFn = (v) => v;
 
-/**
- * The activations a feature map goes through when they could not be fused into a conv, as their own
- * loops: a callback shared by every op would not be inlined, and a float32 map of a 1024x1024 map would
- * cost tens of ns per pixel.
- */
-const F32_ACTIVATIONS: Record<string, F32Loop> = {
-  Relu: (s, d) => { for (let i = 0; i < d.length; i++) { const v = s[i]!; d[i] = v > 0 ? v : 0; } },
-  Sigmoid: (s, d) => { for (let i = 0; i < d.length; i++) d[i] = 1 / (1 + Math.exp(-s[i]!)); },
-  Tanh: (s, d) => { for (let i = 0; i < d.length; i++) d[i] = Math.tanh(s[i]!); },
-  LeakyRelu: (s, d, a) => { for (let i = 0; i < d.length; i++) { const v = s[i]!; d[i] = v >= 0 ? v : a * v; } },
-  HardSigmoid: (s, d, a, b) => { for (let i = 0; i < d.length; i++) { const v = a * s[i]! + b; d[i] = v < 0 ? 0 : v > 1 ? 1 : v; } },
-  HardSwish: (s, d) => { for (let i = 0; i < d.length; i++) { const x = s[i]!, v = x / 6 + 0.5; d[i] = v <= 0 ? 0 : v >= 1 ? x : x * v; } },
-};
-
-/** The kernels' activation code of each op (Tanh has none: it stays in JavaScript). */
-const WASM_CODES: Record<string, number> = {
-  Relu: ActivationCode.relu,
-  Sigmoid: ActivationCode.sigmoid,
-  LeakyRelu: ActivationCode.leakyRelu,
-  HardSigmoid: ActivationCode.hardSigmoid,
-  HardSwish: ActivationCode.hardSwish,
-  Clip: ActivationCode.clip,
-};
-
-/** Activation `code` on the kernels, over the whole feature map. */
-function kernelActivation(ctx: OpContext, code: number, size: number, p0: number, p1: number): PreparedOp['run'] {
+/** Not on bool bytes: xor with a broadcast true. */
+function not(ctx: OpContext): PreparedOp {
+  const x = input(ctx, 0, 'X');
+  if (x.type !== 'bool') throw opError(ctx.node, `input must be bool, got ${x.type}`);
+  const dims = [...x.dims];
+  const own = broadcastStrides(dims, dims);
   const label = nodeLabel(ctx.node);
-  return ([src], [dst], env) => env.kernels.maps.activate(src!.ptr, dst!.ptr, size, { code, p0, p1 }, label);
-}
-
-function activation(ctx: OpContext, fn: Fn, p0 = 0, p1 = 0): PreparedOp {
-  const prepared = map(ctx, fn);
-  const code = WASM_CODES[ctx.node.opType];
-  if (prepared.outputs[0]!.type === 'float32' && code !== undefined) {
-    return { outputs: prepared.outputs, run: kernelActivation(ctx, code, sizeOf(prepared.outputs[0]!.dims), p0, p1) };
-  }
-  const loop = F32_ACTIVATIONS[ctx.node.opType]!;
-  const generic = prepared.run;
-  prepared.run = (inputs, outputs, env) => {
-    const src = inputs[0]!.data, dst = outputs[0]!.data;
-    if (src instanceof Float32Array && dst instanceof Float32Array) loop(src, dst, p0, p1);
-    else generic(inputs, outputs, env);
+  return {
+    outputs: [{ type: 'bool', dims }],
+    run: ([src], [dst], env) => withScalar(env, 1, 'bool', label, (one) => env.kernels.elementwise.binary('xor', src!.ptr, one, dst!.ptr, dims, own, dims.map(() => 0), label)),
   };
-  return prepared;
 }
 
 /** Bounds of a Clip: attributes before opset 11, optional inputs from 11 on. */
@@ -89,59 +71,83 @@ export function clipBounds(ctx: OpContext): { min: number; max: number } | undef
   return min === undefined || max === undefined ? undefined : { min, max };
 }
 
+/**
+ * Clip: constant bounds as the kernels' clip (min(max(x, lo), hi), so lo > hi gives hi everywhere);
+ * bounds computed at run time as a broadcast max with lo, then min with hi, on the binary kernel.
+ */
 function clip(ctx: OpContext): PreparedOp {
   const x = input(ctx, 0, 'input');
   const bounds = clipBounds(ctx);
-  // The kernels clamp to finite bounds; float32's largest value stands in for an infinite one.
-  const f32max = 3.4028234663852886e38;
-  const finite = bounds && bounds.min <= bounds.max && x.type === 'float32';
-  const outputs = [{ type: x.type, dims: [...x.dims] }];
-  if (finite) return { outputs, run: kernelActivation(ctx, ActivationCode.clip, sizeOf(x.dims), Math.max(bounds.min, -f32max), Math.min(bounds.max, f32max)) };
+  const label = nodeLabel(ctx.node);
+  if (bounds) {
+    // The kernels clamp to finite bounds; float32's largest value stands in for an infinite one.
+    const f32max = 3.4028234663852886e38;
+    const hi = Math.min(bounds.max, f32max);
+    const lo = Math.min(Math.max(bounds.min, -f32max), hi);
+    return unary(ctx, code(ActivationCode.clip, lo, hi), (v) => Math.min(Math.max(v, bounds.min), bounds.max));
+  }
+  for (const i of [1, 2]) {
+    const b = ctx.inputs[i];
+    if (b && sizeOf(b.dims) !== 1) throw opError(ctx.node, `input ${i} must be a scalar, got dims ${JSON.stringify(b.dims)}`);
+    if (b && b.type !== x.type) throw opError(ctx.node, `input ${i} must be ${x.type}, got ${b.type}`);
+  }
+  const dims = [...x.dims];
+  const outputs = [{ type: x.type, dims }];
+  if (x.type === 'float32') {
+    const own = broadcastStrides(dims, dims);
+    const scalar = dims.map(() => 0);
+    return {
+      outputs,
+      run([src, lo, hi], [dst], env) {
+        const k = env.kernels.elementwise;
+        let from = src!.ptr;
+        if (lo) { k.binary('max', from, lo.ptr, dst!.ptr, dims, own, scalar, label); from = dst!.ptr; }
+        if (hi) { k.binary('min', from, hi.ptr, dst!.ptr, dims, own, scalar, label); from = dst!.ptr; }
+        if (from !== dst!.ptr) env.kernels.layout.copyStrided(from, dst!.ptr, dims, own, own, label);
+      },
+    };
+  }
+  if (residesInWasm(x.type)) throw opError(ctx.node, `Clip of ${x.type} with bounds computed at run time is not supported`);
   return {
     outputs,
-    run(inputs: (HostTensor | undefined)[], [out]) {
-      const min = bounds?.min ?? (inputs[1] ? inputs[1].data[0]! : -Infinity);
-      const max = bounds?.max ?? (inputs[2] ? inputs[2].data[0]! : Infinity);
-      const src = inputs[0]!.data, dst = out!.data, n = dst.length;
-      for (let i = 0; i < n; i++) { const v = src[i]!; dst[i] = v < min ? min : v > max ? max : v; }
+    run([src, lo, hi], [dst]) {
+      const min = lo ? lo.data[0]! : -Infinity, max = hi ? hi.data[0]! : Infinity;
+      const s = src!.data, d = dst!.data, n = d.length;
+      for (let i = 0; i < n; i++) d[i] = Math.min(Math.max(s[i]!, min), max);
     },
   };
 }
 
-const sigmoid: Fn = (v) => 1 / (1 + Math.exp(-v));
-
 /** GELU (opset 20): exact (`approximate` "none") or the tanh approximation, one kernel pass. */
 function gelu(ctx: OpContext): PreparedOp {
-  const x = expectFloat(ctx, 0);
+  expectFloat(ctx, 0);
   const approximate = attrString(ctx.node, 'approximate', 'none');
   if (approximate !== 'none' && approximate !== 'tanh') throw opError(ctx.node, `approximate ${JSON.stringify(approximate)} must be "none" or "tanh"`);
-  const code = approximate === 'tanh' ? ActivationCode.geluTanh : ActivationCode.gelu;
-  return { outputs: [{ type: 'float32', dims: [...x.dims] }], run: kernelActivation(ctx, code, sizeOf(x.dims), 0, 0) };
+  return unary(ctx, code(approximate === 'tanh' ? ActivationCode.geluTanh : ActivationCode.gelu));
 }
 
+const A = ActivationCode;
+
 export const unaryOps: Record<string, OpPreparer> = {
-  Relu: (ctx) => activation(ctx, (v) => (v > 0 ? v : 0)),
-  Sigmoid: (ctx) => activation(ctx, sigmoid),
-  Tanh: (ctx) => activation(ctx, Math.tanh),
-  Exp: (ctx) => map(ctx, Math.exp),
-  Log: (ctx) => map(ctx, Math.log),
-  Sqrt: (ctx) => map(ctx, Math.sqrt),
-  Neg: (ctx) => map(ctx, (v) => -v),
-  Abs: (ctx) => map(ctx, Math.abs),
-  Floor: (ctx) => map(ctx, Math.floor),
-  Ceil: (ctx) => map(ctx, Math.ceil),
-  Round: (ctx) => map(ctx, (v) => { const r = Math.round(v); return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; }),
-  Reciprocal: (ctx) => map(ctx, (v) => 1 / v),
-  Erf: (ctx) => map(ctx, erf),
-  Not: (ctx) => map(ctx, (v) => (v ? 0 : 1), 'bool'),
-  Softplus: (ctx) => map(ctx, (v) => (v > 20 ? v : Math.log1p(Math.exp(v)))),
-  Elu: (ctx) => { const a = attrFloat(ctx.node, 'alpha', 1); return map(ctx, (v) => (v > 0 ? v : a * (Math.exp(v) - 1))); },
-  LeakyRelu: (ctx) => { const a = attrFloat(ctx.node, 'alpha', 0.01); return activation(ctx, (v) => (v >= 0 ? v : a * v), a); },
-  HardSigmoid: (ctx) => {
-    const a = attrFloat(ctx.node, 'alpha', 0.2), b = attrFloat(ctx.node, 'beta', 0.5);
-    return activation(ctx, (v) => Math.max(0, Math.min(1, a * v + b)), a, b);
-  },
-  HardSwish: (ctx) => activation(ctx, (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5))),
+  Relu: (ctx) => unary(ctx, code(A.relu), (v) => Math.max(v, 0)),
+  Sigmoid: (ctx) => unary(ctx, code(A.sigmoid)),
+  Tanh: (ctx) => unary(ctx, code(A.tanh)),
+  Exp: (ctx) => unary(ctx, code(A.exp)),
+  Log: (ctx) => unary(ctx, code(A.log)),
+  Sqrt: (ctx) => unary(ctx, code(A.sqrt)),
+  Neg: (ctx) => unary(ctx, code(A.neg), (v) => -v),
+  Abs: (ctx) => unary(ctx, code(A.abs), Math.abs),
+  Floor: (ctx) => unary(ctx, code(A.floor), identity),
+  Ceil: (ctx) => unary(ctx, code(A.ceil), identity),
+  Round: (ctx) => unary(ctx, code(A.round), identity),
+  Reciprocal: (ctx) => unary(ctx, code(A.reciprocal)),
+  Erf: (ctx) => unary(ctx, code(A.erf)),
+  Not: not,
+  Softplus: (ctx) => unary(ctx, code(A.softplus)),
+  Elu: (ctx) => unary(ctx, code(A.elu, attrFloat(ctx.node, 'alpha', 1))),
+  LeakyRelu: (ctx) => unary(ctx, code(A.leakyRelu, attrFloat(ctx.node, 'alpha', 0.01))),
+  HardSigmoid: (ctx) => unary(ctx, code(A.hardSigmoid, attrFloat(ctx.node, 'alpha', 0.2), attrFloat(ctx.node, 'beta', 0.5))),
+  HardSwish: (ctx) => unary(ctx, code(A.hardSwish)),
   Gelu: gelu,
   // The optimizer's fusion of the Erf pattern (transformer-fusions.ts): the same op.
   'atrous.Gelu': gelu,
