@@ -20,16 +20,24 @@ const OPSET = 17;
  */
 export function importTflite(bytes: Uint8Array): GraphIR {
   const model = readTfliteModel(bytes);
-  if (model.subgraphsLength() < 1) throw new AtrousError('INVALID_MODEL', 'model: the TFLite model has no subgraph');
+  // A damaged length would make the loops below run for ever over zeros: every table entry takes at least
+  // a 4-byte offset, so no vector can list more entries than the file has 4-byte words.
+  const count = (n: number, what: string): number => {
+    if (!Number.isInteger(n) || n < 0 || 4 * n > bytes.length) throw new AtrousError('INVALID_MODEL', `model: ${what} claims ${n} entries, more than the ${bytes.length}-byte file can hold`);
+    return n;
+  };
+  count(model.buffersLength(), 'the buffer list');
+  count(model.metadataLength(), 'the metadata list');
+  if (count(model.subgraphsLength(), 'the subgraph list') < 1) throw new AtrousError('INVALID_MODEL', 'model: the TFLite model has no subgraph');
   const sg = model.subgraphs(0)!;
-  const tensorCount = sg.tensorsLength();
+  const tensorCount = count(sg.tensorsLength(), 'the tensor list');
   const tensorAt = (i: number, what: string): Tensor => {
     if (!Number.isInteger(i) || i < 0 || i >= tensorCount) throw new AtrousError('INVALID_MODEL', `model: ${what} names tensor ${i}, the subgraph has ${tensorCount}`);
     return sg.tensors(i)!;
   };
   const opNames: string[] = [];
   const codes: { builtin: number; custom: string | null }[] = [];
-  for (let i = 0; i < model.operatorCodesLength(); i++) {
+  for (let i = 0; i < count(model.operatorCodesLength(), 'the operator code list'); i++) {
     const c = model.operatorCodes(i)!;
     // Codes past 127 live in builtin_code; older files have only the byte.
     const builtin = Math.max(c.deprecatedBuiltinCode(), c.builtinCode());
@@ -61,7 +69,9 @@ export function importTflite(bytes: Uint8Array): GraphIR {
     const t = tensorAt(i, what);
     if (isQuantized(t)) throw new AtrousError('UNSUPPORTED_OP', `${what} ${tensorLabel(t, i)} is int8-quantised (${TensorType[t.type()]}); atrous runs float models`);
     const type = elemTypeOfTflite(t.type());
-    return { name: t.name() ?? `tensor_${i}`, dataType: type?.onnx ?? 0, elemType: type?.elemType, dims: tensorDims(t) };
+    const dims = tensorDims(t);
+    if (dims.some((d) => !(d >= 1))) throw new AtrousError('UNSUPPORTED', `${what} ${tensorLabel(t, i)} has dims ${show(dims)}; atrous needs every dim known and positive`);
+    return { name: t.name() ?? `tensor_${i}`, dataType: type?.onnx ?? 0, elemType: type?.elemType, dims };
   };
   const inputIndices = Array.from(sg.inputsArray() ?? []);
   const outputIndices = Array.from(sg.outputsArray() ?? []);
@@ -72,7 +82,7 @@ export function importTflite(bytes: Uint8Array): GraphIR {
   const graphOutputs = new Set(outputIndices);
   const claimed = new Set<string>();
 
-  for (let index = 0; index < sg.operatorsLength(); index++) {
+  for (let index = 0, n = count(sg.operatorsLength(), 'the operator list'); index < n; index++) {
     const op = sg.operators(index)!;
     const code = codes[op.opcodeIndex()];
     if (!code) throw new AtrousError('INVALID_MODEL', `model: operator ${index} uses op code ${op.opcodeIndex()}, the model lists ${codes.length}`);
