@@ -25,6 +25,23 @@ interface OpSpec {
   customOptions?: Uint8Array;
 }
 
+/** float16 bits of each value, rounded to nearest (tiny values flush to zero; the tests use none). */
+export function halfBits(values: ArrayLike<number>): Uint16Array {
+  const bits = new Uint16Array(values.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < values.length; i++) {
+    f[0] = values[i]!;
+    const x = u[0]!;
+    const sign = (x >>> 16) & 0x8000;
+    const exp = ((x >>> 23) & 0xff) - 127 + 15;
+    const mant = x & 0x7fffff;
+    // A carry out of the mantissa rounds into the exponent, as it should.
+    bits[i] = exp <= 0 ? sign : sign | ((exp << 10) + ((mant + 0x1000) >>> 13));
+  }
+  return bits;
+}
+
 export class TfliteBuilder {
   private readonly tensors: TensorSpec[] = [];
   private readonly ops: OpSpec[] = [];
@@ -56,21 +73,9 @@ export class TfliteBuilder {
     return this.tensor(name, shape, tfl.TensorType.INT32, new Uint8Array(Int32Array.from(values).buffer));
   }
 
-  /** float16 bits of each value (rounded to nearest), as a .tflite with fp16 weights stores them. */
+  /** A float16 constant, as a .tflite with fp16 weights stores them (see halfBits). */
   f16(name: string, shape: number[], values: ArrayLike<number>): number {
-    const bits = new Uint16Array(values.length);
-    const f = new Float32Array(1);
-    const u = new Uint32Array(f.buffer);
-    for (let i = 0; i < values.length; i++) {
-      f[0] = values[i]!;
-      const x = u[0]!;
-      const sign = (x >>> 16) & 0x8000;
-      const exp = ((x >>> 23) & 0xff) - 127 + 15;
-      const mant = x & 0x7fffff;
-      if (exp <= 0) bits[i] = sign; // flushes the (tiny) subnormals the tests never use
-      else bits[i] = sign | (exp << 10) | ((mant + 0x1000) >>> 13); // round to nearest (carry into exp is correct)
-    }
-    return this.tensor(name, shape, tfl.TensorType.FLOAT16, new Uint8Array(bits.buffer));
+    return this.tensor(name, shape, tfl.TensorType.FLOAT16, new Uint8Array(halfBits(values).buffer));
   }
 
   op(builtin: number, inputs: number[], outputs: number[], options?: OptionsWriter): void {

@@ -3,7 +3,7 @@ import { AtrousError } from '../errors.js';
 import { InferenceSession } from '../onnx/session.js';
 import { Tensor } from '../tensor.js';
 import { randomFloats } from '../../test-support/onnx-builder.js';
-import { TfliteBuilder, tfl } from '../../test-support/tflite-builder.js';
+import { TfliteBuilder, halfBits, tfl } from '../../test-support/tflite-builder.js';
 
 const { BuiltinOperator: Op, BuiltinOptions: Opt, Padding, ActivationFunctionType: Act } = tfl;
 
@@ -105,7 +105,7 @@ describe('TFLite import: convolutions', () => {
     m.output(y);
     // The reference reads the same fp16-rounded weights: depthwise is a grouped conv, filter [6, 3, 3, 1].
     const rounded = new Float32Array(54);
-    const h = new Uint16Array(new TfliteBuilderAccess().f16bits(fs));
+    const h = halfBits(fs);
     for (let i = 0; i < 54; i++) rounded[i] = halfToFloat(h[i]!);
     const grouped = new Float32Array(54);
     for (let k = 0; k < 9; k++) for (let oc = 0; oc < 6; oc++) grouped[oc * 9 + k] = rounded[k * 6 + oc]!;
@@ -164,16 +164,6 @@ describe('TFLite import: convolutions', () => {
 function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
   return e === 0 ? s * f * 2 ** -24 : s * (1 + f / 1024) * 2 ** (e - 15);
-}
-
-/** The builder's fp16 rounding, exposed for the reference. */
-class TfliteBuilderAccess {
-  f16bits(values: Float32Array): ArrayBuffer {
-    const m = new TfliteBuilder();
-    m.f16('w', [values.length], values);
-    const raw = (m as unknown as { tensors: { data: Uint8Array }[] }).tensors[0]!.data;
-    return raw.slice().buffer;
-  }
 }
 
 /** One op on input x [dims] with declared output dims; `extra` adds its other inputs. */
