@@ -250,6 +250,30 @@ describe('TFLite import: element-wise, pooling, shapes', () => {
     expectClose(await single(Op.MEAN, dims, [1, 3, 4], (m) => [m.i32('axes', [1], [3])], (fbb) => [Opt.ReducerOptions, tfl.ReducerOptions.createReducerOptions(fbb, false)], xs), overC);
   });
 
+  it('MEAN over W alone without keep_dims: [1, 3, 5] in TFLite\'s order (C moves back behind H)', async () => {
+    const want = Float32Array.from({ length: 15 }, (_, i) => { const y = Math.floor(i / 5), c = i % 5; return (at(y, 0, c) + at(y, 1, c) + at(y, 2, c) + at(y, 3, c)) / 4; });
+    expectClose(await single(Op.MEAN, dims, [1, 3, 5], (m) => [m.i32('axes', [1], [2])], (fbb) => [Opt.ReducerOptions, tfl.ReducerOptions.createReducerOptions(fbb, false)], xs), want);
+  });
+
+  it('TRANSPOSE_CONV with VALID padding, a crop at the end and a fused RELU', async () => {
+    // 3x3 stride 2 on 3x4 reaches 7x9; VALID pads nothing and keeps the first 6x9 rows and columns.
+    const fs = randomFloats(2 * 3 * 3 * 5, 21);
+    const full = new Float32Array(7 * 9 * 2);
+    for (let y = 0; y < 3; y++) for (let x = 0; x < 4; x++) for (let o = 0; o < 2; o++) for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) {
+      for (let i = 0; i < 5; i++) full[((y * 2 + ky) * 9 + x * 2 + kx) * 2 + o] += at(y, x, i) * fs[((o * 3 + ky) * 3 + kx) * 5 + i]!;
+    }
+    const m = new TfliteBuilder();
+    const shape = m.i32('output_shape', [4], [1, 6, 9, 2]);
+    const f = m.f32('filter', [2, 3, 3, 5], fs);
+    const x = m.input('x', dims);
+    const y = m.tensor('y', [1, 6, 9, 2]);
+    m.op(Op.TRANSPOSE_CONV, [shape, f, x], [y], (fbb) => [Opt.TransposeConvOptions, tfl.TransposeConvOptions.createTransposeConvOptions(fbb, Padding.VALID, 2, 2, Act.RELU)]);
+    m.output(y);
+    const { session, out } = await run(m, xs, dims);
+    expectClose(out.data as Float32Array, relu(full.subarray(0, 6 * 9 * 2)));
+    session.dispose();
+  });
+
   it('RESIZE_BILINEAR (align_corners, half_pixel_centers, neither) and RESIZE_NEAREST_NEIGHBOR', async () => {
     const [oh, ow] = [5, 7];
     const sample = (mode: 'align' | 'half' | 'asym', linear: boolean) => {
