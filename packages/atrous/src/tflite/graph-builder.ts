@@ -110,7 +110,8 @@ export class GraphBuilder {
     return this.transposed(reshaped, NHWC_TO_NCHW, `${ref.name}/nchw`);
   }
 
-  private transposed(name: string, perm: number[], base: string): string {
+  /** `name` transposed by `perm` (made once per name and permutation). */
+  transposed(name: string, perm: number[], base: string): string {
     const key = `${name}|${perm.join(',')}`;
     const known = this.otherLayout.get(key);
     if (known) return known;

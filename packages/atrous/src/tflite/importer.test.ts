@@ -274,6 +274,17 @@ describe('TFLite import: element-wise, pooling, shapes', () => {
     session.dispose();
   });
 
+  it('FULLY_CONNECTED on a 4-D feature map (rows of K in TFLite\'s order), with bias and fused RELU', async () => {
+    // [1, 3, 4, 5] as 12 rows of K = 5 -> [12, 3].
+    const ws = randomFloats(15, 22), bs = randomFloats(3, 23);
+    const want = Float32Array.from({ length: 36 }, (_, i) => { const r = Math.floor(i / 3), o = i % 3; let a = bs[o]!; for (let c = 0; c < 5; c++) a += xs[r * 5 + c]! * ws[o * 5 + c]!; return Math.max(0, a); });
+    const got = await single(Op.FULLY_CONNECTED, dims, [12, 3], (m) => [m.f32('w', [3, 5], ws), m.f32('b', [3], bs)], (fbb) => [Opt.FullyConnectedOptions, tfl.FullyConnectedOptions.createFullyConnectedOptions(fbb, Act.RELU, tfl.FullyConnectedOptionsWeightsFormat.DEFAULT, false)], xs);
+    expectClose(got, want);
+    // keep_num_dims: [1, 3, 4, 3].
+    const kept = await single(Op.FULLY_CONNECTED, dims, [1, 3, 4, 3], (m) => [m.f32('w', [3, 5], ws), m.f32('b', [3], bs)], (fbb) => [Opt.FullyConnectedOptions, tfl.FullyConnectedOptions.createFullyConnectedOptions(fbb, Act.RELU, tfl.FullyConnectedOptionsWeightsFormat.DEFAULT, true)], xs);
+    expectClose(kept, want);
+  });
+
   it('RESIZE_BILINEAR (align_corners, half_pixel_centers, neither) and RESIZE_NEAREST_NEIGHBOR', async () => {
     const [oh, ow] = [5, 7];
     const sample = (mode: 'align' | 'half' | 'asym', linear: boolean) => {

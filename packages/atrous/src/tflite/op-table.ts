@@ -1,5 +1,6 @@
 import { conv2d, depthwiseConv2d, mediapipeTransposeConvBias, transposeConv2d } from './conv.js';
 import { add, div, hardSwish, leakyRelu, logistic, maximum, minimum, mul, relu, relu6, reluN1To1, softmax, sub, tanh } from './elementwise.js';
+import { fullyConnected } from './fully-connected.js';
 import type { OpImporter } from './op-import.js';
 import { averagePool2d, maxPool2d } from './pooling.js';
 import { BuiltinOperator } from './schema/tflite_generated.js';
@@ -10,6 +11,7 @@ export const BUILTIN_OPS: ReadonlyMap<BuiltinOperator, OpImporter> = new Map([
   [BuiltinOperator.CONV_2D, conv2d],
   [BuiltinOperator.DEPTHWISE_CONV_2D, depthwiseConv2d],
   [BuiltinOperator.TRANSPOSE_CONV, transposeConv2d],
+  [BuiltinOperator.FULLY_CONNECTED, fullyConnected],
   [BuiltinOperator.AVERAGE_POOL_2D, averagePool2d],
   [BuiltinOperator.MAX_POOL_2D, maxPool2d],
   [BuiltinOperator.ADD, add],

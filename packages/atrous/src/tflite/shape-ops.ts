@@ -1,4 +1,4 @@
-import { nchwAxis } from './layout.js';
+import { NCHW_TO_NHWC, nchwAxis } from './layout.js';
 import { constantInput, input, invalidOp, unsupportedOp, withActivation, type OpImporter } from './op-import.js';
 import { ActivationFunctionType, ConcatenationOptions, ReducerOptions, ResizeBilinearOptions, ResizeNearestNeighborOptions } from './schema/tflite_generated.js';
 
@@ -73,8 +73,7 @@ export const mean: OpImporter = (ctx) => {
   }
   const reduced = b.fresh(`${out.name}/keepdims`);
   b.node('ReduceMean', [held.name], [reduced], { axes: nchwAxes, keepdims: 1 });
-  b.define(-1 - ctx.index, { name: reduced, layout: 'nchw' });
-  const nhwc = b.asPlain({ index: -1 - ctx.index, name: reduced, dims: x.dims.map((d, i) => (axes.includes(i) ? 1 : d)) });
+  const nhwc = b.transposed(reduced, NCHW_TO_NHWC, `${out.name}/keepdims_nhwc`);
   b.node('Reshape', [nhwc, b.ints(`${out.name}/shape`, out.dims)], [ctx.output(0, 'plain')]);
 };
 

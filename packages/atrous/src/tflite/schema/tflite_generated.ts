@@ -481,6 +481,11 @@ export enum ActivationFunctionType {
   SIGN_BIT = 5
 }
 
+export enum FullyConnectedOptionsWeightsFormat {
+  DEFAULT = 0,
+  SHUFFLED4x16INT8 = 1
+}
+
 export enum CustomOptionsFormat {
   FLEXBUFFERS = 0
 }
@@ -1389,8 +1394,35 @@ static getSizePrefixedRootAsFullyConnectedOptions(bb:flatbuffers.ByteBuffer, obj
   return (obj || new FullyConnectedOptions()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
 }
 
+fusedActivationFunction():ActivationFunctionType {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readInt8(this.bb_pos + offset) : ActivationFunctionType.NONE;
+}
+
+weightsFormat():FullyConnectedOptionsWeightsFormat {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readInt8(this.bb_pos + offset) : FullyConnectedOptionsWeightsFormat.DEFAULT;
+}
+
+keepNumDims():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startFullyConnectedOptions(builder:flatbuffers.Builder) {
-  builder.startObject(0);
+  builder.startObject(3);
+}
+
+static addFusedActivationFunction(builder:flatbuffers.Builder, fusedActivationFunction:ActivationFunctionType) {
+  builder.addFieldInt8(0, fusedActivationFunction, ActivationFunctionType.NONE);
+}
+
+static addWeightsFormat(builder:flatbuffers.Builder, weightsFormat:FullyConnectedOptionsWeightsFormat) {
+  builder.addFieldInt8(1, weightsFormat, FullyConnectedOptionsWeightsFormat.DEFAULT);
+}
+
+static addKeepNumDims(builder:flatbuffers.Builder, keepNumDims:boolean) {
+  builder.addFieldInt8(2, +keepNumDims, +false);
 }
 
 static endFullyConnectedOptions(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -1398,8 +1430,11 @@ static endFullyConnectedOptions(builder:flatbuffers.Builder):flatbuffers.Offset 
   return offset;
 }
 
-static createFullyConnectedOptions(builder:flatbuffers.Builder):flatbuffers.Offset {
+static createFullyConnectedOptions(builder:flatbuffers.Builder, fusedActivationFunction:ActivationFunctionType, weightsFormat:FullyConnectedOptionsWeightsFormat, keepNumDims:boolean):flatbuffers.Offset {
   FullyConnectedOptions.startFullyConnectedOptions(builder);
+  FullyConnectedOptions.addFusedActivationFunction(builder, fusedActivationFunction);
+  FullyConnectedOptions.addWeightsFormat(builder, weightsFormat);
+  FullyConnectedOptions.addKeepNumDims(builder, keepNumDims);
   return FullyConnectedOptions.endFullyConnectedOptions(builder);
 }
 }
