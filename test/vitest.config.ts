@@ -2,6 +2,7 @@
 //   *.node.test.ts     Node (default builds: simd128 and scalar are forced per test file where needed)
 //   *.relaxed.test.ts  Node started with --experimental-wasm-relaxed-simd (relaxed-simd build)
 //   *.browser.test.ts  Debian chromium through playwright, the package bundled by Vite as an app would
+import { searchForWorkspaceRoot } from 'vite';
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { convOracle } from './conv/oracle-command.js';
@@ -18,6 +19,8 @@ const chromiumArgs = [
 ];
 
 export default defineConfig({
+  // Browser tests read real photos from Debian's python3-skimage (commands.readFile obeys server.fs).
+  server: { fs: { allow: [searchForWorkspaceRoot(process.cwd()), '/usr/lib/python3/dist-packages/skimage/data'] } },
   test: {
     testTimeout: 120_000,
     hookTimeout: 120_000,

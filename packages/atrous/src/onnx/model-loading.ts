@@ -2,6 +2,8 @@ import { AtrousError, show } from '../errors.js';
 import { foldConstants } from './constant-folding.js';
 import { nodeLabel, type GraphIR, type NodeIR } from './graph.js';
 import { parseModel } from './model-parser.js';
+import { isTfliteModel } from '../tflite/file-identifier.js';
+import { importTflite } from '../tflite/importer.js';
 import { optimizeGraph, type OptimizerReport } from './optimizer.js';
 import { consumedInputs, type NodeState } from './ops/op.js';
 import { opFor } from './ops/registry.js';
@@ -74,7 +76,8 @@ export interface LoadedGraph {
 export function loadGraph(bytes: Uint8Array, env: RunEnv): LoadedGraph {
   const states = new Map<NodeIR, NodeState>();
   try {
-    const graph = parseModel(bytes);
+    // A .tflite file ("TFL3" at byte 4) is imported into the same graph IR as ONNX.
+    const graph = isTfliteModel(bytes) ? importTflite(bytes) : parseModel(bytes);
     checkOps(graph);
     foldConstants(graph, env);
     const report = optimizeGraph(graph);
