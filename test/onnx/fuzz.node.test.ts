@@ -40,6 +40,53 @@ function baseModel(): Uint8Array {
   return m.bytes();
 }
 
+/**
+ * The transformer-era ops of issue 9 (decomposed LayerNorm and Erf GELU for the fusions, MatMul + bias,
+ * attention with Transpose and Softmax, Where, Pad, Gemm, ConvTranspose), so mutants reach their code too.
+ */
+function transformerModel(): Uint8Array {
+  const m = new ModelBuilder(14);
+  m.input('x', [1, 6, 8]);
+  const axes = { axes: [-1] };
+  const mean = m.node('ReduceMean', ['x'], 1, axes);
+  const d = m.node('Sub', ['x', mean]);
+  m.init('two', [], [2]);
+  m.init('eps', [], [1e-5]);
+  const v = m.node('ReduceMean', [m.node('Pow', [d, 'two'])], 1, axes);
+  const n = m.node('Div', [d, m.node('Sqrt', [m.node('Add', [v, 'eps'])])]);
+  m.init('gamma', [8], randomFloats(8, 11));
+  m.init('beta', [8], randomFloats(8, 12));
+  const ln = m.node('Add', [m.node('Mul', [n, 'gamma']), 'beta']);
+  m.init('wq', [8, 8], randomFloats(64, 13));
+  m.init('bq', [8], randomFloats(8, 14));
+  const q = m.node('Add', [m.node('MatMul', [ln, 'wq']), 'bq']);
+  const kt = m.node('Transpose', [q], 1, { perm: [0, 2, 1] });
+  const att = m.node('Softmax', [m.node('MatMul', [q, kt])], 1, { axis: -1 });
+  const ctx = m.node('MatMul', [att, ln]);
+  m.init('sqrt2', [], [Math.SQRT2]);
+  m.init('one', [], [1]);
+  m.init('half', [], [0.5]);
+  const gelu = m.node('Mul', [m.node('Mul', [ctx, m.node('Add', [m.node('Erf', [m.node('Div', [ctx, 'sqrt2'])]), 'one'])]), 'half']);
+  m.init('zero', [], [0]);
+  const masked = m.node('Where', [m.node('Greater', [gelu, 'zero']), gelu, m.node('Neg', [gelu])]);
+  m.init('pads', [6], [0, 1, 0, 0, 1, 0], 7);
+  const padded = m.node('Pad', [masked, 'pads'], 1, { mode: 'reflect' });
+  m.init('flat', [2], [8, 8], 7);
+  m.init('wg', [8, 4], randomFloats(32, 15));
+  m.init('bg', [4], randomFloats(4, 16));
+  const g = m.node('Gemm', [m.node('Reshape', [padded, 'flat']), 'wg', 'bg'], 1, { alpha: f(0.5) });
+  m.init('img', [4], [1, 4, 2, 4], 7);
+  m.init('wt', [4, 2, 3, 3], randomFloats(72, 17));
+  m.node('ConvTranspose', [m.node('Reshape', [g, 'img']), 'wt'], ['y'], { strides: [2, 2], pads: [1, 1, 1, 1] });
+  m.output('y');
+  return m.bytes();
+}
+
+const BASES: { name: string; bytes: () => Uint8Array; input: number[] }[] = [
+  { name: 'dilated CNN', bytes: baseModel, input: [1, 3, 8, 8] },
+  { name: 'transformer ops', bytes: transformerModel, input: [1, 6, 8] },
+];
+
 /** xorshift32: the same mutants every run, so a failure names a reproducible index. */
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -97,21 +144,30 @@ describe('fuzz: mutated ONNX models', () => {
     await init();
   });
 
-  it('the base model loads and runs', async () => {
+  it('the base models load and run', async () => {
     const session = await InferenceSession.create(baseModel());
     const { y, label } = await session.run({ x: new Tensor('float32', randomFloats(192, 5), [1, 3, 8, 8]) });
     expect(y!.dims).toEqual([1, 8, 64]);
     expect(label!.type).toBe('int64');
     session.dispose();
+    const t = await InferenceSession.create(transformerModel());
+    expect(t.optimizations.fusedLayerNorms).toBe(1);
+    expect(t.optimizations.fusedGelus).toBe(1);
+    expect(t.optimizations.fusedMatMulBiases).toBe(1);
+    const out = await t.run({ x: new Tensor('float32', randomFloats(48, 6), [1, 6, 8]) });
+    expect(out.y!.dims).toEqual([1, 2, 3, 7]);
+    t.dispose();
   });
 
-  it(`${MUTANTS} mutants each succeed or fail with an AtrousError`, { timeout: 240_000 }, async () => {
-    const base = Uint8Array.from(baseModel()); // a copy: encode() gives a Buffer, whose slice() is a view
-    const feed = new Tensor('float32', randomFloats(192, 5), [1, 3, 8, 8]);
+  for (const base of BASES) it(`${MUTANTS} mutants of the ${base.name} model each succeed or fail with an AtrousError`, { timeout: 240_000 }, async () => {
+    const size = base.input.reduce((a, b) => a * b, 1);
+    const feed = new Tensor('float32', randomFloats(size, 5), base.input);
+    const original = base.bytes;
+    const baseBytes = Uint8Array.from(original()); // a copy: encode() gives a Buffer, whose slice() is a view
     const outcomes = new Map<string, number>();
     const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
     for (let i = 0; i < MUTANTS; i++) {
-      const { bytes, how } = mutate(base, i);
+      const { bytes, how } = mutate(baseBytes, i);
       let session: InferenceSession | undefined;
       try {
         session = await InferenceSession.create(bytes);
@@ -133,6 +189,6 @@ describe('fuzz: mutated ONNX models', () => {
     // Mutants must exercise both paths: some still load (flipped weight bits), most are refused.
     expect(outcomes.get('ran') ?? 0).toBeGreaterThan(0);
     expect(outcomes.get('create:INVALID_MODEL') ?? 0).toBeGreaterThan(0);
-    console.log('fuzz outcomes', Object.fromEntries(outcomes));
+    console.log(`fuzz outcomes (${base.name})`, Object.fromEntries(outcomes));
   });
 });
