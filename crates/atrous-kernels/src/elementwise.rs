@@ -4,7 +4,7 @@
 //! the innermost axis), so the work is long rows with one of a few stride patterns: both contiguous, one
 //! side constant, or strided (a transposed view).
 
-use crate::isa::{active as v, load_partial, store_partial, LANES};
+use crate::isa::{active as v, load_partial, store_partial, store_upto, LANES};
 use crate::status::Status;
 use crate::vmath;
 use v::V;
@@ -237,19 +237,10 @@ unsafe fn binary_row(a: *const f32, sa: usize, b: *const f32, sb: usize, out: *m
                     xa[l] = *a.add((i + l) * sa);
                     xb[l] = *b.add((i + l) * sb);
                 }
-                store_partial_or_full(out.add(i), f(v::from_lanes(xa), v::from_lanes(xb)), m);
+                store_upto(out.add(i), f(v::from_lanes(xa), v::from_lanes(xb)), m);
                 i += m;
             }
         }
-    }
-}
-
-#[inline(always)]
-unsafe fn store_partial_or_full(p: *mut f32, x: V, m: usize) {
-    if m == LANES {
-        v::store(p, x)
-    } else {
-        store_partial(p, x, m)
     }
 }
 

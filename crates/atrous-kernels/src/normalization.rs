@@ -6,29 +6,11 @@
 //! correct the mean and give the variance from values already centred (rows with mean 1e4 and unit spread
 //! lose nothing to cancellation).
 
-use crate::isa::{active as v, load_partial, store_partial, LANES};
+use crate::isa::{active as v, load_partial, load_upto, store_partial, store_upto, LANES};
 use crate::reduce::{fold_columns, fold_row, sum_columns, sum_row};
 use crate::status::Status;
 use crate::vmath;
 use v::V;
-
-#[inline(always)]
-unsafe fn load_w(p: *const f32, w: usize) -> V {
-    if w == LANES {
-        v::load(p)
-    } else {
-        load_partial(p, w)
-    }
-}
-
-#[inline(always)]
-unsafe fn store_w(p: *mut f32, x: V, w: usize) {
-    if w == LANES {
-        v::store(p, x)
-    } else {
-        store_partial(p, x, w)
-    }
-}
 
 /// `dst = f(src)` over a contiguous row.
 #[inline(always)]
@@ -79,15 +61,15 @@ pub unsafe fn softmax(src: *const f32, dst: *mut f32, outer: usize, len: usize, 
                 let total = sum_columns(s, len, inner, w, |x| vmath::exp(v::sub(x, m)));
                 let shift = v::add(m, vmath::log(total));
                 for l in 0..len {
-                    store_w(d.add(l * inner), v::sub(load_w(s.add(l * inner), w), shift), w);
+                    store_upto(d.add(l * inner), v::sub(load_upto(s.add(l * inner), w), shift), w);
                 }
             } else {
                 for l in 0..len {
-                    store_w(d.add(l * inner), vmath::exp(v::sub(load_w(s.add(l * inner), w), m)), w);
+                    store_upto(d.add(l * inner), vmath::exp(v::sub(load_upto(s.add(l * inner), w), m)), w);
                 }
                 let scale = v::div(v::splat(1.0), sum_columns(d, len, inner, w, |x| x));
                 for l in 0..len {
-                    store_w(d.add(l * inner), v::mul(load_w(d.add(l * inner), w), scale), w);
+                    store_upto(d.add(l * inner), v::mul(load_upto(d.add(l * inner), w), scale), w);
                 }
             }
             c += w;
@@ -129,9 +111,9 @@ pub unsafe fn layer_norm(src: *const f32, dst: *mut f32, rows: usize, len: usize
         let mut i = 0;
         while i < len {
             let w = (len - i).min(LANES);
-            let y = v::mul(v::mul(v::sub(v::sub(load_w(s.add(i), w), mv), dv), rv), load_w(scale.add(i), w));
-            let y = if bias.is_null() { y } else { v::add(y, load_w(bias.add(i), w)) };
-            store_w(d.add(i), y, w);
+            let y = v::mul(v::mul(v::sub(v::sub(load_upto(s.add(i), w), mv), dv), rv), load_upto(scale.add(i), w));
+            let y = if bias.is_null() { y } else { v::add(y, load_upto(bias.add(i), w)) };
+            store_upto(d.add(i), y, w);
             i += w;
         }
     }

@@ -5,7 +5,7 @@
 //! Sums are pairwise over blocks (`BLOCK` floats accumulate in lanes, blocks add up as a binary tree), so
 //! the rounding error grows with log(len), not len: rows of 10^5 and more stay at f32 accuracy.
 
-use crate::isa::{active as v, load_partial, store_partial, LANES};
+use crate::isa::{active as v, load_partial, store_upto, LANES};
 use crate::vmath;
 use v::V;
 
@@ -146,15 +146,6 @@ fn for_each_chunk(outer: usize, len: usize, inner: usize, mut f: impl FnMut(usiz
     }
 }
 
-#[inline(always)]
-unsafe fn store_w(p: *mut f32, x: V, w: usize) {
-    if w == LANES {
-        v::store(p, x)
-    } else {
-        store_partial(p, x, w)
-    }
-}
-
 /// The max with +-inf replaced by 0, so that `x - m` stays finite-or-inf, never NaN, in log-sum-exp.
 #[inline(always)]
 fn finite_shift(m: V) -> V {
@@ -191,7 +182,7 @@ unsafe fn reduce_sum(src: *const f32, dst: *mut f32, outer: usize, len: usize, i
             *dst.add(o) = vmath::one(sum_row(src.add(o * len), len, map), &finish);
         }
     } else {
-        for_each_chunk(outer, len, inner, |s, d, w| store_w(dst.add(d), finish(sum_columns(src.add(s), len, inner, w, map)), w));
+        for_each_chunk(outer, len, inner, |s, d, w| store_upto(dst.add(d), finish(sum_columns(src.add(s), len, inner, w, map)), w));
     }
 }
 
@@ -202,7 +193,7 @@ unsafe fn reduce_fold(src: *const f32, dst: *mut f32, outer: usize, len: usize, 
             *dst.add(o) = fold_row(src.add(o * len), len, init, combine);
         }
     } else {
-        for_each_chunk(outer, len, inner, |s, d, w| store_w(dst.add(d), fold_columns(src.add(s), len, inner, w, init, combine), w));
+        for_each_chunk(outer, len, inner, |s, d, w| store_upto(dst.add(d), fold_columns(src.add(s), len, inner, w, init, combine), w));
     }
 }
 
@@ -220,7 +211,7 @@ unsafe fn reduce_log_sum_exp(src: *const f32, dst: *mut f32, outer: usize, len: 
             let p = src.add(s);
             let m = finite_shift(fold_columns(p, len, inner, w, f32::NEG_INFINITY, v::max));
             let sum = sum_columns(p, len, inner, w, |x| vmath::exp(v::sub(x, m)));
-            store_w(dst.add(d), v::add(m, vmath::log(sum)), w);
+            store_upto(dst.add(d), v::add(m, vmath::log(sum)), w);
         });
     }
 }

@@ -69,6 +69,32 @@ pub unsafe fn load_partial(p: *const f32, n: usize) -> active::V {
     active::from_lanes(l)
 }
 
+/// The first `n` (<= `LANES`) floats at `p`: a full vector load when `n` is `LANES`.
+///
+/// # Safety
+/// `p` valid for reading `n` floats.
+#[inline(always)]
+pub unsafe fn load_upto(p: *const f32, n: usize) -> active::V {
+    if n == LANES {
+        active::load(p)
+    } else {
+        load_partial(p, n)
+    }
+}
+
+/// Stores the first `n` (<= `LANES`) lanes of `x` at `p`: a full vector store when `n` is `LANES`.
+///
+/// # Safety
+/// `p` valid for writing `n` floats.
+#[inline(always)]
+pub unsafe fn store_upto(p: *mut f32, x: active::V, n: usize) {
+    if n == LANES {
+        active::store(p, x)
+    } else {
+        store_partial(p, x, n)
+    }
+}
+
 /// Stores the first `n` (< `LANES`) lanes of `x` at `p`.
 ///
 /// # Safety
