@@ -6,7 +6,7 @@
 // camera (every track ended), and a denied or missing camera gives a message. Screenshots go to
 // test/artifacts/.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
@@ -19,6 +19,25 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const WEB = join(ROOT, 'examples/segment-web');
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 const ASTRONAUT = '/usr/lib/python3/dist-packages/skimage/data/astronaut.png';
+const CLI = join(ROOT, 'examples/segment-node/dist/cli.js');
+
+/** A white-is-person mask PNG as 0/1. */
+function personMask(png: PNG): Uint8Array {
+  const mask = new Uint8Array(png.width * png.height);
+  for (let i = 0; i < mask.length; i++) mask[i] = png.data[4 * i]! > 127 ? 1 : 0;
+  return mask;
+}
+
+/** Reads blob: URLs of the page's download links, as bytes. */
+async function linkBytes(p: Page, id: string): Promise<Buffer> {
+  const base64 = await p.evaluate(async (linkId) => {
+    const bytes = new Uint8Array(await (await fetch((document.getElementById(linkId) as HTMLAnchorElement).href)).arrayBuffer());
+    let text = '';
+    for (const b of bytes) text += String.fromCharCode(b);
+    return btoa(text);
+  }, id);
+  return Buffer.from(base64, 'base64');
+}
 
 let server: Awaited<ReturnType<typeof serveStatic>>;
 let browser: Browser;
@@ -91,7 +110,7 @@ async function stopFrameProbe(p: Page): Promise<{ max: number; frames: number }>
 }
 
 beforeAll(async () => {
-  run('pnpm', ['--filter', 'segment-core', '--filter', 'segment-web', 'run', 'build']);
+  run('pnpm', ['--filter', 'segment-core', '--filter', 'segment-node', '--filter', 'segment-web', 'run', 'build']);
   tmp = mkdtempSync(join(tmpdir(), 'segment-web-camera-'));
   const y4m = join(tmp, 'astronaut.y4m');
   pngToY4m(ASTRONAUT, y4m, 30, 30);
@@ -180,6 +199,23 @@ describe('segment-web: the person model', () => {
       };
     });
     const probe = await stopFrameProbe(page);
+    // A snapshot: the page's frame and its mask; segment-node on the same frame (a PNG) gives the same mask
+    // up to the resamplers (segment-core's triangle filter in the page, libvips in segment-node: issue 14).
+    await page.click('#camera-snapshot');
+    await page.waitForSelector('#camera-downloads[data-person]', { timeout: 30_000 });
+    const framePng = await linkBytes(page, 'camera-frame-download');
+    const pageMask = PNG.sync.read(await linkBytes(page, 'camera-mask-download'));
+    writeFileSync(join(tmp, 'frame.png'), framePng);
+    run('node', [CLI, join(tmp, 'frame.png'), '--model', 'selfie', '--out', join(tmp, 'node'), '--workers', '1']);
+    const nodeMask = PNG.sync.read(readFileSync(join(tmp, 'node/frame.mask.png')));
+    const [a, b] = [personMask(pageMask), personMask(nodeMask)];
+    let agree = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] === b[i]) agree++;
+    const agreement = agree / a.length;
+    const share = a.reduce((s, v) => s + v, 0) / a.length;
+    console.log(`camera snapshot ${pageMask.width} x ${pageMask.height}: person ${(share * 100).toFixed(1)} %, page vs segment-node mask pixels agreeing ${(agreement * 100).toFixed(3)} %`);
+    expect([nodeMask.width, nodeMask.height]).toEqual([pageMask.width, pageMask.height]);
+    expect(agreement).toBeGreaterThanOrEqual(0.995);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'segment-web-camera.png') });
     const fps = ((stats.frames - first.frames) * 1000) / (stats.t - first.t);

@@ -70,7 +70,7 @@ export class CameraSession {
   private person = document.createElement('canvas');
   private inFlight = 0;
   private running = false;
-  private latest?: { frame: ImageBitmap; mask: ImageBitmap };
+  private latest?: { frame: ImageBitmap; mask: ImageBitmap; scores: Float32Array; dims: number[] };
   private dirty = false;
   private raf = 0;
   private lastVideoTime = -1;
@@ -113,6 +113,15 @@ export class CameraSession {
     this.latest = undefined;
   }
 
+  /** The last segmented frame and its mask as PNGs (encoded in the pipeline worker). */
+  async snapshot(): Promise<{ frame: Blob; mask: Blob; share: number } | undefined> {
+    const latest = this.latest;
+    if (!latest) return undefined;
+    const copy = await createImageBitmap(latest.frame);
+    const scores = latest.scores.slice();
+    return this.options.pipeline.cameraSnapshot(Comlink.transfer(copy, [copy]), Comlink.transfer(scores, [scores.buffer]), latest.dims, this.options.spec);
+  }
+
   private tick = (now: number): void => {
     if (!this.running) return;
     this.raf = requestAnimationFrame(this.tick);
@@ -147,7 +156,8 @@ export class CameraSession {
       const outputs = await session.run({ [spec.inputName ?? session.inputNames[0]]: tensor }, { transfer: true });
       const out = outputs[spec.outputName ?? session.outputNames[0]];
       const data = out.data as Float32Array;
-      const { mask, share } = await pipeline.cameraMask(Comlink.transfer(data, [data.buffer]), [...out.dims], spec);
+      const dims = [...out.dims];
+      const { mask, share, scores } = await pipeline.cameraMask(Comlink.transfer(data, [data.buffer]), dims, spec);
       if (!this.running) {
         frame.close();
         mask.close();
@@ -155,7 +165,7 @@ export class CameraSession {
       }
       this.latest?.frame.close();
       this.latest?.mask.close();
-      this.latest = { frame, mask };
+      this.latest = { frame, mask, scores, dims };
       this.dirty = true;
       const latency = performance.now() - taken;
       this.latencies.push(latency);

@@ -41,6 +41,10 @@ const ui = {
   cameraBg: $<HTMLSelectElement>('camera-bg'),
   cameraToggle: $<HTMLButtonElement>('camera-toggle'),
   cameraMessage: $('camera-message'),
+  cameraSnapshot: $<HTMLButtonElement>('camera-snapshot'),
+  cameraDownloads: $('camera-downloads'),
+  cameraFrameDownload: $<HTMLAnchorElement>('camera-frame-download'),
+  cameraMaskDownload: $<HTMLAnchorElement>('camera-mask-download'),
   cameraBox: $('camera-box'),
   camera: $<HTMLCanvasElement>('camera'),
   cameraMetrics: $('camera-metrics'),
@@ -482,6 +486,7 @@ let replacement: ImageBitmap | undefined;
 function setCameraState(kind: 'off' | 'starting' | 'on' | 'error', message = ''): void {
   document.body.dataset.camera = kind;
   ui.cameraToggle.textContent = kind === 'on' || kind === 'starting' ? 'Stop camera' : 'Start camera';
+  ui.cameraSnapshot.hidden = kind !== 'on';
   ui.cameraMessage.hidden = !message;
   ui.cameraMessage.textContent = message;
 }
@@ -558,6 +563,21 @@ function stopCamera(): void {
   setCameraState('off');
   setStatus('Camera off: it is released.', 'idle');
 }
+
+ui.cameraSnapshot.addEventListener('click', async () => {
+  const shot = await camera?.snapshot().catch((error: unknown) => {
+    setStatus(`Snapshot failed: ${describe(error)}`, 'error');
+    return undefined;
+  });
+  if (!shot) return;
+  for (const [link, blob] of [[ui.cameraFrameDownload, shot.frame], [ui.cameraMaskDownload, shot.mask]] as const) {
+    if (link.href) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(blob);
+  }
+  ui.cameraDownloads.hidden = false;
+  ui.cameraDownloads.dataset.person = shot.share.toFixed(4);
+  setStatus(`Snapshot: the frame and its mask (person ${(shot.share * 100).toFixed(1)}%) are ready to download.`, 'idle');
+});
 
 ui.cameraToggle.addEventListener('click', () => {
   if (camera) stopCamera();

@@ -68,7 +68,19 @@ const api = {
       if (alpha[i] > 127) person++;
     }
     const mask = await createImageBitmap(new ImageData(rgba, width, height), { premultiplyAlpha: 'premultiply' });
-    return Comlink.transfer({ mask, share: person / alpha.length }, [mask]);
+    // The scores go back too (the page keeps the last frame's for a snapshot).
+    return Comlink.transfer({ mask, share: person / alpha.length, scores }, [mask, scores.buffer]);
+  },
+
+  /** Camera snapshot: a frame as a PNG, and its mask (at the frame's size, as photos get it) as a PNG. */
+  async cameraSnapshot(frame: ImageBitmap, scores: Float32Array, dims: number[], spec: ModelSpec) {
+    const { width, height } = frame;
+    const canvas = new OffscreenCanvas(width, height);
+    canvas.getContext('2d')!.drawImage(frame, 0, 0);
+    frame.close();
+    const framePng = await canvas.convertToBlob({ type: 'image/png' });
+    const mask = decodeMask({ data: scores, dims }, spec, width, height);
+    return { frame: framePng, mask: await encodePng(colorizeMask(mask, spec.colors)), share: classShares(mask, spec.classes.length)[1] ?? 0 };
   },
 
   /**
