@@ -228,7 +228,8 @@ describe('segment-web: the person model', () => {
     expect(stats.person).toBeGreaterThan(0.2);
     expect(stats.person).toBeLessThan(0.9);
     expect(probe.frames).toBeGreaterThan(100);
-    expect(probe.max).toBeLessThan(100);
+    // Issue 11: the longest main-thread frame gap while the camera runs stays under 50 ms.
+    expect(probe.max).toBeLessThan(50);
     expect(await page.evaluate(() => (window as unknown as { __streams: MediaStream[] }).__streams.flatMap((s) => s.getTracks()).map((t) => t.readyState))).toEqual(['live']);
     await page.click('#camera-toggle');
     expect(await page.evaluate(() => document.body.dataset.camera)).toBe('off');

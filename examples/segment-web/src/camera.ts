@@ -1,7 +1,8 @@
-// Live camera mode: each camera frame becomes an ImageBitmap that is transferred (not copied) to the
-// pipeline worker, which resamples it into the model input; the pool runs the person model; the pipeline
-// worker turns the output into a matte ImageBitmap. The main thread does no per-pixel work: it passes
-// messages and composites with canvas drawImage once per animation frame.
+// Live camera mode, the main thread's side: each camera frame becomes an ImageBitmap that is transferred
+// (not copied) to the pipeline worker, which resamples it into the model input; the pool runs the person
+// model; the pipeline worker turns the output into a matte and composites frame and matte into the camera
+// canvas, handed to it with transferControlToOffscreen() (camera-compositor.ts), at its next animation
+// frame. The main thread only passes messages: no drawing, no per-pixel work.
 // Latest frame wins: while as many frames are in flight as the pool has workers, new camera frames are
 // dropped (and counted), never queued.
 import * as Comlink from 'comlink';
@@ -9,7 +10,9 @@ import { Tensor } from 'atrous';
 import type { ModelSpec } from 'segment-core';
 import type { PipelineApi } from './pipeline-worker.js';
 
-export type Background = 'blur' | 'replace' | 'dim' | 'mask';
+import type { Background } from './camera-compositor.js';
+
+export type { Background };
 
 interface RunSession {
   inputNames: readonly string[];
@@ -34,14 +37,11 @@ export interface CameraStats {
 }
 
 export interface CameraOptions {
-  canvas: HTMLCanvasElement;
   pipeline: Comlink.Remote<PipelineApi>;
   session: RunSession;
   spec: ModelSpec;
   /** Frames that may be in flight at once (the pool's worker count). */
   maxInFlight: number;
-  background: () => Background;
-  replacement: () => ImageBitmap | undefined;
   onStats: (stats: CameraStats) => void;
   onError: (error: unknown) => void;
 }
@@ -67,11 +67,9 @@ export function cameraErrorMessage(error: unknown): string {
 export class CameraSession {
   private stream?: MediaStream;
   private video = document.createElement('video');
-  private person = document.createElement('canvas');
   private inFlight = 0;
   private running = false;
-  private latest?: { frame: ImageBitmap; mask: ImageBitmap; scores: Float32Array; dims: number[] };
-  private dirty = false;
+  private seq = 0;
   private raf = 0;
   private lastVideoTime = -1;
   private done: number[] = [];
@@ -108,18 +106,12 @@ export class CameraSession {
     this.video.pause();
     this.video.srcObject = null;
     this.stream = undefined;
-    this.latest?.frame.close();
-    this.latest?.mask.close();
-    this.latest = undefined;
+    void this.options.pipeline.cameraClear();
   }
 
   /** The last segmented frame and its mask as PNGs (encoded in the pipeline worker). */
-  async snapshot(): Promise<{ frame: Blob; mask: Blob; share: number } | undefined> {
-    const latest = this.latest;
-    if (!latest) return undefined;
-    const copy = await createImageBitmap(latest.frame);
-    const scores = latest.scores.slice();
-    return this.options.pipeline.cameraSnapshot(Comlink.transfer(copy, [copy]), Comlink.transfer(scores, [scores.buffer]), latest.dims, this.options.spec);
+  snapshot(): Promise<{ frame: Blob; mask: Blob; share: number } | undefined> {
+    return this.options.pipeline.cameraSnapshot(this.options.spec);
   }
 
   private tick = (now: number): void => {
@@ -131,19 +123,16 @@ export class CameraSession {
       if (this.inFlight < this.options.maxInFlight) void this.segmentFrame();
       else this.stats.dropped++;
     }
-    if (this.dirty && this.latest) {
-      this.dirty = false;
-      this.draw(this.latest.frame, this.latest.mask);
-    }
     while (this.done.length && now - this.done[0] > 1000) this.done.shift();
     this.stats.fps = this.done.length;
   };
 
   private async segmentFrame(): Promise<void> {
     this.inFlight++;
+    const seq = ++this.seq;
     const taken = performance.now();
+    const { spec, session, pipeline } = this.options;
     try {
-      const { spec, session, pipeline } = this.options;
       const bitmap = await createImageBitmap(this.video);
       if (!this.running) {
         bitmap.close();
@@ -151,22 +140,17 @@ export class CameraSession {
       }
       const size = spec.inputSize ?? [256, 256];
       const nhwc = spec.layout === 'nhwc';
-      const { input, frame } = await pipeline.cameraInput(Comlink.transfer(bitmap, [bitmap]), size, [...spec.mean], [...spec.std], nhwc ? 'nhwc' : 'nchw');
+      const input = await pipeline.cameraInput(seq, Comlink.transfer(bitmap, [bitmap]), size, [...spec.mean], [...spec.std], nhwc ? 'nhwc' : 'nchw');
       const tensor = new Tensor('float32', input, nhwc ? [1, size[0], size[1], 3] : [1, 3, size[0], size[1]]);
       const outputs = await session.run({ [spec.inputName ?? session.inputNames[0]]: tensor }, { transfer: true });
       const out = outputs[spec.outputName ?? session.outputNames[0]];
       const data = out.data as Float32Array;
-      const dims = [...out.dims];
-      const { mask, share, scores } = await pipeline.cameraMask(Comlink.transfer(data, [data.buffer]), dims, spec);
       if (!this.running) {
-        frame.close();
-        mask.close();
+        void pipeline.cameraDrop(seq);
         return;
       }
-      this.latest?.frame.close();
-      this.latest?.mask.close();
-      this.latest = { frame, mask, scores, dims };
-      this.dirty = true;
+      const { share, width, height } = await pipeline.cameraMatte(seq, Comlink.transfer(data, [data.buffer]), [...out.dims], spec);
+      if (!this.running) return;
       const latency = performance.now() - taken;
       this.latencies.push(latency);
       if (this.latencies.length > 30) this.latencies.shift();
@@ -178,58 +162,15 @@ export class CameraSession {
         latencyMs: latency,
         medianLatencyMs: sorted[Math.floor(sorted.length / 2)],
         personShare: share,
-        width: frame.width,
-        height: frame.height,
+        width,
+        height,
       };
       this.options.onStats(this.stats);
     } catch (error) {
+      void pipeline.cameraDrop(seq);
       if (this.running) this.options.onError(error);
     } finally {
       this.inFlight--;
     }
-  }
-
-  /** Composites one frame with its matte: drawImage and compositing modes only, no per-pixel JavaScript. */
-  private draw(frame: ImageBitmap, mask: ImageBitmap): void {
-    const { canvas } = this.options;
-    const { width, height } = frame;
-    if (canvas.width !== width || canvas.height !== height) {
-      canvas.width = width;
-      canvas.height = height;
-      this.person.width = width;
-      this.person.height = height;
-    }
-    const ctx = canvas.getContext('2d')!;
-    const mode = this.options.background();
-    if (mode === 'mask') {
-      ctx.fillStyle = '#000';
-      ctx.fillRect(0, 0, width, height);
-      ctx.drawImage(mask, 0, 0, width, height);
-      return;
-    }
-    // The person: the frame where the matte is (source-in keeps the frame under the matte's alpha).
-    const p = this.person.getContext('2d')!;
-    p.globalCompositeOperation = 'copy';
-    p.drawImage(mask, 0, 0, width, height);
-    p.globalCompositeOperation = 'source-in';
-    p.drawImage(frame, 0, 0);
-    p.globalCompositeOperation = 'source-over';
-    const replacement = this.options.replacement();
-    if (mode === 'replace' && replacement) {
-      // Cover the frame with the replacement photo, cropped to the frame's aspect ratio.
-      const scale = Math.max(width / replacement.width, height / replacement.height);
-      const w = width / scale;
-      const h = height / scale;
-      ctx.drawImage(replacement, (replacement.width - w) / 2, (replacement.height - h) / 2, w, h, 0, 0, width, height);
-    } else if (mode === 'blur') {
-      ctx.filter = `blur(${Math.max(4, Math.round(width / 60))}px)`;
-      ctx.drawImage(frame, 0, 0);
-      ctx.filter = 'none';
-    } else {
-      ctx.drawImage(frame, 0, 0);
-      ctx.fillStyle = 'rgba(8, 10, 24, 0.7)';
-      ctx.fillRect(0, 0, width, height);
-    }
-    ctx.drawImage(this.person, 0, 0);
   }
 }

@@ -480,7 +480,20 @@ window.addEventListener('resize', layoutCanvas);
 
 // ---- Live camera ----
 let camera: CameraSession | undefined;
-let replacement: ImageBitmap | undefined;
+let replacementSent = false;
+let cameraCanvasAttached = false;
+
+/** The camera canvas is drawn by the pipeline worker (camera-compositor.ts): handed over once. */
+function attachCameraCanvas(): void {
+  if (cameraCanvasAttached) return;
+  cameraCanvasAttached = true;
+  const offscreen = ui.camera.transferControlToOffscreen();
+  void pipeline.cameraAttach(Comlink.transfer(offscreen, [offscreen]));
+}
+
+function sendBackground(): void {
+  void pipeline.cameraBackground(ui.cameraBg.value as Background);
+}
 
 /** For people (the button, the message) and for tests (data-camera on <body>: off, starting, on, error). */
 function setCameraState(kind: 'off' | 'starting' | 'on' | 'error', message = ''): void {
@@ -515,19 +528,20 @@ async function startCamera(): Promise<void> {
   state.run?.abort();
   try {
     const { session, source } = await loadModel('selfie');
-    if (!replacement) {
+    attachCameraCanvas();
+    sendBackground();
+    if (!replacementSent) {
+      replacementSent = true;
+      // The replacement background, decoded in the pipeline worker's compositor.
       fetchBlob(`${import.meta.env.BASE_URL}samples/coffee.png`)
         .then((blob) => createImageBitmap(blob))
-        .then((bitmap) => (replacement = bitmap), () => undefined);
+        .then((bitmap) => pipeline.cameraBackground(ui.cameraBg.value as Background, Comlink.transfer(bitmap, [bitmap])), () => undefined);
     }
     const cam = new CameraSession({
-      canvas: ui.camera,
       pipeline,
       session,
       spec: source.spec!,
       maxInFlight: state.workers,
-      background: () => ui.cameraBg.value as Background,
-      replacement: () => replacement,
       onStats: (stats) => {
         ui.camFps.textContent = `${stats.fps}`;
         ui.camLatency.textContent = `${stats.latencyMs.toFixed(0)} ms (median ${stats.medianLatencyMs.toFixed(0)})`;
@@ -564,6 +578,7 @@ function stopCamera(): void {
   setStatus('Camera off: it is released.', 'idle');
 }
 
+ui.cameraBg.addEventListener('change', sendBackground);
 ui.cameraSnapshot.addEventListener('click', async () => {
   const shot = await camera?.snapshot().catch((error: unknown) => {
     setStatus(`Snapshot failed: ${describe(error)}`, 'error');

@@ -3,10 +3,10 @@
 // The main thread only draws the results, so it stays free for frames while the pool runs the model.
 import * as Comlink from 'comlink';
 import { classShares, colorizeMask, cutout, decodeMask, imageToPlanes, planesToNhwc, probabilityAlpha, type ModelSpec, type RgbaImage } from 'segment-core';
+import * as compositor from './camera-compositor.js';
 import { decodeImage } from './image-input.js';
 
 let current: { id: number; image: RgbaImage } | undefined;
-let camera: { canvas: OffscreenCanvas; ctx: OffscreenCanvasRenderingContext2D } | undefined;
 
 async function encodePng(image: RgbaImage): Promise<Blob> {
   const canvas = new OffscreenCanvas(image.width, image.height);
@@ -36,51 +36,29 @@ const api = {
     return Comlink.transfer(planes, [planes.buffer]);
   },
 
-  /**
-   * Camera: one frame (transferred here from the main thread) as the model input, resampled with the same
-   * filter as photos. The frame goes back (transferred, not copied) so the page draws the very frame the
-   * mask belongs to.
-   */
-  cameraInput(frame: ImageBitmap, size: [number, number], mean: number[], std: number[], layout: 'nchw' | 'nhwc') {
-    if (!camera || camera.canvas.width !== frame.width || camera.canvas.height !== frame.height) {
-      const canvas = new OffscreenCanvas(frame.width, frame.height);
-      camera = { canvas, ctx: canvas.getContext('2d', { willReadFrequently: true })! };
-    }
-    camera.ctx.drawImage(frame, 0, 0);
-    const pixels = camera.ctx.getImageData(0, 0, frame.width, frame.height);
-    let input = imageToPlanes({ width: pixels.width, height: pixels.height, data: pixels.data }, size[1], size[0], mean, std);
-    if (layout === 'nhwc') input = planesToNhwc(input, size[0], size[1]);
-    return Comlink.transfer({ input, frame }, [input.buffer, frame]);
+  /** The camera (camera-compositor.ts): the page's camera canvas, handed over once. */
+  cameraAttach(canvas: OffscreenCanvas): void {
+    compositor.attach(canvas);
   },
-
-  /** Camera: the model's probability output as a white matte (alpha = person probability) at its own size. */
-  async cameraMask(scores: Float32Array, dims: number[], spec: ModelSpec) {
-    const layoutDims = spec.layout === 'nhwc' ? dims.slice(1, 3) : dims.slice(2, 4);
-    const [height, width] = layoutDims;
-    const alpha = probabilityAlpha({ data: scores, dims }, spec, width, height);
-    const rgba = new Uint8ClampedArray(width * height * 4);
-    let person = 0;
-    for (let i = 0; i < alpha.length; i++) {
-      rgba[4 * i] = 255;
-      rgba[4 * i + 1] = 255;
-      rgba[4 * i + 2] = 255;
-      rgba[4 * i + 3] = alpha[i];
-      if (alpha[i] > 127) person++;
-    }
-    const mask = await createImageBitmap(new ImageData(rgba, width, height), { premultiplyAlpha: 'premultiply' });
-    // The scores go back too (the page keeps the last frame's for a snapshot).
-    return Comlink.transfer({ mask, share: person / alpha.length, scores }, [mask, scores.buffer]);
+  cameraBackground(mode: compositor.Background, image?: ImageBitmap): void {
+    compositor.setBackground(mode, image);
   },
-
-  /** Camera snapshot: a frame as a PNG, and its mask (at the frame's size, as photos get it) as a PNG. */
-  async cameraSnapshot(frame: ImageBitmap, scores: Float32Array, dims: number[], spec: ModelSpec) {
-    const { width, height } = frame;
-    const canvas = new OffscreenCanvas(width, height);
-    canvas.getContext('2d')!.drawImage(frame, 0, 0);
-    frame.close();
-    const framePng = await canvas.convertToBlob({ type: 'image/png' });
-    const mask = decodeMask({ data: scores, dims }, spec, width, height);
-    return { frame: framePng, mask: await encodePng(colorizeMask(mask, spec.colors)), share: classShares(mask, spec.classes.length)[1] ?? 0 };
+  /** A frame (transferred here) as the model input; the frame waits here for its matte. */
+  cameraInput(seq: number, frame: ImageBitmap, size: [number, number], mean: number[], std: number[], layout: 'nchw' | 'nhwc'): Float32Array {
+    const input = compositor.input(seq, frame, size, mean, std, layout);
+    return Comlink.transfer(input, [input.buffer]);
+  },
+  cameraMatte(seq: number, scores: Float32Array, dims: number[], spec: ModelSpec) {
+    return compositor.matte(seq, scores, dims, spec);
+  },
+  cameraDrop(seq: number): void {
+    compositor.drop(seq);
+  },
+  cameraClear(): void {
+    compositor.clear();
+  },
+  cameraSnapshot(spec: ModelSpec) {
+    return compositor.snapshot(spec);
   },
 
   /**
