@@ -30,6 +30,8 @@ export interface CameraStats {
   /** Camera frame taken -> its matte ready, last frame and median of the last 30, in ms. */
   latencyMs: number;
   medianLatencyMs: number;
+  /** Of the last frame's latency, the time in the pool (session.run), ms. */
+  modelMs: number;
   /** Person share of the last frame (matte > 0.5). */
   personShare: number;
   width: number;
@@ -74,7 +76,7 @@ export class CameraSession {
   private lastVideoTime = -1;
   private done: number[] = [];
   private latencies: number[] = [];
-  private stats: CameraStats = { frames: 0, dropped: 0, fps: 0, latencyMs: 0, medianLatencyMs: 0, personShare: 0, width: 0, height: 0 };
+  private stats: CameraStats = { frames: 0, dropped: 0, fps: 0, latencyMs: 0, medianLatencyMs: 0, modelMs: 0, personShare: 0, width: 0, height: 0 };
 
   constructor(private readonly options: CameraOptions) {
     this.video.muted = true;
@@ -142,7 +144,9 @@ export class CameraSession {
       const nhwc = spec.layout === 'nhwc';
       const input = await pipeline.cameraInput(seq, Comlink.transfer(bitmap, [bitmap]), size, [...spec.mean], [...spec.std], nhwc ? 'nhwc' : 'nchw');
       const tensor = new Tensor('float32', input, nhwc ? [1, size[0], size[1], 3] : [1, 3, size[0], size[1]]);
+      const runStart = performance.now();
       const outputs = await session.run({ [spec.inputName ?? session.inputNames[0]]: tensor }, { transfer: true });
+      const modelMs = performance.now() - runStart;
       const out = outputs[spec.outputName ?? session.outputNames[0]];
       const data = out.data as Float32Array;
       if (!this.running) {
@@ -161,6 +165,7 @@ export class CameraSession {
         frames: this.stats.frames + 1,
         latencyMs: latency,
         medianLatencyMs: sorted[Math.floor(sorted.length / 2)],
+        modelMs,
         personShare: share,
         width,
         height,

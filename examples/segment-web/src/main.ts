@@ -544,7 +544,7 @@ async function startCamera(): Promise<void> {
       maxInFlight: state.workers,
       onStats: (stats) => {
         ui.camFps.textContent = `${stats.fps}`;
-        ui.camLatency.textContent = `${stats.latencyMs.toFixed(0)} ms (median ${stats.medianLatencyMs.toFixed(0)})`;
+        ui.camLatency.textContent = `${stats.latencyMs.toFixed(0)} ms (median ${stats.medianLatencyMs.toFixed(0)}, model ${stats.modelMs.toFixed(0)})`;
         ui.camFrames.textContent = `${stats.frames}`;
         ui.camDropped.textContent = `${stats.dropped}`;
         ui.cameraBox.dataset.frames = String(stats.frames);
