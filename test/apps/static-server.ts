@@ -15,6 +15,7 @@ const TYPES: Record<string, string> = {
   '.jpg': 'image/jpeg',
   '.svg': 'image/svg+xml',
   '.onnx': 'application/octet-stream',
+  '.tflite': 'application/octet-stream',
 };
 
 export async function serveStatic(dir: string): Promise<{ url: string; close: () => Promise<void> }> {

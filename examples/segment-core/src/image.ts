@@ -117,8 +117,28 @@ export function imageToPlanes(image: RgbaImage, width: number, height: number, m
   return out;
 }
 
-/** The model input for an image: [1, 3, H, W] at `size` ([height, width], see chooseInputSize). */
+/** Planes [C, H, W] -> interleaved [H, W, C] (what NHWC models such as TFLite's take). */
+export function planesToNhwc(planes: Float32Array, height: number, width: number): Float32Array {
+  const plane = height * width;
+  const channels = planes.length / plane;
+  if (!Number.isInteger(channels)) {
+    throw new AtrousError('INVALID_SHAPE', `planesToNhwc: ${planes.length} values are not whole planes of ${height}x${width}`);
+  }
+  const out = new Float32Array(planes.length);
+  for (let c = 0; c < channels; c++) {
+    const base = c * plane;
+    for (let p = 0; p < plane; p++) out[p * channels + c] = planes[base + p];
+  }
+  return out;
+}
+
+/**
+ * The model input for an image at `size` ([height, width], see chooseInputSize): [1, 3, H, W], or
+ * [1, H, W, 3] for an NHWC model (spec.layout).
+ */
 export function imageToTensor(image: RgbaImage, spec: ModelSpec, size: [number, number]): Tensor<'float32'> {
   const [height, width] = size;
-  return new Tensor('float32', imageToPlanes(image, width, height, spec.mean, spec.std), [1, 3, height, width]);
+  const planes = imageToPlanes(image, width, height, spec.mean, spec.std);
+  if (spec.layout === 'nhwc') return new Tensor('float32', planesToNhwc(planes, height, width), [1, height, width, 3]);
+  return new Tensor('float32', planes, [1, 3, height, width]);
 }

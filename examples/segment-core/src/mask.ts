@@ -15,6 +15,22 @@ export interface ScoreMap {
   dims: readonly number[];
 }
 
+/** [1, H, W, C] scores (an NHWC model's output) as [1, C, H, W]. */
+export function nhwcToNchw(scores: ScoreMap): ScoreMap {
+  if (scores.dims.length !== 4 || scores.dims[0] !== 1) {
+    throw new AtrousError('INVALID_SHAPE', `nhwcToNchw: scores must be [1, H, W, C], got dims [${scores.dims.join(', ')}]`);
+  }
+  const [, h, w, c] = scores.dims;
+  if (scores.data.length !== h * w * c) {
+    throw new AtrousError('INVALID_SHAPE', `nhwcToNchw: scores hold ${scores.data.length} values, dims [${scores.dims.join(', ')}] need ${h * w * c}`);
+  }
+  if (c === 1) return { data: scores.data, dims: [1, 1, h, w] };
+  const plane = h * w;
+  const out = new Float32Array(scores.data.length);
+  for (let p = 0; p < plane; p++) for (let k = 0; k < c; k++) out[k * plane + p] = scores.data[p * c + k];
+  return { data: out, dims: [1, c, h, w] };
+}
+
 /**
  * Turns a model's output into a class mask at `width` x `height` (the image's size): scores are sampled
  * bilinearly (half-pixel centres, the same mapping as the input resampling) and the best class wins;
@@ -22,6 +38,7 @@ export interface ScoreMap {
  * Upsampling the scores, not the argmax, keeps the edges smooth instead of blocky.
  */
 export function decodeMask(scores: ScoreMap, spec: ModelSpec, width: number, height: number): ClassMask {
+  if (spec.layout === 'nhwc') scores = nhwcToNchw(scores);
   const dims = scores.dims.length === 4 ? scores.dims : scores.dims.length === 3 ? [1, ...scores.dims] : undefined;
   if (!dims || dims[0] !== 1) {
     throw new AtrousError('INVALID_SHAPE', `decodeMask: scores must be [1, C, H, W], got dims [${scores.dims.join(', ')}]`);
@@ -180,4 +197,59 @@ export function classShares(mask: ClassMask, classCount: number): number[] {
   const counts = new Float64Array(classCount);
   for (let i = 0; i < mask.data.length; i++) counts[mask.data[i]]++;
   return Array.from(counts, (c) => c / mask.data.length);
+}
+
+/**
+ * A one-channel probability output (a person or foreground model) as a soft alpha matte at `width` x
+ * `height`: bilinear like decodeMask, 0..255. Logit outputs (values outside [0, 1]) go through a sigmoid.
+ */
+export function probabilityAlpha(scores: ScoreMap, spec: ModelSpec, width: number, height: number): Uint8Array {
+  if (spec.layout === 'nhwc') scores = nhwcToNchw(scores);
+  const dims = scores.dims.length === 4 ? scores.dims : scores.dims.length === 3 ? [1, ...scores.dims] : undefined;
+  if (!dims || dims[0] !== 1 || dims[1] !== 1 || scores.data.length !== dims[2] * dims[3]) {
+    throw new AtrousError('INVALID_SHAPE', `probabilityAlpha: scores must be one channel [1, 1, H, W], got dims [${scores.dims.join(', ')}]`);
+  }
+  const [, , inH, inW] = dims;
+  const data = scores.data;
+  let logits = false;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] < -1e-3 || data[i] > 1 + 1e-3) {
+      logits = true;
+      break;
+    }
+  }
+  const out = new Uint8Array(width * height);
+  const sy = inH / height;
+  const sx = inW / width;
+  for (let y = 0; y < height; y++) {
+    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), inH - 1);
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(y0 + 1, inH - 1);
+    const ty = fy - y0;
+    for (let x = 0; x < width; x++) {
+      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), inW - 1);
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(x0 + 1, inW - 1);
+      const tx = fx - x0;
+      let v = (1 - ty) * ((1 - tx) * data[y0 * inW + x0] + tx * data[y0 * inW + x1]) + ty * ((1 - tx) * data[y1 * inW + x0] + tx * data[y1 * inW + x1]);
+      if (logits) v = 1 / (1 + Math.exp(-v));
+      out[y * width + x] = Math.round(Math.min(1, Math.max(0, v)) * 255);
+    }
+  }
+  return out;
+}
+
+/** The image with `alpha` (0..255 per pixel, e.g. probabilityAlpha) as its alpha channel: a cut-out. */
+export function cutout(image: RgbaImage, alpha: Uint8Array): RgbaImage {
+  if (alpha.length !== image.width * image.height) {
+    throw new AtrousError('INVALID_SHAPE', `cutout: ${image.width}x${image.height} image but ${alpha.length} alpha values`);
+  }
+  const out = new Uint8ClampedArray(image.width * image.height * 4);
+  for (let i = 0; i < alpha.length; i++) {
+    out[4 * i] = image.data[4 * i];
+    out[4 * i + 1] = image.data[4 * i + 1];
+    out[4 * i + 2] = image.data[4 * i + 2];
+    out[4 * i + 3] = alpha[i];
+  }
+  return { width: image.width, height: image.height, data: out };
 }

@@ -25,6 +25,16 @@ export interface ModelSpec {
   /** Index of the class that is left uncoloured in overlays, or -1. */
   background: number;
   output: OutputKind;
+  /**
+   * Tensor layout of the model's input and output: 'nchw' ([1, 3, H, W] in, [1, C, H, W] out, ONNX's usual)
+   * or 'nhwc' ([1, H, W, 3] in, [1, H, W, C] out, as TFLite models are). Undefined means 'nchw'.
+   */
+  layout?: 'nchw' | 'nhwc';
+  /**
+   * How the apps show the mask: 'classes' (class colours over the photo, the default) or 'cutout' (a
+   * person/foreground model: the background dimmed, blurred or replaced, the foreground left as it is).
+   */
+  view?: 'classes' | 'cutout';
 }
 
 const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
@@ -171,6 +181,24 @@ export const ISNET_SPEC: ModelSpec = {
   fixedSize: true,
   background: 0,
   output: 'probability',
+};
+
+/**
+ * MediaPipe's selfie segmenter (selfie_segmentation.tflite from npm @mediapipe/selfie_segmentation,
+ * Apache-2.0): NHWC [1, 256, 256, 3] RGB in [0, 1] in, [1, 256, 256, 1] person probability out.
+ */
+export const SELFIE_SPEC: ModelSpec = {
+  name: 'Person (MediaPipe selfie segmentation)',
+  classes: ['background', 'person'],
+  colors: [[0, 0, 0], [255, 255, 255]],
+  mean: [0, 0, 0],
+  std: [1, 1, 1],
+  inputSize: [256, 256],
+  fixedSize: true,
+  background: 0,
+  output: 'probability',
+  layout: 'nhwc',
+  view: 'cutout',
 };
 
 export interface UnknownModelInfo {

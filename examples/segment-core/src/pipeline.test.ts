@@ -3,8 +3,12 @@ import {
   chooseInputSize,
   classShares,
   colorizeMask,
+  cutout,
   decodeMask,
   imageToPlanes,
+  imageToTensor,
+  probabilityAlpha,
+  SELFIE_SPEC,
   maskFromColors,
   maskIoU,
   parseModelSpec,
@@ -96,6 +100,26 @@ describe('decodeMask', () => {
 
   it('rejects scores whose size does not match their dims', () => {
     expect(() => decodeMask({ data: new Float32Array(5), dims: [1, 3, 2, 2] }, SPEC, 2, 2)).toThrow(/hold 5 values, dims \[1, 3, 2, 2\] need 12/);
+  });
+});
+
+describe('NHWC models (the selfie segmenter)', () => {
+  it('makes [1, H, W, 3] inputs in [0, 1] and reads [1, H, W, C] outputs', () => {
+    const img = image(2, 1, (x) => (x === 0 ? [255, 0, 0] : [0, 0, 255]));
+    const t = imageToTensor(img, SELFIE_SPEC, [1, 2]);
+    expect(t.dims).toEqual([1, 1, 2, 3]);
+    expect(Array.from(t.data as Float32Array)).toEqual([1, 0, 0, 0, 0, 1]);
+    // Two channels, NHWC: pixel 0 favours class 1, pixel 1 class 0.
+    const two = { ...SPEC, layout: 'nhwc' as const };
+    expect(Array.from(decodeMask({ data: new Float32Array([0, 3, 0, 4, 1, 1]), dims: [1, 1, 2, 3] }, two, 2, 1).data)).toEqual([1, 0]);
+    expect(Array.from(decodeMask({ data: new Float32Array([0.9, 0.1]), dims: [1, 1, 2, 1] }, SELFIE_SPEC, 2, 1).data)).toEqual([1, 0]);
+  });
+
+  it('turns a person probability into a soft alpha matte and a cut-out', () => {
+    const alpha = probabilityAlpha({ data: new Float32Array([1, 0]), dims: [1, 1, 2, 1] }, SELFIE_SPEC, 4, 1);
+    expect(Array.from(alpha)).toEqual([255, 191, 64, 0]);
+    const out = cutout(image(4, 1, () => [10, 20, 30]), alpha);
+    expect(Array.from(out.data.slice(0, 8))).toEqual([10, 20, 30, 255, 10, 20, 30, 191]);
   });
 });
 

@@ -54,6 +54,8 @@ export async function runLocal(inputs: string[], opts: LocalRunOptions): Promise
   let pixels = 0;
   let spec: ModelSpec | undefined;
   const shares: number[] = [];
+  /** Per image, for a person model: its person share and its cut-out. */
+  const cutouts: { file: string; share: number; path: string }[] = [];
   let next = 0;
   // One async loop per worker (plus one) keeps every worker busy while sharp decodes and encodes.
   const loop = async (): Promise<void> => {
@@ -66,6 +68,7 @@ export async function runLocal(inputs: string[], opts: LocalRunOptions): Promise
         inferenceMs += result.inferenceMs;
         pixels += result.width * result.height;
         result.shares.forEach((s, c) => (shares[c] = (shares[c] ?? 0) + s));
+        if (result.cutoutPath) cutouts.push({ file, share: result.shares[1] ?? 0, path: result.cutoutPath });
         if (truth) await truth.add(stems[i], file, result.mask, result.spec.classes.length);
       } catch (error) {
         failures.push({ file, reason: describeError(error) });
@@ -93,7 +96,10 @@ export async function runLocal(inputs: string[], opts: LocalRunOptions): Promise
     out(`  classes    ${legend}`);
   }
   if (truth && truth.count > 0) out(`  truth      mIoU ${truth.meanIoU().toFixed(4)} against ${truth.count} ground-truth masks in ${relative(process.cwd(), truth.dir) || '.'}${truth.missing ? ` (${truth.missing} without one)` : ''}`);
-  if (ok > 0) out(`  masks in   ${outDir}  (<name>.mask.png: class colours; <name>.overlay.png: over the image)`);
+  if (ok > 0) out(`  masks in   ${outDir}  (<name>.mask.png: class colours; <name>.overlay.png: over the image${cutouts.length ? '; <name>.cutout.png: the person with alpha' : ''})`);
+  for (const c of cutouts.sort((a, b) => a.file.localeCompare(b.file))) {
+    out(`  ${basename(c.file).padEnd(24)} ${spec?.classes[1] ?? 'person'} ${(c.share * 100).toFixed(1)}%  cut-out ${relative(process.cwd(), c.path).startsWith('..') ? c.path : relative(process.cwd(), c.path)}`);
+  }
   if (failures.length > 0) {
     out(`  ${failures.length} failed:`);
     for (const f of failures) out(`    ${f.file}: ${f.reason}`);

@@ -1,10 +1,11 @@
 // Which model a run uses: the built-in one, ISNet, or a user's .onnx (with an optional <name>.json beside it).
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AtrousError } from 'atrous';
-import { ISNET_SPEC, parseModelSpec, readOnnxMetadata, type ModelSpec } from 'segment-core';
+import { ISNET_SPEC, SELFIE_SPEC, parseModelSpec, readOnnxMetadata, type ModelSpec } from 'segment-core';
 
 /** The repository root (this file is examples/segment-node/dist/models.js). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -21,7 +22,16 @@ export interface ResolvedModel {
   metadata: Record<string, string>;
 }
 
-/** `choice` is "default", "isnet" or a path to an .onnx file. */
+/** MediaPipe's selfie segmenter, from the npm package @mediapipe/selfie_segmentation (Apache-2.0), a dependency. */
+export function selfiePath(): string | undefined {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve('@mediapipe/selfie_segmentation/package.json')), 'selfie_segmentation.tflite');
+  } catch {
+    return undefined;
+  }
+}
+
+/** `choice` is "default", "isnet", "selfie" or a path to an .onnx file. */
 export async function resolveModel(choice: string): Promise<ResolvedModel> {
   if (choice === 'default') {
     const path = join(DEFAULT_MODEL_DIR, 'model.onnx');
@@ -43,9 +53,16 @@ export async function resolveModel(choice: string): Promise<ResolvedModel> {
     const bytes = new Uint8Array(await readFile(ISNET_PATH));
     return { label: ISNET_SPEC.name, path: ISNET_PATH, bytes, spec: ISNET_SPEC, metadata: {} };
   }
+  if (choice === 'selfie') {
+    const path = selfiePath();
+    if (!path || !existsSync(path)) {
+      throw new AtrousError('INVALID_ARGUMENT', '--model selfie: the npm package @mediapipe/selfie_segmentation is not installed (run `pnpm install`)');
+    }
+    return { label: SELFIE_SPEC.name, path, bytes: new Uint8Array(await readFile(path)), spec: SELFIE_SPEC, metadata: {} };
+  }
   const path = resolve(choice);
   if (!choice.toLowerCase().endsWith('.onnx')) {
-    throw new AtrousError('INVALID_ARGUMENT', `--model must be "default", "isnet" or a path to an .onnx file, got ${JSON.stringify(choice)}`);
+    throw new AtrousError('INVALID_ARGUMENT', `--model must be "default", "isnet", "selfie" or a path to an .onnx file, got ${JSON.stringify(choice)}`);
   }
   if (!existsSync(path)) throw new AtrousError('INVALID_ARGUMENT', `--model: no file at ${path}`);
   const bytes = new Uint8Array(await readFile(path));

@@ -1,9 +1,9 @@
 // One image file through the whole pipeline, the same for a local run and a queue worker (so both write the
-// same masks): read -> decode (sharp) -> segment (pool) -> <stem>.mask.png and <stem>.overlay.png, each
-// written whole or not at all.
+// same masks): read -> decode (sharp) -> segment (pool) -> <stem>.mask.png and <stem>.overlay.png (and for a
+// person model <stem>.cutout.png, the image with the person matte as alpha), each written whole or not at all.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { classShares, colorizeMask, type ClassMask, type ModelSpec } from 'segment-core';
+import { classShares, colorizeMask, cutout, type ClassMask, type ModelSpec } from 'segment-core';
 import { blendPng, decodeImage, encodePng, writeFileAtomic } from './image-files.js';
 import type { Segmenter } from './segment.js';
 
@@ -18,6 +18,8 @@ export interface FileResult {
   shares: number[];
   maskPath: string;
   overlayPath: string;
+  /** The cut-out PNG with alpha, for a person model (spec.view 'cutout'). */
+  cutoutPath?: string;
 }
 
 /** Segments `file` into `outDir`/`stem`.mask.png and .overlay.png. Decoding errors are UndecodableImageError. */
@@ -33,5 +35,10 @@ export async function segmentFile(segmenter: Segmenter, file: string, outDir: st
   ]);
   await writeFileAtomic(maskPath, maskPng);
   await writeFileAtomic(overlayPath, overlayPng);
-  return { mask, spec, width: image.width, height: image.height, inferenceMs: result.inferenceMs, shares: classShares(mask, spec.classes.length), maskPath, overlayPath };
+  let cutoutPath: string | undefined;
+  if (result.alpha) {
+    cutoutPath = join(outDir, `${stem}.cutout.png`);
+    await writeFileAtomic(cutoutPath, await encodePng(cutout(image, result.alpha)));
+  }
+  return { mask, spec, width: image.width, height: image.height, inferenceMs: result.inferenceMs, shares: classShares(mask, spec.classes.length), maskPath, overlayPath, cutoutPath };
 }

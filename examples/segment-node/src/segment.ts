@@ -3,6 +3,7 @@ import { AtrousError, createWorkerPool, Tensor, type PooledSession, type WasmBui
 import {
   chooseInputSize,
   decodeMask,
+  probabilityAlpha,
   specForUnknownModel,
   type ClassMask,
   type ModelSpec,
@@ -32,10 +33,13 @@ export interface Segmentation {
   inputSize: [number, number];
   /** Time in the pool (queue + transfer + inference), ms. */
   inferenceMs: number;
+  /** For a person/foreground model (spec.view 'cutout'): the soft matte at the image's size, 0..255. */
+  alpha?: Uint8Array;
 }
 
 /**
- * The model input for an image: [1, 3, H, W] at `size` ([height, width]), x = (pixel / 255 - mean) / std.
+ * The model input for an image: [1, 3, H, W] at `size` ([height, width]), x = (pixel / 255 - mean) / std;
+ * [1, H, W, 3] for an NHWC model (spec.layout, the TFLite selfie segmenter).
  * sharp (libvips) resizes; only the small resized image is walked here, to normalise it into planes.
  */
 async function rgbToTensor(image: RgbaImage, spec: ModelSpec, size: [number, number]): Promise<Tensor<'float32'>> {
@@ -43,6 +47,12 @@ async function rgbToTensor(image: RgbaImage, spec: ModelSpec, size: [number, num
   const rgb = await resizeToRgb(image, width, height);
   const plane = width * height;
   const out = new Float32Array(3 * plane);
+  if (spec.layout === 'nhwc') {
+    for (let i = 0; i < plane; i++) {
+      for (let c = 0; c < 3; c++) out[3 * i + c] = rgb[3 * i + c] / (255 * spec.std[c]) - spec.mean[c] / spec.std[c];
+    }
+    return new Tensor('float32', out, [1, height, width, 3]);
+  }
   for (let c = 0; c < 3; c++) {
     const scale = 1 / (255 * spec.std[c]);
     const offset = spec.mean[c] / spec.std[c];
@@ -113,9 +123,11 @@ export class Segmenter {
     if (!scores || scores.type !== 'float32') {
       throw new AtrousError('INVALID_SHAPE', `Segmenter: the model gave no float32 output ${JSON.stringify(outputName)} (outputs: ${Object.keys(outputs).join(', ')})`);
     }
-    const spec = this.specFor(scores.dims[1] ?? 1);
-    const mask = decodeMask({ data: scores.data as Float32Array, dims: scores.dims }, spec, image.width, image.height);
-    return { mask, spec, inputSize, inferenceMs };
+    const spec = this.specFor((this.inputSpec.layout === 'nhwc' ? scores.dims[3] : scores.dims[1]) ?? 1);
+    const map = { data: scores.data as Float32Array, dims: scores.dims };
+    const mask = decodeMask(map, spec, image.width, image.height);
+    const alpha = spec.view === 'cutout' ? probabilityAlpha(map, spec, image.width, image.height) : undefined;
+    return { mask, spec, inputSize, inferenceMs, alpha };
   }
 
   async close(): Promise<void> {

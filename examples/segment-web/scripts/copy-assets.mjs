@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Fills public/ before `vite` and `vite build`: the built-in model, ISNet when it has been fetched, the
-// generated sample scenes and three real photos from Debian's python3-skimage. Nothing here is committed.
+// MediaPipe's selfie segmenter (from the npm package @mediapipe/selfie_segmentation, Apache-2.0, a dev
+// dependency of this app), the generated sample scenes and three real photos from Debian's python3-skimage.
+// Nothing here is committed.
 //   SEGMENT_WEB_MODEL_DIR=<folder with model.onnx + model.json>  use another model as the built-in one
+import { createRequire } from 'node:module';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +32,7 @@ function place(from, to) {
   }
 }
 
-const models = { default: false, isnet: false };
+const models = { default: false, isnet: false, selfie: false };
 if (existsSync(join(modelDir, 'model.onnx')) && existsSync(join(modelDir, 'model.json'))) {
   place(join(modelDir, 'model.onnx'), join(pub, 'models/default/model.onnx'));
   place(join(modelDir, 'model.json'), join(pub, 'models/default/model.json'));
@@ -43,6 +46,25 @@ if (existsSync(isnet)) {
 } else {
   rmSync(join(pub, 'models/isnet_fp16.onnx'), { force: true });
   log('ISNet not fetched (node tools/fetch-isnet.mjs): the page lists it as unavailable');
+}
+let selfieDir;
+try {
+  selfieDir = dirname(createRequire(join(app, 'package.json')).resolve('@mediapipe/selfie_segmentation/package.json'));
+} catch {
+  selfieDir = undefined;
+}
+if (selfieDir && existsSync(join(selfieDir, 'selfie_segmentation.tflite'))) {
+  place(join(selfieDir, 'selfie_segmentation.tflite'), join(pub, 'models/selfie/selfie_segmentation.tflite'));
+  // The licence travels with the model file.
+  writeFileSync(
+    join(pub, 'models/selfie/LICENSE.txt'),
+    'selfie_segmentation.tflite: MediaPipe Selfie Segmentation, Copyright Google LLC, Apache License 2.0\n' +
+      'https://www.apache.org/licenses/LICENSE-2.0 (from the npm package @mediapipe/selfie_segmentation)\n',
+  );
+  models.selfie = true;
+} else {
+  rmSync(join(pub, 'models/selfie'), { recursive: true, force: true });
+  log('@mediapipe/selfie_segmentation not installed (pnpm install): the person model is unavailable');
 }
 writeFileSync(join(pub, 'models/index.json'), `${JSON.stringify(models, null, 2)}\n`);
 

@@ -2,6 +2,7 @@ import './style.css';
 import * as Comlink from 'comlink';
 import { AtrousError, createWorkerPool, Tensor } from 'atrous';
 import { chooseInputSize, specForUnknownModel, type ModelSpec } from 'segment-core';
+import { CameraSession, cameraErrorMessage, type Background } from './camera.js';
 import { fetchBlob } from './image-input.js';
 import type { PipelineApi } from './pipeline-worker.js';
 import { availableModels, fetchModel, modelFromFile, type Availability, type ModelId, type ModelSource } from './models.js';
@@ -23,6 +24,7 @@ const ui = {
   status: $('status'),
   cancel: $<HTMLButtonElement>('cancel'),
   download: $<HTMLAnchorElement>('download'),
+  downloadCutout: $<HTMLAnchorElement>('download-cutout'),
   stage: $('stage'),
   empty: $('empty'),
   canvasBox: $('canvas-box'),
@@ -36,6 +38,20 @@ const ui = {
   inputSize: $('input-size'),
   build: $('build'),
   legend: $('legend'),
+  cameraBg: $<HTMLSelectElement>('camera-bg'),
+  cameraToggle: $<HTMLButtonElement>('camera-toggle'),
+  cameraMessage: $('camera-message'),
+  cameraSnapshot: $<HTMLButtonElement>('camera-snapshot'),
+  cameraDownloads: $('camera-downloads'),
+  cameraFrameDownload: $<HTMLAnchorElement>('camera-frame-download'),
+  cameraMaskDownload: $<HTMLAnchorElement>('camera-mask-download'),
+  cameraBox: $('camera-box'),
+  camera: $<HTMLCanvasElement>('camera'),
+  cameraMetrics: $('camera-metrics'),
+  camFps: $('cam-fps'),
+  camLatency: $('cam-latency'),
+  camFrames: $('cam-frames'),
+  camDropped: $('cam-dropped'),
 };
 
 type Pool = Awaited<ReturnType<typeof createWorkerPool>>;
@@ -57,7 +73,7 @@ const state: {
   run?: AbortController;
   runId: number;
   imageId: number;
-} = { workers: 1, build: '', availability: { default: false, isnet: false }, models: new Map(), runId: 0, imageId: 0 };
+} = { workers: 1, build: '', availability: { default: false, isnet: false, selfie: false }, models: new Map(), runId: 0, imageId: 0 };
 
 /** Decoding, resampling and mask making, in a worker of their own (see pipeline-worker.ts). */
 const pipeline = Comlink.wrap<PipelineApi>(new Worker(new URL('./pipeline-worker.ts', import.meta.url), { type: 'module' }));
@@ -174,6 +190,7 @@ function showImage(width: number, height: number, pixels: Uint8ClampedArray<Arra
   ui.legend.replaceChildren();
   ui.download.setAttribute('aria-disabled', 'true');
   ui.download.removeAttribute('href');
+  ui.downloadCutout.hidden = true;
   layoutCanvas();
 }
 
@@ -203,6 +220,17 @@ function setMaskDownload(png: Blob, name: string): void {
   ui.download.href = URL.createObjectURL(png);
   ui.download.download = `${name.replace(/\.[^.]+$/, '')}.mask.png`;
   ui.download.setAttribute('aria-disabled', 'false');
+}
+
+function setCutoutDownload(png: Blob | undefined, name: string): void {
+  if (ui.downloadCutout.href) URL.revokeObjectURL(ui.downloadCutout.href);
+  ui.downloadCutout.hidden = !png;
+  if (!png) {
+    ui.downloadCutout.removeAttribute('href');
+    return;
+  }
+  ui.downloadCutout.href = URL.createObjectURL(png);
+  ui.downloadCutout.download = `${name.replace(/\.[^.]+$/, '')}.cutout.png`;
 }
 
 function ms(value: number): string {
@@ -235,9 +263,10 @@ async function segment(): Promise<void> {
     const inputDims = inputDimsOf(session, source.spec?.inputName ?? session.inputNames[0]);
     const inputSpec = specFor(source, 1, inputDims);
     const size = chooseInputSize(inputSpec, current.width, current.height, requestedSize(inputSpec));
-    const planes = await pipeline.prepare(current.id, size, [...inputSpec.mean], [...inputSpec.std]);
+    const nhwc = inputSpec.layout === 'nhwc';
+    const planes = await pipeline.prepare(current.id, size, [...inputSpec.mean], [...inputSpec.std], nhwc ? 'nhwc' : 'nchw');
     if (stale()) return;
-    const input = new Tensor('float32', planes, [1, 3, size[0], size[1]]);
+    const input = new Tensor('float32', planes, nhwc ? [1, size[0], size[1], 3] : [1, 3, size[0], size[1]]);
     const inputName = inputSpec.inputName ?? session.inputNames[0];
     const outputName = inputSpec.outputName ?? session.outputNames[0];
     const runStart = performance.now();
@@ -246,7 +275,7 @@ async function segment(): Promise<void> {
     if (stale()) return;
     const scores = outputs[outputName];
     if (!scores || scores.type !== 'float32') throw new Error(`the model has no float32 output ${JSON.stringify(outputName)}`);
-    const spec = specFor(source, scores.dims[1] ?? 1, inputDims);
+    const spec = specFor(source, (nhwc ? scores.dims[3] : scores.dims[1]) ?? 1, inputDims);
     const data = scores.data as Float32Array;
     const result = await pipeline.finish(current.id, Comlink.transfer(data, [data.buffer]), [...scores.dims], spec);
     if (stale()) return;
@@ -259,6 +288,7 @@ async function segment(): Promise<void> {
     ui.inputSize.textContent = `${size[1]} × ${size[0]}`;
     ui.build.textContent = state.build || '…';
     setMaskDownload(result.png, current.name);
+    setCutoutDownload(result.cutout, current.name);
     setStatus(`${current.name}: ${current.width} × ${current.height}${current.note}, segmented in ${ms(totalMs)}.`, 'done');
   } catch (error) {
     if (stale()) return;
@@ -274,6 +304,7 @@ async function segment(): Promise<void> {
 }
 
 async function openImage(blob: Blob, name: string): Promise<void> {
+  stopCamera();
   try {
     const id = ++state.imageId;
     const opened = await pipeline.open(id, blob);
@@ -321,12 +352,14 @@ async function openModelFile(file: File): Promise<void> {
 
 function updateModelHint(): void {
   const id = selectedModel();
-  ui.size.disabled = id === 'isnet';
+  ui.size.disabled = id === 'isnet' || id === 'selfie';
   ui.customModel.hidden = id !== 'custom' && !!ui.model.querySelector('option:not([disabled])');
   ui.modelHint.textContent =
     id === 'default'
       ? 'Trained by the project on generated scenes: shapes on textured backgrounds. It knows nothing of photos.'
-      : id === 'isnet'
+      : id === 'selfie'
+        ? 'MediaPipe selfie segmentation (.tflite, Apache-2.0): the person in a photo or a camera frame, at 256 × 256. The background is dimmed; the cut-out (PNG with alpha) is a download.'
+        : id === 'isnet'
         ? 'ISNet (DIS, MIT licence): salient-object segmentation at 1024 × 1024, 88 MB of fp16 weights. Tens of seconds per image, but a real network on real photos.'
         : state.custom
           ? 'Your model: class names come from its metadata or from the field below.'
@@ -380,6 +413,7 @@ async function start(): Promise<void> {
   state.availability = await availableModels();
   const options: [ModelId, string, boolean][] = [
     ['default', state.availability.default ? 'Built-in · shapes (6 classes)' : 'Built-in (not bundled with this build)', state.availability.default],
+    ['selfie', state.availability.selfie ? 'Person (selfie) · MediaPipe, 256 × 256' : 'Person (selfie) (not bundled: pnpm install)', state.availability.selfie],
     ['isnet', state.availability.isnet ? 'ISNet · salient object (88 MB)' : 'ISNet (not fetched: node tools/fetch-isnet.mjs)', state.availability.isnet],
     ['custom', 'Your model · drop an .onnx file', true],
   ];
@@ -443,4 +477,126 @@ for (const target of [ui.drop, document.body]) {
   });
 }
 window.addEventListener('resize', layoutCanvas);
+
+// ---- Live camera ----
+let camera: CameraSession | undefined;
+let replacementSent = false;
+let cameraCanvasAttached = false;
+
+/** The camera canvas is drawn by the pipeline worker (camera-compositor.ts): handed over once. */
+function attachCameraCanvas(): void {
+  if (cameraCanvasAttached) return;
+  cameraCanvasAttached = true;
+  const offscreen = ui.camera.transferControlToOffscreen();
+  void pipeline.cameraAttach(Comlink.transfer(offscreen, [offscreen]));
+}
+
+function sendBackground(): void {
+  void pipeline.cameraBackground(ui.cameraBg.value as Background);
+}
+
+/** For people (the button, the message) and for tests (data-camera on <body>: off, starting, on, error). */
+function setCameraState(kind: 'off' | 'starting' | 'on' | 'error', message = ''): void {
+  document.body.dataset.camera = kind;
+  ui.cameraToggle.textContent = kind === 'on' || kind === 'starting' ? 'Stop camera' : 'Start camera';
+  ui.cameraSnapshot.hidden = kind !== 'on';
+  ui.cameraMessage.hidden = !message;
+  ui.cameraMessage.textContent = message;
+}
+
+function showCameraStage(on: boolean): void {
+  ui.cameraBox.hidden = !on;
+  ui.cameraMetrics.hidden = !on;
+  if (on) {
+    ui.empty.hidden = true;
+    ui.canvasBox.hidden = true;
+    ui.metrics.hidden = true;
+    ui.legend.replaceChildren();
+  } else {
+    ui.canvasBox.hidden = !state.image;
+    ui.empty.hidden = !!state.image;
+    ui.metrics.hidden = !state.image;
+  }
+}
+
+async function startCamera(): Promise<void> {
+  if (!state.availability.selfie) {
+    setCameraState('error', 'The camera mode needs the person model, which this build does not bundle (pnpm install, then rebuild).');
+    return;
+  }
+  setCameraState('starting');
+  state.run?.abort();
+  try {
+    const { session, source } = await loadModel('selfie');
+    attachCameraCanvas();
+    sendBackground();
+    if (!replacementSent) {
+      replacementSent = true;
+      // The replacement background, decoded in the pipeline worker's compositor.
+      fetchBlob(`${import.meta.env.BASE_URL}samples/coffee.png`)
+        .then((blob) => createImageBitmap(blob))
+        .then((bitmap) => pipeline.cameraBackground(ui.cameraBg.value as Background, Comlink.transfer(bitmap, [bitmap])), () => undefined);
+    }
+    const cam = new CameraSession({
+      pipeline,
+      session,
+      spec: source.spec!,
+      maxInFlight: state.workers,
+      onStats: (stats) => {
+        ui.camFps.textContent = `${stats.fps}`;
+        ui.camLatency.textContent = `${stats.latencyMs.toFixed(0)} ms (median ${stats.medianLatencyMs.toFixed(0)}, model ${stats.modelMs.toFixed(0)})`;
+        ui.camFrames.textContent = `${stats.frames}`;
+        ui.camDropped.textContent = `${stats.dropped}`;
+        ui.cameraBox.dataset.frames = String(stats.frames);
+        ui.cameraBox.dataset.dropped = String(stats.dropped);
+        ui.cameraBox.dataset.person = stats.personShare.toFixed(4);
+      },
+      onError: (error) => {
+        stopCamera();
+        setCameraState('error', `Camera stopped: ${describe(error)}`);
+      },
+    });
+    camera = cam;
+    await cam.start();
+    if (camera !== cam) return;
+    showCameraStage(true);
+    setCameraState('on');
+    setStatus(`Camera on: ${source.label} on every frame in ${state.workers} worker${state.workers > 1 ? 's' : ''}.`, 'idle');
+  } catch (error) {
+    camera?.stop();
+    camera = undefined;
+    setCameraState('error', error instanceof DOMException || (error instanceof Error && error.name !== 'Error') ? cameraErrorMessage(error) : describe(error));
+  }
+}
+
+function stopCamera(): void {
+  if (!camera) return;
+  camera.stop();
+  camera = undefined;
+  showCameraStage(false);
+  setCameraState('off');
+  setStatus('Camera off: it is released.', 'idle');
+}
+
+ui.cameraBg.addEventListener('change', sendBackground);
+ui.cameraSnapshot.addEventListener('click', async () => {
+  const shot = await camera?.snapshot().catch((error: unknown) => {
+    setStatus(`Snapshot failed: ${describe(error)}`, 'error');
+    return undefined;
+  });
+  if (!shot) return;
+  for (const [link, blob] of [[ui.cameraFrameDownload, shot.frame], [ui.cameraMaskDownload, shot.mask]] as const) {
+    if (link.href) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(blob);
+  }
+  ui.cameraDownloads.hidden = false;
+  ui.cameraDownloads.dataset.person = shot.share.toFixed(4);
+  setStatus(`Snapshot: the frame and its mask (person ${(shot.share * 100).toFixed(1)}%) are ready to download.`, 'idle');
+});
+
+ui.cameraToggle.addEventListener('click', () => {
+  if (camera) stopCamera();
+  else void startCamera();
+});
+document.body.dataset.camera = 'off';
 void start();

@@ -1,8 +1,8 @@
 // The models the page offers: the built-in one and ISNet (shipped beside the page when present at build
 // time), and any .onnx the user drops.
-import { ISNET_SPEC, parseModelSpec, readOnnxMetadata, type ModelSpec } from 'segment-core';
+import { ISNET_SPEC, SELFIE_SPEC, parseModelSpec, readOnnxMetadata, type ModelSpec } from 'segment-core';
 
-export type ModelId = 'default' | 'isnet' | 'custom';
+export type ModelId = 'default' | 'isnet' | 'selfie' | 'custom';
 
 export interface ModelSource {
   id: ModelId;
@@ -16,6 +16,7 @@ export interface ModelSource {
 export interface Availability {
   default: boolean;
   isnet: boolean;
+  selfie: boolean;
 }
 
 const base = import.meta.env.BASE_URL;
@@ -27,7 +28,7 @@ export async function availableModels(): Promise<Availability> {
   } catch {
     // no index: nothing bundled
   }
-  return { default: false, isnet: false };
+  return { default: false, isnet: false, selfie: false };
 }
 
 async function fetchBytes(url: string, onProgress?: (fraction: number) => void): Promise<Uint8Array> {
@@ -53,7 +54,7 @@ async function fetchBytes(url: string, onProgress?: (fraction: number) => void):
   return bytes;
 }
 
-export async function fetchModel(id: 'default' | 'isnet', onProgress?: (fraction: number) => void): Promise<ModelSource> {
+export async function fetchModel(id: 'default' | 'isnet' | 'selfie', onProgress?: (fraction: number) => void): Promise<ModelSource> {
   if (id === 'default') {
     const [bytes, json] = await Promise.all([
       fetchBytes(`${base}models/default/model.onnx`, onProgress),
@@ -61,6 +62,10 @@ export async function fetchModel(id: 'default' | 'isnet', onProgress?: (fraction
     ]);
     const spec = parseModelSpec(json, 'models/default/model.json');
     return { id, label: `Built-in · ${spec.name}`, bytes, spec, metadata: readOnnxMetadata(bytes) };
+  }
+  if (id === 'selfie') {
+    const bytes = await fetchBytes(`${base}models/selfie/selfie_segmentation.tflite`, onProgress);
+    return { id, label: SELFIE_SPEC.name, bytes, spec: SELFIE_SPEC, metadata: {} };
   }
   const bytes = await fetchBytes(`${base}models/isnet_fp16.onnx`, onProgress);
   return { id, label: ISNET_SPEC.name, bytes, spec: ISNET_SPEC, metadata: {} };
