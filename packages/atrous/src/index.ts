@@ -29,6 +29,8 @@ export {
   type ModelMetadata,
   type InferenceFeeds,
   type InferenceResults,
+  type InferenceFetches,
+  type SessionRunOptions,
   type SessionMemory,
   type ProfileEntry,
 } from './onnx/session.js';
