@@ -72,3 +72,67 @@ export function toTensor(t: HostTensor, declared: string): Tensor {
   throw new AtrousError('INTERNAL', `output ${declared} has type ${String(t.type)}`);
 }
 
+
+/** Views `a` and `b` share bytes. */
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/**
+ * Checks caller-given output tensors (`where` is how the caller passed them: `options.outputs` or `fetches`)
+ * against the outputs' types and dims for this run. `null` or `undefined` entries mean "allocate it".
+ * Feeds may be given as outputs (feeds are copied in before the run, so a state tensor can be updated in
+ * place); two outputs sharing memory are refused.
+ */
+export function checkOutputs(
+  given: Record<string, unknown>,
+  where: string,
+  outputNames: readonly string[],
+  metaOf: (name: string) => { type: string; dims: readonly number[] },
+): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [name, value] of Object.entries(given)) {
+    if (value === null || value === undefined) continue;
+    const label = `InferenceSession.run: ${where}[${show(name)}]`;
+    if (!outputNames.includes(name)) {
+      throw new AtrousError('INVALID_ARGUMENT', `${label} is not an output of the model (outputs: ${show(outputNames)})`);
+    }
+    if (!(value instanceof Tensor)) throw new AtrousError('INVALID_TENSOR', `${label} must be a Tensor, got ${show(value)}`);
+    const meta = metaOf(name);
+    if (value.type !== meta.type) {
+      throw new AtrousError('INVALID_TENSOR', `${label} must be a ${meta.type} tensor, like the output it receives, got type ${show(value.type)}`);
+    }
+    if (value.dims.length !== meta.dims.length || value.dims.some((d, i) => d !== meta.dims[i])) {
+      throw new AtrousError('INVALID_SHAPE', `${label} must have the output's dims ${show(meta.dims)} for these feeds, got ${show(value.dims)}`);
+    }
+    if (value.data.length !== sizeOfDims(meta.dims)) {
+      throw new AtrousError('INVALID_TENSOR', `${label} has ${value.data.length} elements but dims ${show(value.dims)} need ${sizeOfDims(meta.dims)}`);
+    }
+    for (const [other, t] of out) {
+      if (overlaps(t.data, value.data)) {
+        throw new AtrousError('INVALID_ARGUMENT', `${label} shares memory with ${where}[${show(other)}]; give each output a tensor of its own`);
+      }
+    }
+    out.set(name, value);
+  }
+  return out;
+}
+
+function sizeOfDims(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+/** Copies a result into a caller's tensor `out` (checked by `checkOutputs`) and returns `out`. */
+export function writeTensor(t: HostTensor, out: Tensor): Tensor {
+  switch (t.type) {
+    case 'int64': {
+      const src = t.data as Float64Array;
+      const dst = out.data as BigInt64Array;
+      for (let i = 0; i < src.length; i++) dst[i] = BigInt(Math.trunc(src[i]!));
+      break;
+    }
+    default:
+      (out.data as Float32Array).set(t.data as Float32Array);
+  }
+  return out;
+}

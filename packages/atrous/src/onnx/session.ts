@@ -1,10 +1,10 @@
-import { AtrousError } from '../errors.js';
-import type { Tensor, TensorType } from '../tensor.js';
+import { AtrousError, show } from '../errors.js';
+import { Tensor, type TensorType } from '../tensor.js';
 import type { WasmBuild } from '../wasm/builds.js';
 import type { Engine } from '../wasm/engine.js';
 import { currentEngine, init, loadedBuild } from '../wasm/loader.js';
 import { allocData, dataTypeName, sizeOf, type HostData, type HostTensor } from './data-types.js';
-import { checkFeeds, toTensor } from './feeds.js';
+import { checkFeeds, checkOutputs, toTensor, writeTensor } from './feeds.js';
 import { nodeLabel, type Dim, type GraphIR, type ModelMetadata, type NodeIR } from './graph.js';
 import { planMemory, storageOf, type MemoryPlan } from './memory-planner.js';
 import { loadGraph, probeUnsupported, readModel, type LoadedGraph } from './model-loading.js';
@@ -41,6 +41,17 @@ export interface ValueMetadata {
 
 export type InferenceFeeds = Record<string, Tensor>;
 export type InferenceResults = Record<string, Tensor>;
+/** onnxruntime-web's pre-allocated fetches: output name -> a tensor to write it into, or `null` to allocate it. */
+export type InferenceFetches = Record<string, Tensor | null>;
+
+export interface SessionRunOptions {
+  /**
+   * Output name -> a tensor of the output's type and dims (for these feeds) to write it into; that tensor
+   * is then the result's entry, so a loop over frames allocates no output. Outputs not named (or `null`)
+   * are allocated as usual. A feed may be given (it is read before any output is written).
+   */
+  outputs?: Record<string, Tensor | null | undefined>;
+}
 
 /** Memory of a session, in bytes. */
 export interface SessionMemory {
@@ -164,9 +175,16 @@ export class InferenceSession {
     return { weightBytes, arenaBytes: this.arenaBytes, unsharedActivationBytes: this.unshared, wasmMemoryBytes: this.engine.memoryBytes };
   }
 
-  async run(feeds: InferenceFeeds): Promise<InferenceResults> {
+  /**
+   * Runs the model. Pre-allocated outputs can be given as `run(feeds, { outputs: { name: tensor } })`, or
+   * in onnxruntime-web's form `run(feeds, { name: tensor })` (fetches: an object whose values are Tensors, or
+   * `null` for output names). Either way every output is returned, the given ones as the caller's tensors.
+   */
+  async run(feeds: InferenceFeeds, options?: SessionRunOptions): Promise<InferenceResults>;
+  async run(feeds: InferenceFeeds, fetches: InferenceFetches, options?: SessionRunOptions): Promise<InferenceResults>;
+  async run(feeds: InferenceFeeds, arg1?: SessionRunOptions | InferenceFetches, arg2?: SessionRunOptions): Promise<InferenceResults> {
     try {
-      return this.runSync(feeds);
+      return this.runSync(feeds, arg1, arg2);
     } catch (e) {
       if (e instanceof AtrousError) throw e;
       // The cause is kept: a worker pool must see a wasm trap to replace the worker it broke.
@@ -174,10 +192,12 @@ export class InferenceSession {
     }
   }
 
-  private runSync(feeds: InferenceFeeds): InferenceResults {
+  private runSync(feeds: InferenceFeeds, arg1: unknown, arg2: unknown): InferenceResults {
     if (this.disposed) throw new AtrousError('DISPOSED', 'InferenceSession.run: this session was disposed');
     const dims = checkFeeds(this.graph, feeds);
+    const [where, requested] = this.requestedOutputs(arg1, arg2);
     const { program, memory } = this.prepare(dims);
+    const given = requested ? checkOutputs(requested, where, this.outputNames, (n) => program.metas.get(n)!) : undefined;
     this.ensureArena(memory.arenaBytes);
     const e = this.engine;
     const host = new Map<string, HostData>();
@@ -232,9 +252,43 @@ export class InferenceSession {
     }
     if (times) this.lastProfile = [...times.values()].sort((a, b) => b.ms - a.ms);
     const results: InferenceResults = {};
-    for (const name of this.outputNames) results[name] = toTensor(valueOf(name), name);
+    for (const name of this.outputNames) {
+      const out = given?.get(name);
+      results[name] = out ? writeTensor(valueOf(name), out) : toTensor(valueOf(name), name);
+    }
     this.notePeak();
     return results;
+  }
+
+  /** The caller's pre-allocated outputs, from `run(feeds, options)` or `run(feeds, fetches, options)`. */
+  private requestedOutputs(arg1: unknown, arg2: unknown): [string, Record<string, unknown> | undefined] {
+    if (arg1 === undefined || arg1 === null) return ['options.outputs', undefined];
+    if (typeof arg1 !== 'object' || Array.isArray(arg1)) {
+      throw new AtrousError(
+        'INVALID_ARGUMENT',
+        `InferenceSession.run: the second argument must be options ({ outputs }) or fetches (output name -> Tensor or null), got ${show(arg1)}` +
+          (Array.isArray(arg1) ? ' (a list of output names is not supported: every output is returned)' : ''),
+      );
+    }
+    const o = arg1 as Record<string, unknown>;
+    // onnxruntime-web's rule for telling fetches from options, made stricter: any Tensor value makes it fetches.
+    const isFetches = Object.entries(o).some(([k, v]) => v instanceof Tensor || (v === null && this.outputNames.includes(k)));
+    const options = (isFetches ? arg2 : arg1) as SessionRunOptions | undefined | null;
+    if (options !== undefined && options !== null && typeof options !== 'object') {
+      throw new AtrousError('INVALID_ARGUMENT', `InferenceSession.run: options must be an object, got ${show(options)}`);
+    }
+    if (isFetches) {
+      if (options?.outputs !== undefined) {
+        throw new AtrousError('INVALID_ARGUMENT', 'InferenceSession.run: give pre-allocated outputs either as fetches or as options.outputs, not both');
+      }
+      return ['fetches', o];
+    }
+    const outputs = options?.outputs;
+    if (outputs === undefined || outputs === null) return ['options.outputs', undefined];
+    if (typeof outputs !== 'object' || Array.isArray(outputs)) {
+      throw new AtrousError('INVALID_ARGUMENT', `InferenceSession.run: options.outputs must be an object of output name -> Tensor, got ${show(outputs)}`);
+    }
+    return ['options.outputs', outputs as Record<string, unknown>];
   }
 
   /** The program and memory plan for these input dims, prepared on first use. */

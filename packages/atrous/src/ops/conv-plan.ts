@@ -9,6 +9,43 @@ export interface ConvRunOptions {
   residual?: Tensor<'float32'>;
 }
 
+/** Where an in-thread run writes its result (not part of `ConvRunOptions`: a worker pool cannot write into it). */
+export interface ConvOutputOptions {
+  /**
+   * A float32 tensor with exactly the output's dims to write the result into; the run returns this same
+   * tensor, so a loop over frames allocates no output. It must not share memory with the input or the residual.
+   */
+  output?: Tensor<'float32'>;
+}
+
+/** Bytes `a` and `b` both cover, if any (views on the same buffer). */
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/**
+ * Checks `options.output` (`name` is how the caller calls it) against the output dims, and that it shares no
+ * memory with the arrays it is read from (`sources`, by name).
+ */
+export function checkOutput(
+  value: unknown,
+  name: string,
+  outDims: readonly number[],
+  layout: string,
+  sources: readonly [string, ArrayBufferView | undefined][],
+): Tensor<'float32'> {
+  const t = expectFloat32(value, name, outDims.length, layout);
+  if (t.dims.some((d, i) => d !== outDims[i])) {
+    throw new AtrousError('INVALID_SHAPE', `${name} must have the output's dims ${show(outDims)}, got ${show(t.dims)}`);
+  }
+  for (const [source, data] of sources) {
+    if (data && overlaps(t.data, data)) {
+      throw new AtrousError('INVALID_ARGUMENT', `${name} (dims ${show(t.dims)}) shares memory with the ${source}; give a tensor of its own`);
+    }
+  }
+  return t;
+}
+
 // A plan the user forgot to dispose still frees its wasm memory once it is garbage-collected.
 const forgotten = new FinalizationRegistry<{ engine: Engine; ptr: number }>(({ engine, ptr }) => {
   engine.kernels.conv.freePlan(ptr);
@@ -52,7 +89,11 @@ export class ConvPlan {
     return convOutputDims(this.spec, inputDims, this.op);
   }
 
-  run(input: Tensor<'float32'>, options: ConvRunOptions = {}): Tensor<'float32'> {
+  /**
+   * Runs the convolution on `input` `[N, C, H, W]`. With `options.output`, writes into that tensor and
+   * returns it; otherwise returns a new tensor.
+   */
+  run(input: Tensor<'float32'>, options: ConvRunOptions & ConvOutputOptions = {}): Tensor<'float32'> {
     const ptr = this.livePtr();
     const x = expectFloat32(input, `${this.op}: input`, 4, '[N, C, H, W]');
     const outDims = this.outputDims(x.dims);
@@ -65,6 +106,10 @@ export class ConvPlan {
       }
       residual = r.data;
     }
+    const output =
+      options.output === undefined
+        ? undefined
+        : checkOutput(options.output, `${this.op}: options.output`, outDims, '[N, M, OH, OW]', [['input', x.data], ['residual', residual]]);
     const e = this.engine;
     const [n, , h, w] = x.dims as [number, number, number, number];
     const outBytes = outLength * 4;
@@ -77,6 +122,10 @@ export class ConvPlan {
       if (residual) resPtr = e.upload(residual, `${this.op}: residual ${show(outDims)}`);
       e.kernels.conv.run(ptr, inPtr, n, h, w, outPtr, resPtr, this.op, () => `input ${show(x.dims)}, weights ${show(this.weightDims)}`);
       // `set` from a view on wasm memory is a plain copy; `slice()` on such a view was measured 3x slower.
+      if (output) {
+        output.data.set(e.f32(outPtr, outLength));
+        return output;
+      }
       const result = new Float32Array(outLength);
       result.set(e.f32(outPtr, outLength));
       return new Tensor('float32', result, outDims);

@@ -2,7 +2,7 @@ import { AtrousError, show } from '../errors.js';
 import { Tensor, expectFloat32 } from '../tensor.js';
 import type { Activation } from './activation.js';
 import type { AutoPad } from './conv-options.js';
-import { ConvPlan } from './conv-plan.js';
+import { ConvPlan, checkOutput } from './conv-plan.js';
 
 export interface Conv1dOptions {
   bias?: Tensor<'float32'> | Float32Array;
@@ -19,6 +19,8 @@ export interface Conv1dOptions {
   activation?: Activation;
   /** `[N, M, L_out]`, added before the activation. */
   residual?: Tensor<'float32'>;
+  /** `[N, M, L_out]` float32 tensor to write the result into; returned as the result. Not the input's or residual's memory. */
+  output?: Tensor<'float32'>;
 }
 
 /** Views a 1-D tensor `[N, C, L]` as 2-D `[N, C, 1, L]` (no copy). */
@@ -28,7 +30,7 @@ function as2d(t: Tensor<'float32'>): Tensor<'float32'> {
 
 /**
  * 1-D convolution: input `[N, C, L]`, weights `[M, C/groups, K]`, output `[N, M, L_out]`. Runs as a
- * 2-D convolution of height 1 on the same kernels.
+ * 2-D convolution of height 1 on the same kernels. With `options.output`, writes into that tensor and returns it.
  */
 export function conv1d(input: Tensor<'float32'>, weights: Tensor<'float32'>, options: Conv1dOptions = {}): Tensor<'float32'> {
   const op = 'conv1d';
@@ -63,6 +65,12 @@ export function conv1d(input: Tensor<'float32'>, weights: Tensor<'float32'>, opt
   try {
     let residual: Tensor<'float32'> | undefined;
     if (options.residual !== undefined) residual = as2d(expectFloat32(options.residual, `${op}: options.residual`, 3, '[N, M, L_out]'));
+    if (options.output !== undefined) {
+      const [n, m, , l] = plan.outputDims(as2d(x).dims);
+      const out = checkOutput(options.output, `${op}: options.output`, [n, m, l], '[N, M, L_out]', [['input', x.data], ['residual', residual?.data]]);
+      plan.run(as2d(x), { residual, output: as2d(out) });
+      return out;
+    }
     const y = plan.run(as2d(x), { residual });
     return new Tensor('float32', y.data, [y.dims[0]!, y.dims[1]!, y.dims[3]!]);
   } finally {
