@@ -91,8 +91,8 @@ async function main() {
   let out;
   try {
     const page = await browser.newPage();
-    // Page errors only (LiteRT.js logs its setup, and a WebGPU probe that fails under --disable-gpu, as warnings).
-    page.on('console', (m) => { if (m.type() === 'error' && !/WebGPU|GPU adapter/.test(m.text())) console.error(`[page] ${m.text()}`); });
+    // Page errors only (LiteRT.js logs its setup as errors, INFO:/WARNING:, and a WebGPU probe that fails under --disable-gpu, as warnings).
+    page.on('console', (m) => { if (m.type() === 'error' && !/WebGPU|GPU adapter|^(INFO|WARNING): /.test(m.text())) console.error(`[page] ${m.text()}`); });
     page.on('pageerror', (e) => console.error(`[page] ${e.message}`));
     await page.goto(url);
     await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
