@@ -8,8 +8,6 @@ export interface TransformerFusionReport {
   fusedLayerNorms: number;
   fusedGelus: number;
   fusedMatMulBiases: number;
-  /** Transposes read only by a MatMul, become that MatMul's operand strides. */
-  foldedTransposes: number;
 }
 
 /** Who produces and who reads each value, rebuilt after every rewrite (graphs are small next to their data). */
@@ -150,47 +148,21 @@ function fuseMatMulBias(graph: GraphIR, uses: Uses, matmul: NodeIR): boolean {
 }
 
 /**
- * A Transpose whose only reader is a MatMul (attention's K^T, heads permuted for Q K^T and P V) costs a full
- * copy; the GEMM reads any strided operand, so the permutation becomes the MatMul's `perm_a` / `perm_b`.
- */
-function foldTransposeIntoMatMul(graph: GraphIR, uses: Uses, matmul: NodeIR): boolean {
-  if (!(matmul.opType === 'MatMul' && matmul.domain === '') && !(matmul.opType === 'FusedMatMul' && matmul.domain === INTERNAL_DOMAIN)) return false;
-  for (const [i, attr] of [[0, 'perm_a'], [1, 'perm_b']] as const) {
-    const t = uses.producer.get(matmul.inputs[i]!);
-    if (!t || t.opType !== 'Transpose' || t.domain !== '' || matmul.attributes.has(attr)) continue;
-    const perm = attrInts(t, 'perm');
-    if (!perm || uses.all(t.outputs[0]!, 1) === undefined || matmul.inputs[0] === matmul.inputs[1]) continue;
-    const fused: NodeIR = {
-      ...matmul,
-      opType: 'FusedMatMul',
-      domain: INTERNAL_DOMAIN,
-      inputs: matmul.inputs.map((name, j) => (j === i ? t.inputs[0]! : name)),
-      attributes: new Map([...matmul.attributes, [attr, perm]]),
-    };
-    replace(graph, [t, matmul], fused);
-    return true;
-  }
-  return false;
-}
-
-/**
  * The patterns transformer exports spell out op by op (LayerNorm before opset 17, GELU through Erf, Linear
  * as MatMul + Add), rewritten into the single ops the kernels run in one pass over the data.
  */
 export function fuseTransformerPatterns(graph: GraphIR): TransformerFusionReport {
-  const report: TransformerFusionReport = { fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedTransposes: 0 };
+  const report: TransformerFusionReport = { fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0 };
   const outputs = new Set(graph.outputs.map((o) => o.name));
   const passes: [string, (g: GraphIR, u: Uses, n: NodeIR) => boolean, keyof TransformerFusionReport][] = [
     ['ReduceMean', fuseLayerNorm, 'fusedLayerNorms'],
     ['Erf', fuseGelu, 'fusedGelus'],
     ['MatMul', fuseMatMulBias, 'fusedMatMulBiases'],
-    ['MatMul', foldTransposeIntoMatMul, 'foldedTransposes'],
-    ['FusedMatMul', foldTransposeIntoMatMul, 'foldedTransposes'],
   ];
   for (const [opType, fuse, counter] of passes) {
     let uses = new Uses(graph, outputs);
     for (const node of [...graph.nodes]) {
-      if (node.opType !== opType || !graph.nodes.includes(node)) continue;
+      if (node.opType !== opType || node.domain !== '' || !graph.nodes.includes(node)) continue;
       if (fuse(graph, uses, node)) {
         report[counter]++;
         uses = new Uses(graph, outputs);

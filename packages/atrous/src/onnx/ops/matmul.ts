@@ -1,11 +1,11 @@
 import { show } from '../../errors.js';
 import type { GemmCall, GemmOperand } from '../../kernels/gemm-kernels.js';
 import { resolveActivation, type Activation } from '../../ops/activation.js';
-import { attrFloat, attrInt, attrInts, attrString } from '../attributes.js';
+import { attrFloat, attrInt, attrString } from '../attributes.js';
 import { broadcastDims } from '../broadcast.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
 import type { Value } from '../value.js';
-import { expectFloat, input, opError, stridesOf, unsupported, type LoadContext, type NodeState, type OpContext, type OpDefinition, type PreparedOp } from './op.js';
+import { expectFloat, input, opError, unsupported, type LoadContext, type NodeState, type OpContext, type OpDefinition, type PreparedOp } from './op.js';
 
 /** Most batch dims the GEMM kernels walk, after adjacent ones are merged. */
 const MAX_BATCH = 4;
@@ -34,8 +34,7 @@ function loadPackedB(ctx: LoadContext): NodeState {
   const { node, consts, engine } = ctx;
   const b = consts.get(node.inputs[1] ?? '');
   const a = consts.get(node.inputs[0] ?? '');
-  // A B read through a folded permutation is an activation, never packed.
-  if (!b || a || b.type !== 'float32' || b.dims.length !== 2 || node.attributes.has('perm_b')) return UNPACKED;
+  if (!b || a || b.type !== 'float32' || b.dims.length !== 2) return UNPACKED;
   const transposed = node.opType === 'Gemm' && attrInt(node, 'transB', 0) === 1;
   const [k, n] = transposed ? [b.dims[1]!, b.dims[0]!] : [b.dims[0]!, b.dims[1]!];
   if (k === 0 || n === 0) return UNPACKED;
@@ -85,71 +84,38 @@ function activationOf(node: NodeIR): Activation {
  * numpy matmul (MatMul, and the optimizer's FusedMatMul = MatMul + bias [N] + activation): 1-D operands
  * promoted and their axis removed afterwards, batch dims broadcast through zero strides, one kernel call.
  */
-/**
- * An operand as the GEMM reads it: its logical dims (after an optional permutation the optimizer folded in,
- * `perm_a` / `perm_b`: a Transpose feeding the MatMul becomes strides, never a copy) and the element
- * strides of those dims in the stored tensor.
- */
-function operandView(stored: readonly number[], perm: number[] | undefined): { dims: number[]; strides: number[] } {
-  const own = stridesOf(stored);
-  if (!perm) return { dims: [...stored], strides: own };
-  return { dims: perm.map((p) => stored[p]!), strides: perm.map((p) => own[p]!) };
-}
-
-/** Batch strides of an operand right-aligned to `rank` batch dims; 0 where it broadcasts (dim 1 or absent). */
-function batchStrides(view: { dims: number[]; strides: number[] }, rank: number): number[] {
-  const bd = view.dims.slice(0, -2);
-  const out = new Array<number>(rank).fill(0);
-  bd.forEach((d, i) => (out[rank - bd.length + i] = d === 1 ? 0 : view.strides[i]!));
-  return out;
-}
-
-/**
- * numpy matmul (MatMul, and the optimizer's FusedMatMul: MatMul + bias [N] + activation, with transposed
- * operands folded in as strides): 1-D operands promoted and their axis removed afterwards, batch dims
- * broadcast through zero strides, one kernel call.
- */
 function prepareMatMul(ctx: OpContext): PreparedOp {
   const { node } = ctx;
   // A packed B's initializer may be released: its dims are the state's.
   const packed = ctx.state instanceof PackedB ? ctx.state : undefined;
   const a = expectFloat(ctx, 0), b = packed ? { dims: [packed.k, packed.n] } : expectFloat(ctx, 1);
   if (a.dims.length === 0 || b.dims.length === 0) throw opError(node, 'operands must have rank 1 or more');
-  const permA = attrInts(node, 'perm_a'), permB = attrInts(node, 'perm_b');
-  for (const [perm, dims, what] of [[permA, a.dims, 'perm_a'], [permB, b.dims, 'perm_b']] as const) {
-    if (perm && (perm.length !== dims.length || [...perm].sort((x, y) => x - y).some((p, i) => p !== i))) throw opError(node, `${what} ${show(perm)} is not a permutation of the ${dims.length} dims of ${show(dims)}`);
-  }
-  const av = operandView(a.dims, permA), bv = operandView(b.dims, permB);
-  // 1-D operands: A as a row [1, K], B as a column [K, 1].
-  if (av.dims.length === 1) { av.dims.unshift(1); av.strides.unshift(0); }
-  if (bv.dims.length === 1) { bv.dims.push(1); bv.strides.push(0); }
-  const [m, k] = av.dims.slice(-2) as [number, number];
-  const [k2, n] = bv.dims.slice(-2) as [number, number];
-  if (k !== k2) throw opError(node, `inner dims differ: A ${show(av.dims)} and B ${show(bv.dims)}`);
-  const batchDims = broadcastDims([av.dims.slice(0, -2), bv.dims.slice(0, -2)], nodeLabel(node));
+  const ad = a.dims.length === 1 ? [1, a.dims[0]!] : a.dims;
+  const bd = b.dims.length === 1 ? [b.dims[0]!, 1] : b.dims;
+  const [m, k] = ad.slice(-2) as [number, number];
+  const [k2, n] = bd.slice(-2) as [number, number];
+  if (k !== k2) throw opError(node, `inner dims differ: A ${show(a.dims)} and B ${show(b.dims)}`);
+  const batchDims = broadcastDims([ad.slice(0, -2), bd.slice(0, -2)], nodeLabel(node));
   const dims = [...batchDims, ...(a.dims.length === 1 ? [] : [m]), ...(b.dims.length === 1 ? [] : [n])];
   const rank = batchDims.length;
-  const merged = mergeBatch(batchDims, [batchStrides(av, rank), batchStrides(bv, rank)]);
+  const merged = mergeBatch(batchDims, [broadcastStrides(ad.slice(0, -2), rank).map((s) => s * m * k), broadcastStrides(bd.slice(0, -2), rank).map((s) => s * k * n)]);
   if (merged.batch.length > MAX_BATCH) throw unsupported(node, `batch dims ${show(batchDims)} do not merge into ${MAX_BATCH} (A ${show(a.dims)}, B ${show(b.dims)})`);
   const [aBatch, bBatch] = merged.strides as [number[], number[]];
-  const [aRow, aCol] = av.strides.slice(-2) as [number, number];
-  const [bRow, bCol] = bv.strides.slice(-2) as [number, number];
+  // A packed B is one matrix that every batch of A reads (B has no batch dims, or it would not be packed).
   const fused = node.opType === 'FusedMatMul';
-  const bias = ctx.inputs[2];
-  if (fused && bias && bias.dims.reduce((p, d) => p * d, 1) !== n) throw opError(node, `bias ${show(bias.dims)} must hold N = ${n} values`);
+  if (fused && ctx.inputs[2]?.dims.reduce((p, d) => p * d, 1) !== n) throw opError(node, `bias ${show(ctx.inputs[2]?.dims)} must hold N = ${n} values`);
   const activation = fused ? resolveActivation(activationOf(node), nodeLabel(node)) : undefined;
   const label = nodeLabel(node);
   return {
     outputs: [{ type: 'float32', dims }],
-    run([x, y, z], [out], env) {
+    run([x, y, bias], [out], env) {
       const call: GemmCall = {
         m, n, k,
-        // A packed B is one matrix that every batch of A reads (B has no batch dims, or it would not be packed).
-        a: { ptr: x!.ptr, rowStride: aRow, colStride: aCol, batchStrides: aBatch },
-        b: packed ? { packed: packed.handle } : { ptr: y!.ptr, rowStride: bRow, colStride: bCol, batchStrides: bBatch },
+        a: { ptr: x!.ptr, rowStride: k, colStride: 1, batchStrides: aBatch },
+        b: packed ? { packed: packed.handle } : { ptr: y!.ptr, rowStride: n, colStride: 1, batchStrides: bBatch },
         out: out!.ptr,
         batch: merged.batch,
-        bias: z?.ptr,
+        bias: bias?.ptr,
         activation,
       };
       env.kernels.gemm.run(call, label);
