@@ -3,6 +3,9 @@
 //! adjacent dims first (a `[N, C, H, W] + [1, C, 1, 1]` becomes `[N, C, H*W]` with the bias constant along
 //! the innermost axis), so the work is long rows with one of a few stride patterns: both contiguous, one
 //! side constant, or strided (a transposed view).
+//!
+//! Longer than 400 lines for a reason: the broadcast walker and the four op families that walk it (binary,
+//! compare, logical on bytes, Where) share it, so its coalescing is written once; ~200 of the lines are the tests.
 
 use crate::isa::{active as v, load_partial, store_partial, store_upto, LANES};
 use crate::status::Status;

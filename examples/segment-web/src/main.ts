@@ -1,3 +1,5 @@
+// The page's controller, over 400 lines for a reason: every control's handler shares the `ui` elements and the
+// page `state`; the work itself lives elsewhere (pipeline-worker.ts, camera.ts, camera-compositor.ts, models.ts).
 import './style.css';
 import * as Comlink from 'comlink';
 import { AtrousError, createWorkerPool, Tensor } from 'atrous';

@@ -1,3 +1,6 @@
+// Longer than 400 lines for a reason: the element-indexed ops (GatherElements, GatherND, ScatterElements,
+// ScatterND, Compress, OneHot, ReverseSequence, MaxUnpool) share one index normalisation and one way of
+// moving their float data through the layout kernels; apart they would repeat both.
 import { show } from '../../errors.js';
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import { numbersOf, scalarOf, sizeOf } from '../data-types.js';
