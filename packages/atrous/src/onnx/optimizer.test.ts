@@ -40,7 +40,7 @@ describe('optimizeGraph', () => {
     m.node('Relu', [bn(m, 'bn', conv(m, 'c', 'x'))], ['y']);
     m.output('y');
     const { graph, report } = optimized(m);
-    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0 });
+    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0 });
     expect(graph.nodes.map((n) => `${n.domain}.${n.opType}`)).toEqual(['atrous.FusedConv']);
     const node = graph.nodes[0]!;
     expect(node.outputs).toEqual(['y']);
@@ -69,7 +69,7 @@ describe('optimizeGraph', () => {
     m.node('Clip', [m.node('Add', [side, main]), 'lo', 'hi'], ['y']);
     m.output('y');
     const { graph, report } = optimized(m);
-    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 2, fusedResiduals: 1, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0 });
+    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 2, fusedResiduals: 1, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0 });
     const order = graph.nodes.map((n) => n.name);
     expect(order).toEqual(['c2', 'c1']);
     const c1 = graph.nodes[1]!;

@@ -86,6 +86,46 @@ describe('InferenceSession', () => {
     expect(e.message).toContain('ai.onnx.preview.training');
   });
 
+  it('folds the all-MLP decoder 1x1 conv into the stage projections, with the same results', async () => {
+    // Two stages projected to C = 4 channels, laid out as maps, one upsampled, concatenated, mixed by a 1x1 conv.
+    const build = (exposeConcat: boolean) => {
+      const m = new ModelBuilder(13);
+      m.input('a', [1, 16, 3]);
+      m.input('b', [1, 64, 5]);
+      const stage = (x: string, k: number, side: number, resize: boolean, seed: number) => {
+        m.init(`w${seed}`, [k, 4], randomFloats(k * 4, seed));
+        m.init(`b${seed}`, [4], randomFloats(4, seed + 1));
+        const t = m.node('Transpose', [m.node('Add', [m.node('MatMul', [x, `w${seed}`]), `b${seed}`])], 1, { perm: [0, 2, 1] });
+        m.init(`s${seed}`, [4], [1, 4, side, side], 7);
+        const map = m.node('Reshape', [t, `s${seed}`]);
+        if (!resize) return map;
+        m.init(`z${seed}`, [4], [1, 4, 8, 8], 7);
+        return m.node('Resize', [map, '', '', `z${seed}`], 1, { mode: 'linear' });
+      };
+      const cat = m.node('Concat', [stage('a', 3, 4, true, 10), stage('b', 5, 8, false, 20)], exposeConcat ? ['cat'] : 1, { axis: 1 });
+      m.init('wc', [4, 8, 1, 1], randomFloats(32, 30));
+      m.init('bc', [4], randomFloats(4, 31));
+      m.node('Relu', [m.node('Conv', [cat, 'wc', 'bc'], 1, { kernel_shape: [1, 1] })], ['y']);
+      m.output('y');
+      if (exposeConcat) m.output('cat');
+      return m.bytes();
+    };
+    const feeds = { a: new Tensor('float32', randomFloats(48, 40), [1, 16, 3]), b: new Tensor('float32', randomFloats(320, 41), [1, 64, 5]) };
+    const folded = await InferenceSession.create(build(false));
+    const plain = await InferenceSession.create(build(true)); // the concat is an output: nothing may be folded
+    expect(folded.optimizations.foldedDecoderConvs).toBe(1);
+    expect(plain.optimizations.foldedDecoderConvs).toBe(0);
+    const y1 = (await folded.run(feeds)).y!.data as Float32Array;
+    const y2 = (await plain.run(feeds)).y!.data as Float32Array;
+    let worst = 0, scale = 0;
+    for (let i = 0; i < y2.length; i++) { worst = Math.max(worst, Math.abs(y1[i]! - y2[i]!)); scale = Math.max(scale, Math.abs(y2[i]!)); }
+    expect(y1.length).toBe(4 * 8 * 8);
+    expect(scale).toBeGreaterThan(0);
+    expect(worst / scale).toBeLessThan(1e-5);
+    folded.dispose();
+    plain.dispose();
+  });
+
   it('describes its inputs and outputs, symbolic dims by name', async () => {
     const s = await InferenceSession.create(convModel());
     expect(s.inputNames).toEqual(['x']);

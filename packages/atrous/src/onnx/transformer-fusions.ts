@@ -8,6 +8,8 @@ export interface TransformerFusionReport {
   fusedLayerNorms: number;
   fusedGelus: number;
   fusedMatMulBiases: number;
+  /** 1x1 convs over a concat of projected stages folded into the projections (the all-MLP decoder). */
+  foldedDecoderConvs: number;
 }
 
 /** Who produces and who reads each value, rebuilt after every rewrite (graphs are small next to their data). */
@@ -24,6 +26,14 @@ class Uses {
   sole(name: string, opType: string): NodeIR | undefined {
     const r = this.readers.get(name);
     return !this.outputs.has(name) && r?.length === 1 && r[0]!.opType === opType && r[0]!.domain === '' ? r[0] : undefined;
+  }
+  /**
+   * Whether `next` reads `name` and every other reader only reads its dims (Shape), so that a rewrite which
+   * keeps the value's dims but changes its data may go ahead.
+   */
+  dataReadOnlyBy(name: string, next: NodeIR): boolean {
+    const r = this.readers.get(name) ?? [];
+    return !this.outputs.has(name) && r.includes(next) && r.every((n) => n === next || (n.opType === 'Shape' && n.domain === ''));
   }
   /** Every reader of `name` (none may be a graph output), when there are exactly `count`. */
   all(name: string, count: number): NodeIR[] | undefined {
@@ -147,17 +157,94 @@ function fuseMatMulBias(graph: GraphIR, uses: Uses, matmul: NodeIR): boolean {
   return true;
 }
 
+/** Element `[r][c]` of a row-major float tensor with `cols` columns. */
+const at = (t: HostTensor, r: number, c: number, cols: number) => t.data[r * cols + c]!;
+
+function uniqueConst(consts: Map<string, HostTensor>, base: string): string {
+  let name = base;
+  for (let i = 1; consts.has(name); i++) name = `${base}_${i}`;
+  return name;
+}
+
+/**
+ * SegFormer's all-MLP decoder: each stage is projected to C channels (a Linear, here a FusedMatMul with its
+ * bias), laid out as a map (Transpose [0, 2, 1], Reshape), upsampled (Resize), and the stages are
+ * concatenated and mixed by a 1x1 conv. The conv and each Linear are channel maps and Resize is a spatial
+ * map applied per channel, so they commute: conv(concat_j(resize(L_j x_j))) = sum_j resize((W_j L_j) x_j),
+ * with W_j the conv's columns for stage j. Folding W_j into L_j moves the conv's work (8.6 GFLOP at
+ * 512 x 512) to each stage's own, smaller resolution, and leaves a Sum of the maps. Only when every stage has
+ * C = M channels, so that no shape in between changes. The conv's bias joins stage 0's (Resize keeps
+ * constants). Float sums are reassociated, as BatchNorm folding does.
+ */
+function foldDecoderConv(graph: GraphIR, uses: Uses, conv: NodeIR): boolean {
+  const consts = graph.initializers;
+  if (conv.opType !== 'Conv' || conv.domain !== '') return false;
+  const w = consts.get(conv.inputs[1] ?? '');
+  const b = conv.inputs[2] ? consts.get(conv.inputs[2]) : undefined;
+  if (!w || w.type !== 'float32' || w.dims.length !== 4 || w.dims[2] !== 1 || w.dims[3] !== 1 || (conv.inputs[2] && !b)) return false;
+  const ones = (name: string) => (attrInts(conv, name) ?? []).every((v) => v === 1);
+  const zeros = (attrInts(conv, 'pads') ?? []).every((v) => v === 0);
+  if (attrInt(conv, 'group', 1) !== 1 || !ones('strides') || !zeros || !['NOTSET', 'VALID'].includes(String(conv.attributes.get('auto_pad') ?? 'NOTSET'))) return false;
+  const [m, total] = [w.dims[0]!, w.dims[1]!];
+  const concat = uses.producer.get(conv.inputs[0]!);
+  if (!concat || concat.opType !== 'Concat' || ![1, -3].includes(attrInt(concat, 'axis', 0)) || uses.all(concat.outputs[0]!, 1) === undefined) return false;
+  // Each stage: FusedMatMul (constant [K, C] weights and [C] bias) -> Transpose [0, 2, 1] -> Reshape -> (Resize).
+  // Shape readers along the way (exporters compute the Resize sizes from them) see the same dims after.
+  const stages: { matmul: NodeIR; weights: HostTensor; bias: HostTensor }[] = [];
+  for (const input of concat.inputs) {
+    let reader = concat;
+    let node = uses.producer.get(input);
+    if (node?.opType === 'Resize' && uses.dataReadOnlyBy(node.outputs[0]!, reader)) {
+      reader = node;
+      node = uses.producer.get(node.inputs[0]!);
+    }
+    if (node?.opType !== 'Reshape' || !uses.dataReadOnlyBy(node.outputs[0]!, reader)) return false;
+    const t = uses.producer.get(node.inputs[0]!);
+    if (t?.opType !== 'Transpose' || String(attrInts(t, 'perm')) !== '0,2,1' || !uses.dataReadOnlyBy(t.outputs[0]!, node)) return false;
+    const matmul = uses.producer.get(t.inputs[0]!);
+    if (matmul?.opType !== 'FusedMatMul' || matmul.domain !== INTERNAL_DOMAIN || matmul.attributes.size > 0 || !uses.dataReadOnlyBy(matmul.outputs[0]!, t)) return false;
+    const weights = consts.get(matmul.inputs[1]!), bias = consts.get(matmul.inputs[2] ?? '');
+    if (!weights || !bias || weights.dims.length !== 2 || weights.dims[1] !== m || bias.data.length !== m) return false;
+    stages.push({ matmul, weights, bias });
+  }
+  if (stages.length * m !== total) return false;
+  stages.forEach(({ matmul, weights, bias }, j) => {
+    const k = weights.dims[0]!;
+    // W'[r][o] = sum_c W[r][c] * Wconv[o][j m + c]; b'[o] = sum_c b[c] * Wconv[o][j m + c] (+ conv bias once).
+    const folded = new Float32Array(k * m);
+    const foldedBias = new Float32Array(m);
+    for (let o = 0; o < m; o++) {
+      let acc = j === 0 && b ? (b.data[o] as number) : 0;
+      for (let c = 0; c < m; c++) acc += at(bias, 0, c, m) * at(w, o, j * m + c, total);
+      foldedBias[o] = acc;
+      for (let r = 0; r < k; r++) {
+        let sum = 0;
+        for (let c = 0; c < m; c++) sum += at(weights, r, c, m) * at(w, o, j * m + c, total);
+        folded[r * m + o] = sum;
+      }
+    }
+    const wName = uniqueConst(consts, `${matmul.inputs[1]}#decoder`);
+    consts.set(wName, { type: 'float32', dims: [k, m], data: folded });
+    const bName = uniqueConst(consts, `${matmul.inputs[2]}#decoder`);
+    consts.set(bName, { type: 'float32', dims: [m], data: foldedBias });
+    matmul.inputs = [matmul.inputs[0]!, wName, bName];
+  });
+  replace(graph, [concat, conv], { name: `${conv.name}#sum`, opType: 'Sum', domain: '', inputs: [...concat.inputs], outputs: [conv.outputs[0]!], attributes: new Map() });
+  return true;
+}
+
 /**
  * The patterns transformer exports spell out op by op (LayerNorm before opset 17, GELU through Erf, Linear
  * as MatMul + Add), rewritten into the single ops the kernels run in one pass over the data.
  */
 export function fuseTransformerPatterns(graph: GraphIR): TransformerFusionReport {
-  const report: TransformerFusionReport = { fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0 };
+  const report: TransformerFusionReport = { fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0 };
   const outputs = new Set(graph.outputs.map((o) => o.name));
   const passes: [string, (g: GraphIR, u: Uses, n: NodeIR) => boolean, keyof TransformerFusionReport][] = [
     ['ReduceMean', fuseLayerNorm, 'fusedLayerNorms'],
     ['Erf', fuseGelu, 'fusedGelus'],
     ['MatMul', fuseMatMulBias, 'fusedMatMulBiases'],
+    ['Conv', foldDecoderConv, 'foldedDecoderConvs'],
   ];
   for (const [opType, fuse, counter] of passes) {
     let uses = new Uses(graph, outputs);
