@@ -152,44 +152,35 @@ pub fn avg_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape, pad_end: [usize; 
     Ok(())
 }
 
-/// `acc += x` element-wise.
-#[inline(never)]
-fn add_into(acc: &mut [f32], x: &[f32]) {
+/// `acc = f(acc, x)` element-wise: `vf` on whole vectors, `sf` on the tail (the same operation).
+#[inline(always)]
+fn fold_into(acc: &mut [f32], x: &[f32], vf: impl Fn(v::V, v::V) -> v::V, sf: impl Fn(f32, f32) -> f32) {
     let n = acc.len().min(x.len());
     let mut i = 0;
     // SAFETY: i + v::LANES <= n for both slices.
     unsafe {
         while i + v::LANES <= n {
             let p = acc.as_mut_ptr().add(i);
-            v::store(p, v::add(v::load(p), v::load(x.as_ptr().add(i))));
+            v::store(p, vf(v::load(p), v::load(x.as_ptr().add(i))));
             i += v::LANES;
         }
     }
     while i < n {
-        acc[i] += x[i];
+        acc[i] = sf(acc[i], x[i]);
         i += 1;
     }
 }
 
-/// `acc = max(acc, x)` element-wise.
+// Out of line: V8 allocates registers per function, and each row loop wants them to itself.
+#[inline(never)]
+fn add_into(acc: &mut [f32], x: &[f32]) {
+    fold_into(acc, x, v::add, |a, b| a + b);
+}
+
 #[inline(never)]
 fn max_into(acc: &mut [f32], x: &[f32]) {
-    let n = acc.len().min(x.len());
-    let mut i = 0;
-    // SAFETY: i + v::LANES <= n for both slices.
-    unsafe {
-        while i + v::LANES <= n {
-            let p = acc.as_mut_ptr().add(i);
-            v::store(p, v::max(v::load(p), v::load(x.as_ptr().add(i))));
-            i += v::LANES;
-        }
-    }
-    while i < n {
-        if x[i] > acc[i] {
-            acc[i] = x[i];
-        }
-        i += 1;
-    }
+    // As the vector max (pmax): `a` unless `b` is greater.
+    fold_into(acc, x, v::max, |a, b| if b > a { b } else { a });
 }
 
 #[cfg(test)]
@@ -212,18 +203,7 @@ mod tests {
         assert_eq!(dst, [4.0, 9.0]);
     }
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// ONNX AveragePool written plainly: every tap of the window, in float64.
     fn avg_reference(src: &[f32], s: &PoolShape, pad_end: [usize; 2], include_pad: bool) -> Vec<f32> {

@@ -116,18 +116,7 @@ mod tests {
     use alloc::vec;
     use alloc::vec::Vec;
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> usize {
-            (self.next() % n) as usize
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// The plain definition: every index of the row, stably sorted by value (NaN greatest), the first k.
     fn reference(src: &[f32], outer: usize, len: usize, inner: usize, k: usize, largest: bool) -> (Vec<f32>, Vec<i32>) {
@@ -151,7 +140,7 @@ mod tests {
         let mut rng = Rng(0x9e3779b97f4a7c15);
         for case in 0..300 {
             let (outer, len, inner) = (1 + rng.below(3), rng.below(40), 1 + rng.below(4));
-            let k = if len == 0 { 0 } else { rng.below(len as u64 + 1) };
+            let k = if len == 0 { 0 } else { rng.below(len + 1) };
             let largest = case % 2 == 0;
             // Few distinct values, so ties are common; some NaN and infinities.
             let src: Vec<f32> = (0..outer * len * inner)

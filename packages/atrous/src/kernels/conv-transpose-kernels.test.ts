@@ -6,21 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { resolveActivation, type Activation } from '../ops/activation.js';
 import { BUILDS } from '../wasm/builds.js';
 import { instantiate } from '../wasm/loader.js';
+import { xorshift32 as rng } from '../../test-support/seeded-random.js';
 import type { ConvTransposeSpec } from './conv-transpose-kernels.js';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
 
 function scatter(s: ConvTransposeSpec, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, act: (v: number) => number, n: number, h: number, wd: number, oh: number, ow: number): Float32Array {
   const m = s.outChannels, cg = s.inChannels / s.groups, mg = m / s.groups;

@@ -7,19 +7,11 @@ import { ActivationCode } from '../wasm/abi.js';
 import { BUILDS } from '../wasm/builds.js';
 import type { Engine } from '../wasm/engine.js';
 import { instantiate } from '../wasm/loader.js';
+import { xorshift32 as rng } from '../../test-support/seeded-random.js';
 import type { BinaryKind } from './elementwise-kernels.js';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 /** erf by its Taylor series (|x| <= 4; 1 beyond, where float32 cannot tell the difference). */
 export function erf(x: number): number {

@@ -6,20 +6,10 @@ import { AtrousError } from '../errors.js';
 import { BUILDS } from '../wasm/builds.js';
 import type { Engine } from '../wasm/engine.js';
 import { instantiate } from '../wasm/loader.js';
+import { xorshift32 as rng } from '../../test-support/seeded-random.js';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
 
 const contiguous = (dims: number[]) => {
   const s = new Array<number>(dims.length).fill(1);

@@ -6,19 +6,11 @@ import { AtrousError } from '../errors.js';
 import { BUILDS } from '../wasm/builds.js';
 import type { Engine } from '../wasm/engine.js';
 import { instantiate } from '../wasm/loader.js';
+import { xorshift32 as rng } from '../../test-support/seeded-random.js';
 import type { ReduceKind } from './normalization-kernels.js';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
   expect(got.length, what).toBe(want.length);

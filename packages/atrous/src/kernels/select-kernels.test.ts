@@ -5,20 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { AtrousError } from '../errors.js';
 import { BUILDS } from '../wasm/builds.js';
 import { instantiate } from '../wasm/loader.js';
+import { xorshift32 as rng } from '../../test-support/seeded-random.js';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** NaN greatest; ascending. */
 const rank = (a: number, b: number) => (Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : Number.isNaN(b) ? -1 : a - b);
