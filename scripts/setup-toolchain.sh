@@ -11,7 +11,8 @@
 #    We build std too: atrous-wasm uses std's allocator (dlmalloc) and Vec::try_reserve for graceful OOM.
 #  - Where rustup already has a wasm32-unknown-unknown target, it is used as it is (nothing is built).
 #  - binaryen from npm (Debian's binaryen 108 cannot parse relaxed-SIMD) gives wasm-opt.
-# Prints the cargo command to use on its last line as `CARGO_CMD=...` (scripts/build-wasm.sh reads it).
+# Prints `CARGO_CMD=...`, `WASM_OPT=...` and `THREADS_SYSROOT=...` (the atomics sysroot) at the end;
+# scripts/build-wasm.sh reads them.
 set -euo pipefail
 
 TARGET=wasm32-unknown-unknown
@@ -57,15 +58,20 @@ else
     say "linked $LLD_LINK -> lld-22"
   fi
 
-  LIBDIR=$SYSROOT/lib/rustlib/$TARGET/lib
-  STAMP=$LIBDIR/.atrous-sysroot
-  WANT="std $($RUSTC -vV | tr '\n' ' ') $(dpkg-query -W -f='${Version}' rust-web-src)"
-  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && ls "$LIBDIR"/libstd-*.rlib >/dev/null 2>&1; then
-    say "wasm32 sysroot up to date"
-  else
+  # build_sysroot <sysroot> <rustflags>: the wasm32 std rlibs built from Debian's library source with the
+  # given target features, installed under <sysroot>/lib/rustlib/$TARGET/lib; skipped when the stamp matches.
+  build_sysroot() {
+    local root=$1 flags=$2
+    local libdir=$root/lib/rustlib/$TARGET/lib
+    local stamp=$libdir/.atrous-sysroot
+    local want="std [$flags] $($RUSTC -vV | tr '\n' ' ') $(dpkg-query -W -f='${Version}' rust-web-src)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && ls "$libdir"/libstd-*.rlib >/dev/null 2>&1; then
+      say "wasm32 sysroot up to date: $root [$flags]"
+      return 0
+    fi
     BUILD=$(mktemp -d /tmp/atrous-sysroot.XXXXXX)
     trap 'rm -rf "$BUILD"' EXIT
-    say "building the wasm32 std sysroot once (about a minute)"
+    say "building the wasm32 std sysroot once (about a minute): $root [$flags]"
     mkdir -p "$BUILD/src"
     cat > "$BUILD/Cargo.toml" <<'TOML'
 [package]
@@ -73,7 +79,7 @@ name = "sysroot-stub"
 version = "0.0.0"
 edition = "2021"
 [lib]
-crate-type = ["cdylib", "rlib"]
+crate-type = ["rlib"]
 [profile.release]
 opt-level = 3
 panic = "abort"
@@ -85,19 +91,30 @@ TOML
     (cd "$BUILD" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS -u RUSTC_WRAPPER \
         -u CARGO_BUILD_TARGET -u RUSTUP_TOOLCHAIN \
         RUSTC=$RUSTC RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$BUILD/target" \
-        CARGO_HOME="$BUILD/cargo-home" \
+        CARGO_HOME="$BUILD/cargo-home" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" \
         /usr/bin/cargo build --offline --quiet --release --target $TARGET -Zbuild-std=std,panic_abort \
           --config 'source.crates-io.replace-with="rustlib-vendor"' \
           --config "source.rustlib-vendor.directory=\"$SRC/vendor\"" \
           --config "target.$TARGET.linker=\"$LLD_LINK\"")
-    $SUDO mkdir -p "$LIBDIR"
-    $SUDO rm -f "$LIBDIR"/*.rlib "$LIBDIR"/*.rmeta
+    $SUDO mkdir -p "$libdir"
+    $SUDO rm -f "$libdir"/*.rlib "$libdir"/*.rmeta
     for f in "$BUILD/target/$TARGET/release/deps"/lib*.rlib; do
-      case "$(basename "$f")" in libsysroot_stub*) ;; *) $SUDO cp "$f" "$LIBDIR/" ;; esac
+      case "$(basename "$f")" in libsysroot_stub*) ;; *) $SUDO cp "$f" "$libdir/" ;; esac
     done
-    echo "$WANT" | $SUDO tee "$STAMP" >/dev/null
+    echo "$want" | $SUDO tee "$stamp" >/dev/null
     rm -rf "$BUILD"; trap - EXIT
-    say "installed the wasm32 sysroot into $LIBDIR"
+    say "installed the wasm32 sysroot into $libdir"
+  }
+  # The single-thread sysroot goes into rustc-web's own sysroot, so plain cargo finds it.
+  build_sysroot "$SYSROOT" ""
+  # The threaded builds link with --shared-memory, which wasm-ld refuses over objects built without atomics:
+  # their std is a second sysroot of its own (selected with --sysroot), with rust-lld linked there as well.
+  THREADS_SYSROOT=$TOOLS_DIR/sysroot-atomics
+  build_sysroot "$THREADS_SYSROOT" "-C target-feature=+atomics,+bulk-memory"
+  THREADS_LLD=$THREADS_SYSROOT/lib/rustlib/$HOST/bin/rust-lld
+  if [ "$(readlink -f "$THREADS_LLD" 2>/dev/null)" != "$(readlink -f /usr/bin/lld-22)" ]; then
+    $SUDO mkdir -p "$(dirname "$THREADS_LLD")"
+    $SUDO ln -sfn /usr/bin/lld-22 "$THREADS_LLD"
   fi
   CARGO_CMD="env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc /usr/bin/cargo"
 fi
@@ -113,3 +130,4 @@ fi
 say "ready: $CARGO_CMD build --target $TARGET; wasm-opt at $WASM_OPT"
 echo "CARGO_CMD=$CARGO_CMD"
 echo "WASM_OPT=$WASM_OPT"
+echo "THREADS_SYSROOT=${THREADS_SYSROOT:-}"

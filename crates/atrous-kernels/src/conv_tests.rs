@@ -8,6 +8,8 @@ use std::format;
 use crate::activation::Activation;
 use crate::geometry::{ConvShape, Padding};
 use crate::plan::{ConvPlan, Method};
+use crate::parallel::testing::Threads;
+use crate::parallel::SERIAL;
 use crate::reference;
 
 use crate::test_rng::Rng;
@@ -51,13 +53,23 @@ fn check(case: &Case, rng: &mut Rng) {
         let plan = ConvPlan::with_method(*s, &weights, bias.as_deref(), case.activation, method).unwrap();
         assert_eq!(plan.method(), method);
         let mut got = std::vec![f32::NAN; geom.output_len()];
-        plan.run(&input, case.batch, case.height, case.width, &mut got, residual.as_deref()).unwrap();
+        plan.run(&input, case.batch, case.height, case.width, &mut got, residual.as_deref(), &SERIAL).unwrap();
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             let err = (g - w).abs() / scale;
             assert!(
                 err <= 1e-4,
                 "{}",
                 format!("{method:?} {:?} in {}x{}x{}: out[{i}] = {g}, want {w}", s, case.batch, case.height, case.width)
+            );
+        }
+        // Split over threads, the outputs are the same bits.
+        for threads in [2, 3] {
+            let mut split = std::vec![f32::NAN; geom.output_len()];
+            plan.run(&input, case.batch, case.height, case.width, &mut split, residual.as_deref(), &Threads(threads)).unwrap();
+            assert!(
+                split.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{}",
+                format!("{method:?} {:?} on {threads} threads differs from one thread", s)
             );
         }
     }
@@ -214,6 +226,6 @@ fn bad_arguments_are_errors_not_panics() {
     assert_eq!(ConvPlan::new(bad_groups, &w, None, Activation::None).err(), Some(Status::GroupsDoNotDivideChannels));
     let plan = ConvPlan::new(s, &w, None, Activation::None).unwrap();
     let mut out = std::vec![0.0; 4];
-    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, None).err(), Some(Status::OutputBelowOne));
-    assert_eq!(plan.run(&[0.0; 15], 1, 3, 3, &mut out, None).err(), Some(Status::InputLengthMismatch));
+    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, None, &SERIAL).err(), Some(Status::OutputBelowOne));
+    assert_eq!(plan.run(&[0.0; 15], 1, 3, 3, &mut out, None, &SERIAL).err(), Some(Status::InputLengthMismatch));
 }

@@ -16,6 +16,7 @@ use crate::activation::Activation;
 use crate::geometry::{ConvShape, Padding};
 use crate::layout::copy_strided;
 use crate::plan::ConvPlan;
+use crate::parallel::Parallel;
 use crate::status::Status;
 
 /// A transposed convolution independent of the input size. Pads are the begin pads only: the caller
@@ -205,6 +206,7 @@ impl ConvTransposePlan {
         output: &mut [f32],
         out_height: usize,
         out_width: usize,
+        par: &dyn Parallel,
     ) -> Result<(), Status> {
         let s = &self.shape;
         if batch == 0 || height == 0 || width == 0 || out_height == 0 || out_width == 0 {
@@ -248,14 +250,14 @@ impl ConvTransposePlan {
                 conv.padding = Padding::Explicit([y.begin, x.begin, y.end, x.end]);
                 let geom = conv.geometry(batch, height, width)?;
                 if sh == 1 && sw == 1 && y.crop == 0 && x.crop == 0 && geom.out_height == rows && geom.out_width == cols {
-                    return plan.run_geometry(&geom, input, output, None);
+                    return plan.run_geometry(&geom, input, output, None, par);
                 }
                 let need = geom.output_len();
                 if scratch.len() < need {
                     scratch.try_reserve_exact(need - scratch.len()).map_err(|_| Status::OutOfMemory)?;
                     scratch.resize(need, 0.0);
                 }
-                plan.run_geometry(&geom, input, &mut scratch[..need], None)?;
+                plan.run_geometry(&geom, input, &mut scratch[..need], None, par)?;
                 let (ph, pw) = (geom.out_height, geom.out_width);
                 copy_strided(
                     &scratch[..need],

@@ -8,6 +8,7 @@ use std::vec;
 
 use super::*;
 
+use crate::parallel::SERIAL;
 use crate::test_rng::Rng;
 
 const ACTIVATIONS: [Activation; 5] =
@@ -67,7 +68,7 @@ fn check(c: &Case, rng: &mut Rng) {
     let want = reference(s, &x, &wt, bias.as_deref(), c.act, c.batch, c.h, c.w, c.oh, c.ow);
     let plan = ConvTransposePlan::new(*s, &wt, bias.as_deref(), c.act).unwrap();
     let mut got = vec![f32::NAN; want.len()];
-    plan.run(&x, c.batch, c.h, c.w, &mut got, c.oh, c.ow).unwrap();
+    plan.run(&x, c.batch, c.h, c.w, &mut got, c.oh, c.ow, &SERIAL).unwrap();
     let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert!(
@@ -197,8 +198,8 @@ fn bad_arguments_are_errors() {
     let plan = ConvTransposePlan::new(s, &w, None, Activation::None).unwrap();
     assert!(plan.prepared_bytes() >= 4 * 6 * 9);
     let mut out = vec![0.0; 6 * 4 * 4];
-    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, 4, 4), Ok(()));
-    assert_eq!(plan.run(&[0.0; 15], 1, 2, 2, &mut out, 4, 4), Err(Status::InputLengthMismatch));
-    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, 4, 5), Err(Status::OutputLengthMismatch));
-    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, 0, 4), Err(Status::ZeroDimension));
+    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, 4, 4, &SERIAL), Ok(()));
+    assert_eq!(plan.run(&[0.0; 15], 1, 2, 2, &mut out, 4, 4, &SERIAL), Err(Status::InputLengthMismatch));
+    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, 4, 5, &SERIAL), Err(Status::OutputLengthMismatch));
+    assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, 0, 4, &SERIAL), Err(Status::ZeroDimension));
 }

@@ -5,11 +5,14 @@
 //! instantiations (taps unrolled, weights broadcast once per channel); other sizes share a generic loop.
 
 use alloc::vec::Vec;
+use core::ops::Range;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::activation::Activation;
 use crate::geometry::Geometry;
 use crate::status::Status;
 use crate::isa::active as v;
+use crate::parallel::{piece_range, pieces, Parallel, SharedMut};
 use crate::selection::{depthwise_kernel, DepthwiseKernel};
 
 /// Vectors computed together along an output row: enough independent accumulators to hide add latency.
@@ -17,6 +20,9 @@ const RUN: usize = 8;
 
 /// # Safety
 /// Slice lengths must match `geom` (checked by `ConvPlan::run`); `weights` is `[M, 1, kH, kW]`.
+///
+/// Splits by input plane (one image, one input channel and its `multiplier` output channels): `par` runs
+/// contiguous runs of planes, each with its own zero-bordered scratch plane.
 pub unsafe fn run(
     geom: &Geometry,
     weights: &[f32],
@@ -25,6 +31,36 @@ pub unsafe fn run(
     input: &[f32],
     output: &mut [f32],
     residual: Option<&[f32]>,
+    par: &dyn Parallel,
+) -> Result<(), Status> {
+    let planes = geom.batch * geom.in_channels;
+    let work = geom.batch * geom.out_channels * geom.out_height * geom.out_width * geom.taps();
+    let count = pieces(par, planes, work);
+    let out = SharedMut(output.as_mut_ptr());
+    let failed = AtomicBool::new(false);
+    par.run(count, &|piece| {
+        let range = piece_range(planes, count, piece);
+        // SAFETY: the caller's contract; planes write disjoint output channels.
+        if unsafe { run_planes(geom, weights, bias, activation, input, out, residual, range) }.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+    })?;
+    if failed.load(Ordering::Relaxed) {
+        return Err(Status::OutOfMemory);
+    }
+    Ok(())
+}
+
+/// Input planes `range` (`n * in_channels + c`) of `run`.
+unsafe fn run_planes(
+    geom: &Geometry,
+    weights: &[f32],
+    bias: &[f32],
+    activation: Activation,
+    input: &[f32],
+    out: SharedMut<f32>,
+    residual: Option<&[f32]>,
+    range: Range<usize>,
 ) -> Result<(), Status> {
     let [pt, pl, pb, pr] = geom.pads;
     let (ph, pw) = (geom.height + pt + pb, geom.width + pl + pr);
@@ -37,30 +73,29 @@ pub unsafe fn run(
     let pixels = geom.out_height * geom.out_width;
     let multiplier = geom.out_channels / geom.in_channels;
     let taps = geom.taps();
-    for n in 0..geom.batch {
-        for c in 0..geom.in_channels {
-            let src = input[(n * geom.in_channels + c) * plane..][..plane].as_ptr();
-            for y in 0..geom.height {
-                crate::isa::copy_floats(padded.as_mut_ptr().add((y + pt) * pw + pl), src.add(y * geom.width), geom.width);
-            }
-            for m in c * multiplier..(c + 1) * multiplier {
-                let at = (n * geom.out_channels + m) * pixels;
-                let channel = Channel {
-                    plane: padded.as_ptr(),
-                    plane_width: pw,
-                    weights: &weights[m * taps..][..taps],
-                    bias: bias[m],
-                    activation,
-                    out: output.as_mut_ptr().add(at),
-                    residual: residual.map(|r| r.as_ptr().add(at)),
-                };
-                match depthwise_kernel(geom.kernel, geom.strides[1]) {
-                    DepthwiseKernel::ThreeByThree => channel.run_3x3(geom),
-                    DepthwiseKernel::FiveByFive => channel.run_5x5(geom),
-                    DepthwiseKernel::AnySize => channel.run_any_size(geom),
-                    DepthwiseKernel::StrideTwo => channel.run_stride_2(geom),
-                    DepthwiseKernel::Strided => channel.run_strided(geom),
-                }
+    for unit in range {
+        let (n, c) = (unit / geom.in_channels, unit % geom.in_channels);
+        let src = input[(n * geom.in_channels + c) * plane..][..plane].as_ptr();
+        for y in 0..geom.height {
+            crate::isa::copy_floats(padded.as_mut_ptr().add((y + pt) * pw + pl), src.add(y * geom.width), geom.width);
+        }
+        for m in c * multiplier..(c + 1) * multiplier {
+            let at = (n * geom.out_channels + m) * pixels;
+            let channel = Channel {
+                plane: padded.as_ptr(),
+                plane_width: pw,
+                weights: &weights[m * taps..][..taps],
+                bias: bias[m],
+                activation,
+                out: out.get().add(at),
+                residual: residual.map(|r| r.as_ptr().add(at)),
+            };
+            match depthwise_kernel(geom.kernel, geom.strides[1]) {
+                DepthwiseKernel::ThreeByThree => channel.run_3x3(geom),
+                DepthwiseKernel::FiveByFive => channel.run_5x5(geom),
+                DepthwiseKernel::AnySize => channel.run_any_size(geom),
+                DepthwiseKernel::StrideTwo => channel.run_stride_2(geom),
+                DepthwiseKernel::Strided => channel.run_strided(geom),
             }
         }
     }

@@ -18,11 +18,14 @@
 //! which is what makes short reductions such as attention's K = 32 fast.
 
 use alloc::vec::Vec;
+use core::ops::Range;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::activation::Activation;
 use crate::gemm_tiles::{panel_tiles, Epilogue, Strip};
 use crate::isa::{active as v, copy_floats};
 use crate::micro_kernel::{MR, NR};
+use crate::parallel::{piece_range, pieces, Parallel, SharedMut};
 use crate::status::Status;
 
 /// Most outer batch dims a call may have.
@@ -128,6 +131,13 @@ pub struct Gemm<'a> {
     pub activation: Activation,
 }
 
+// SAFETY: a call only reads through its operand pointers while it runs, and its pieces write disjoint
+// outputs; sharing the description between the threads that run the pieces is sound.
+unsafe impl Sync for Gemm<'_> {}
+unsafe impl Sync for Operand {}
+unsafe impl Send for Operand {}
+unsafe impl Sync for Epilogue {}
+
 /// Per-call blocking and scratch.
 struct Blocks {
     chunks: usize,
@@ -150,12 +160,12 @@ impl<'a> Gemm<'a> {
         Ok(len)
     }
 
-    /// Computes the product into `out`.
+    /// Computes the product into `out`, its pieces run by `par` (the same bits for every runner).
     ///
     /// # Safety
     /// Every operand must be readable at every element the shape and strides address; `out` writable for
     /// `output_len()` floats and overlapping no operand.
-    pub unsafe fn run(&self, out: *mut f32) -> Result<(), Status> {
+    pub unsafe fn run(&self, out: *mut f32, par: &dyn Parallel) -> Result<(), Status> {
         let len = self.output_len()?;
         if let BOperand::Packed(p) = self.b {
             if p.k != self.k || p.n != self.n {
@@ -176,36 +186,67 @@ impl<'a> Gemm<'a> {
             BOperand::Strided(b) => BOperand::Strided(b),
             BOperand::Packed(p) => BOperand::Packed(p),
         };
-        let mut blocks = self.blocks(matches!(b, BOperand::Packed(_)))?;
+        let packed = matches!(b, BOperand::Packed(_));
+        let layout = self.blocks(packed, false)?;
         let plain = self.alpha == 1.0 && self.c.is_none() && self.bias.is_none() && self.activation == Activation::None;
         let epilogue = Epilogue { plain, alpha: self.alpha, beta: self.beta, bias: self.bias, activation: self.activation };
-        let rank = self.batch.len();
-        for index in 0..count {
-            // Offsets of this batch matrix in each operand, from its multi-index (last dim fastest).
-            let (mut rest, mut oa, mut ob, mut oc) = (index, 0, 0, 0);
-            for d in (0..rank).rev() {
-                let i = rest % self.batch[d];
-                rest /= self.batch[d];
-                oa += i * self.a.batch_strides[d];
-                if let BOperand::Strided(b) = &b {
-                    ob += i * b.batch_strides[d];
-                }
-                if let Some(c) = &self.c {
-                    oc += i * c.batch_strides[d];
-                }
-            }
-            let a = Operand { ptr: self.a.at_batch(oa), ..self.a };
-            let bm = match &b {
-                BOperand::Strided(b) => BOperand::Strided(Operand { ptr: b.at_batch(ob), ..*b }),
-                BOperand::Packed(p) => BOperand::Packed(p),
+        // Units of output: one batch matrix, one block of columns, one group of rows. Rows are grouped
+        // only when the units would otherwise be too few to share (a group repacks its B block).
+        let col_blocks = self.n.div_ceil(layout.nc);
+        let row_strips = self.m.div_ceil(MR);
+        let work = len * self.k;
+        let base = count * col_blocks;
+        let row_groups = if pieces(par, base * row_strips, work) <= base { 1 } else { (par.width() * 4).div_ceil(base).min(row_strips) };
+        let units = base * row_groups;
+        let pieces = pieces(par, units, work);
+        let failed = AtomicBool::new(false);
+        let out = SharedMut(out);
+        par.run(pieces, &|piece| {
+            let Ok(mut blocks) = self.blocks(packed, true) else {
+                failed.store(true, Ordering::Relaxed);
+                return;
             };
-            let c = self.c.map(|c| Operand { ptr: c.at_batch(oc), ..c });
-            self.matrix(&a, &bm, c.as_ref(), &epilogue, &mut blocks, out.add(index * self.m * self.n));
+            for unit in piece_range(units, pieces, piece) {
+                let (index, col_block, group) = (unit / (col_blocks * row_groups), unit / row_groups % col_blocks, unit % row_groups);
+                let strips = piece_range(row_strips, row_groups, group);
+                let rows = strips.start * MR..(strips.end * MR).min(self.m);
+                let cols = col_block * layout.nc..((col_block + 1) * layout.nc).min(self.n);
+                // SAFETY: the caller's contract; units write disjoint output tiles.
+                unsafe { self.unit(index, &b, &epilogue, &mut blocks, rows, cols, out.get()) };
+            }
+        })?;
+        if failed.load(Ordering::Relaxed) {
+            return Err(Status::OutOfMemory);
         }
         Ok(())
     }
 
-    fn blocks(&self, packed: bool) -> Result<Blocks, Status> {
+    /// Rows `rows` and columns `cols` of batch matrix `index`.
+    unsafe fn unit(&self, index: usize, b: &BOperand, e: &Epilogue, bl: &mut Blocks, rows: Range<usize>, cols: Range<usize>, out: *mut f32) {
+        // Offsets of this batch matrix in each operand, from its multi-index (last dim fastest).
+        let (mut rest, mut oa, mut ob, mut oc) = (index, 0, 0, 0);
+        for d in (0..self.batch.len()).rev() {
+            let i = rest % self.batch[d];
+            rest /= self.batch[d];
+            oa += i * self.a.batch_strides[d];
+            if let BOperand::Strided(b) = b {
+                ob += i * b.batch_strides[d];
+            }
+            if let Some(c) = &self.c {
+                oc += i * c.batch_strides[d];
+            }
+        }
+        let a = Operand { ptr: self.a.at_batch(oa), ..self.a };
+        let bm = match b {
+            BOperand::Strided(b) => BOperand::Strided(Operand { ptr: b.at_batch(ob), ..*b }),
+            BOperand::Packed(p) => BOperand::Packed(p),
+        };
+        let c = self.c.map(|c| Operand { ptr: c.at_batch(oc), ..c });
+        self.matrix(&a, &bm, c.as_ref(), e, bl, rows, cols, out.add(index * self.m * self.n));
+    }
+
+    /// The call's blocking, with scratch when `scratch` (each thread's piece gets its own).
+    fn blocks(&self, packed: bool, scratch: bool) -> Result<Blocks, Status> {
         let chunks = self.k.div_ceil(KC).max(1);
         let kc = self.k.div_ceil(chunks);
         let step_bytes = kc.max(1) * 4;
@@ -219,18 +260,18 @@ impl<'a> Gemm<'a> {
             v.resize(len, 0.0);
             Ok(v)
         };
-        let a = alloc(mc * kc)?;
-        let b = if packed { Vec::new() } else { alloc(nc * kc)? };
+        let a = if scratch { alloc(mc * kc)? } else { Vec::new() };
+        let b = if packed || !scratch { Vec::new() } else { alloc(nc * kc)? };
         Ok(Blocks { chunks, kc, mc, nc, a, b })
     }
 
-    /// One `m x n` matrix of the batch.
+    /// Rows `rows` and columns `cols` (starting at a multiple of `NR`) of one `m x n` matrix of the batch.
     #[inline(never)]
-    unsafe fn matrix(&self, a: &Operand, b: &BOperand, c: Option<&Operand>, e: &Epilogue, bl: &mut Blocks, out: *mut f32) {
+    unsafe fn matrix(&self, a: &Operand, b: &BOperand, c: Option<&Operand>, e: &Epilogue, bl: &mut Blocks, rows: Range<usize>, cols: Range<usize>, out: *mut f32) {
         let (m, n, k) = (self.m, self.n, self.k);
-        let mut n0 = 0;
-        while n0 < n {
-            let ncols = bl.nc.min(n - n0);
+        let mut n0 = cols.start;
+        while n0 < cols.end {
+            let ncols = bl.nc.min(cols.end - n0);
             let panels = ncols.div_ceil(NR);
             for chunk in 0..bl.chunks {
                 let k0 = chunk * bl.kc;
@@ -243,16 +284,16 @@ impl<'a> Gemm<'a> {
                     }
                 };
                 let (first, last) = (chunk == 0, chunk + 1 == bl.chunks);
-                let mut m0 = 0;
-                while m0 < m {
-                    let rows = bl.mc.min(m - m0);
-                    pack_strips(bl.a.as_mut_ptr(), a, m0, rows, k0, steps);
+                let mut m0 = rows.start;
+                while m0 < rows.end {
+                    let count = bl.mc.min(rows.end - m0);
+                    pack_strips(bl.a.as_mut_ptr(), a, m0, count, k0, steps);
                     for p in 0..panels {
                         let col = n0 + p * NR;
-                        let strip = Strip { a: bl.a.as_ptr(), steps, first: m0, rows, col, cols: NR.min(n - col) };
+                        let strip = Strip { a: bl.a.as_ptr(), steps, first: m0, rows: count, col, cols: NR.min(n - col) };
                         panel_tiles(&strip, b_base.add(p * b_stride), m, n, first, last, e, c, out);
                     }
-                    m0 += rows;
+                    m0 += count;
                 }
             }
             n0 += ncols;

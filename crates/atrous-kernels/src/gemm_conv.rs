@@ -3,6 +3,8 @@
 //! it is stored. Used for every group layout except one input channel per group (see `depthwise`).
 
 use alloc::vec::Vec;
+use core::ops::Range;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::activation::Activation;
 use crate::geometry::Geometry;
@@ -10,6 +12,7 @@ use crate::status::Status;
 use crate::isa::active as v;
 use crate::micro_kernel::{accumulate, Tile, MR, NR, NV};
 use crate::panel::PanelBlock;
+use crate::parallel::{piece_range, pieces, Parallel, SharedMut};
 use crate::weights::PackedWeights;
 
 /// Where a tile's results go and what is added to them.
@@ -20,6 +23,10 @@ pub struct Epilogue<'a> {
 
 /// # Safety
 /// Slice lengths must match `geom` (checked by `ConvPlan::run`).
+///
+/// The output splits into units of one image, one group and one block of output pixels; `par` runs
+/// contiguous runs of units, each with its own panels and partial sums, so a unit's arithmetic is the same
+/// whichever thread computes it.
 pub unsafe fn run(
     geom: &Geometry,
     weights: &PackedWeights,
@@ -27,6 +34,39 @@ pub unsafe fn run(
     input: &[f32],
     output: &mut [f32],
     residual: Option<&[f32]>,
+    par: &dyn Parallel,
+) -> Result<(), Status> {
+    let pixels = geom.out_height * geom.out_width;
+    let block_pixels = PanelBlock::block_pixels(geom);
+    let blocks = pixels.div_ceil(block_pixels);
+    let units = geom.batch * geom.groups * blocks;
+    let work = geom.batch * geom.out_channels * pixels * geom.channels_per_group() * geom.taps();
+    let count = pieces(par, units, work);
+    let out = SharedMut(output.as_mut_ptr());
+    let failed = AtomicBool::new(false);
+    par.run(count, &|piece| {
+        let range = piece_range(units, count, piece);
+        // SAFETY: the caller's contract; units write disjoint output tiles.
+        if unsafe { run_units(geom, weights, epilogue, input, out, residual, blocks, range) }.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+    })?;
+    if failed.load(Ordering::Relaxed) {
+        return Err(Status::OutOfMemory);
+    }
+    Ok(())
+}
+
+/// Units `range` (image-major, then group, then pixel block) of `run`.
+unsafe fn run_units(
+    geom: &Geometry,
+    weights: &PackedWeights,
+    epilogue: &Epilogue,
+    input: &[f32],
+    out: SharedMut<f32>,
+    residual: Option<&[f32]>,
+    blocks: usize,
+    range: Range<usize>,
 ) -> Result<(), Status> {
     let mut block = PanelBlock::new(geom)?;
     let pixels = geom.out_height * geom.out_width;
@@ -43,41 +83,37 @@ pub unsafe fn run(
         partial.try_reserve_exact(len).map_err(|_| Status::OutOfMemory)?;
         partial.resize(len, 0.0f32);
     }
-    let out = output.as_mut_ptr();
-    for n in 0..geom.batch {
-        for g in 0..geom.groups {
-            let group_input = input.as_ptr().add((n * geom.in_channels + g * cin) * plane);
-            let first_channel = g * mg;
-            let image_out = n * geom.out_channels * pixels;
-            let mut start = 0;
-            while start < pixels {
-                let panels = (pixels - start).div_ceil(NR).min(block.capacity());
-                for c in 0..chunks {
-                    let c0 = c * chunk;
-                    let count = chunk.min(cin - c0);
-                    for i in 0..panels {
-                        block.pack(geom, group_input, i, start + i * NR, c0, count);
+    let out = out.get();
+    for unit in range {
+        let (n, g, b) = (unit / (geom.groups * blocks), unit / blocks % geom.groups, unit % blocks);
+        let group_input = input.as_ptr().add((n * geom.in_channels + g * cin) * plane);
+        let first_channel = g * mg;
+        let image_out = n * geom.out_channels * pixels;
+        let start = b * block_pixels;
+        let panels = (pixels - start).div_ceil(NR).min(block.capacity());
+        for c in 0..chunks {
+            let c0 = c * chunk;
+            let count = chunk.min(cin - c0);
+            for i in 0..panels {
+                block.pack(geom, group_input, i, start + i * NR, c0, count);
+            }
+            for tile in 0..weights.channel_tiles() {
+                let a = weights.block(g, tile);
+                let m0 = first_channel + tile * MR;
+                let rows = MR.min(mg - tile * MR);
+                for i in 0..panels {
+                    let saved = partial.as_mut_ptr().add((tile * block.capacity() + i) * MR * NR);
+                    let mut acc: Tile = if c == 0 { [[v::zero(); NV]; MR] } else { load_partial(saved) };
+                    accumulate(&mut acc, a, block.taps(i), cin, c0, count, block.panel(i));
+                    if c + 1 < chunks {
+                        store_partial(saved, &acc);
+                        continue;
                     }
-                    for tile in 0..weights.channel_tiles() {
-                        let a = weights.block(g, tile);
-                        let m0 = first_channel + tile * MR;
-                        let rows = MR.min(mg - tile * MR);
-                        for i in 0..panels {
-                            let saved = partial.as_mut_ptr().add((tile * block.capacity() + i) * MR * NR);
-                            let mut acc: Tile = if c == 0 { [[v::zero(); NV]; MR] } else { load_partial(saved) };
-                            accumulate(&mut acc, a, block.taps(i), cin, c0, count, block.panel(i));
-                            if c + 1 < chunks {
-                                store_partial(saved, &acc);
-                                continue;
-                            }
-                            let p0 = start + i * NR;
-                            let at = image_out + m0 * pixels + p0;
-                            let res = residual.map(|r| r.as_ptr().add(at));
-                            store_tile(&acc, epilogue, m0, rows, NR.min(pixels - p0), out.add(at), pixels, res);
-                        }
-                    }
+                    let p0 = start + i * NR;
+                    let at = image_out + m0 * pixels + p0;
+                    let res = residual.map(|r| r.as_ptr().add(at));
+                    store_tile(&acc, epilogue, m0, rows, NR.min(pixels - p0), out.add(at), pixels, res);
                 }
-                start += block_pixels;
             }
         }
     }

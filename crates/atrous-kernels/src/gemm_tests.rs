@@ -9,6 +9,8 @@ use std::string::String;
 use crate::activation::Activation;
 use crate::gemm::{BOperand, Gemm, Operand, PackedB, MAX_BATCH_DIMS};
 
+use crate::parallel::testing::Threads;
+use crate::parallel::SERIAL;
 use crate::test_rng::Rng;
 
 const ACTIVATIONS: [Activation; 5] = [
@@ -60,7 +62,7 @@ fn batch_offset(op: &Operand, batch: &[usize], mut index: usize) -> usize {
     off
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Case {
     m: usize,
     n: usize,
@@ -121,7 +123,13 @@ fn check(case: &Case, rng: &mut Rng) -> String {
     let len = call.output_len().unwrap();
     assert_eq!(len, count * m * n);
     let mut got = std::vec![f32::NAN; len];
-    unsafe { call.run(got.as_mut_ptr()).unwrap() };
+    unsafe { call.run(got.as_mut_ptr(), &SERIAL).unwrap() };
+    // Split over threads (by batch matrix, column block and row group), the outputs are the same bits.
+    for threads in [2, 3] {
+        let mut split = std::vec![f32::NAN; len];
+        unsafe { call.run(split.as_mut_ptr(), &Threads(threads)).unwrap() };
+        assert!(split.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()), "{threads} threads differ from one: {case:?}");
+    }
 
     let mut want = std::vec![0.0f32; len];
     // Errors are relative to the largest value before the activation, which may squash it.
@@ -241,12 +249,12 @@ fn empty_outputs_and_bad_calls() {
     };
     let mut out = [f32::NAN; 16];
     for (m, n, batch) in [(0, 4, &[][..]), (4, 0, &[][..]), (4, 4, &[2, 0][..])] {
-        unsafe { call(m, n, 4, batch, BOperand::Strided(op)).run(out.as_mut_ptr()).unwrap() };
+        unsafe { call(m, n, 4, batch, BOperand::Strided(op)).run(out.as_mut_ptr(), &SERIAL).unwrap() };
     }
     assert!(out.iter().all(|x| x.is_nan()), "an empty product writes nothing");
-    let err = unsafe { call(4, 4, 3, &[], BOperand::Packed(&packed)).run(out.as_mut_ptr()) };
+    let err = unsafe { call(4, 4, 3, &[], BOperand::Packed(&packed)).run(out.as_mut_ptr(), &SERIAL) };
     assert_eq!(err, Err(crate::Status::ShapeMismatch));
-    let err = unsafe { call(4, 4, 4, &[1, 1, 1, 1, 1], BOperand::Strided(op)).run(out.as_mut_ptr()) };
+    let err = unsafe { call(4, 4, 4, &[1, 1, 1, 1, 1], BOperand::Strided(op)).run(out.as_mut_ptr(), &SERIAL) };
     assert_eq!(err, Err(crate::Status::InvalidDescriptor));
     assert_eq!(call(usize::MAX / 2, 3, 4, &[], BOperand::Strided(op)).output_len(), Err(crate::Status::SizeOverflow));
 }
@@ -280,7 +288,7 @@ fn splits_are_bit_identical() {
             activation: if plain { Activation::None } else { Activation::Sigmoid },
         };
         let mut out = std::vec![0.0f32; mm * nn];
-        unsafe { call.run(out.as_mut_ptr()).unwrap() };
+        unsafe { call.run(out.as_mut_ptr(), &SERIAL).unwrap() };
         out
     };
     for plain in [false, true] {

@@ -34,7 +34,8 @@ pub struct PanelBlock {
 }
 
 impl PanelBlock {
-    pub fn new(geom: &Geometry) -> Result<Self, Status> {
+    /// (floats per panel, panels per block, channels per chunk) for `geom`.
+    fn layout(geom: &Geometry) -> (usize, usize, usize) {
         let taps = geom.taps();
         let channels = geom.channels_per_group();
         let chunks = (taps * channels).div_ceil(CHUNK_STEPS).min(channels);
@@ -42,6 +43,17 @@ impl PanelBlock {
         let panel_len = taps * chunk_channels * NR;
         let pixels = geom.out_height * geom.out_width;
         let capacity = (BLOCK_BYTES / (panel_len * 4)).clamp(1, MAX_PANELS_PER_BLOCK).min(pixels.div_ceil(NR));
+        (panel_len, capacity, chunk_channels)
+    }
+
+    /// Output pixels one block covers for `geom` (what `new(geom).capacity() * NR` would be).
+    pub fn block_pixels(geom: &Geometry) -> usize {
+        Self::layout(geom).1 * NR
+    }
+
+    pub fn new(geom: &Geometry) -> Result<Self, Status> {
+        let taps = geom.taps();
+        let (panel_len, capacity, chunk_channels) = Self::layout(geom);
         let mut data = Vec::new();
         data.try_reserve_exact(capacity * panel_len).map_err(|_| Status::OutOfMemory)?;
         data.resize(capacity * panel_len, 0.0);

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use crate::activation::Activation;
 use crate::geometry::{ConvShape, Geometry};
+use crate::parallel::Parallel;
 use crate::status::Status;
 use crate::weights::PackedWeights;
 use crate::{depthwise, gemm_conv};
@@ -83,7 +84,8 @@ impl ConvPlan {
     }
 
     /// Runs on `input` (`[N, C, H, W]`), writing `output` (`[N, M, OH, OW]`). With `residual` (same shape
-    /// as the output) computes `activation(conv + bias + residual)`.
+    /// as the output) computes `activation(conv + bias + residual)`. `par` runs the pieces of the output
+    /// (`parallel::SERIAL` for one thread); the result is the same bits for every runner.
     pub fn run(
         &self,
         input: &[f32],
@@ -92,16 +94,24 @@ impl ConvPlan {
         width: usize,
         output: &mut [f32],
         residual: Option<&[f32]>,
+        par: &dyn Parallel,
     ) -> Result<Geometry, Status> {
         let geom = self.shape.geometry(batch, height, width)?;
-        self.run_geometry(&geom, input, output, residual)?;
+        self.run_geometry(&geom, input, output, residual, par)?;
         Ok(geom)
     }
 
     /// As `run`, with the pads and output size of `geom` instead of the plan's own padding: a caller that
     /// derives many convolutions from one layer (the phases of a transposed convolution) resolves their
     /// borders per input size. Everything but the pads and sizes must be the plan's.
-    pub(crate) fn run_geometry(&self, geom: &Geometry, input: &[f32], output: &mut [f32], residual: Option<&[f32]>) -> Result<(), Status> {
+    pub(crate) fn run_geometry(
+        &self,
+        geom: &Geometry,
+        input: &[f32],
+        output: &mut [f32],
+        residual: Option<&[f32]>,
+        par: &dyn Parallel,
+    ) -> Result<(), Status> {
         let s = &self.shape;
         if (geom.in_channels, geom.out_channels, geom.kernel, geom.strides, geom.dilations, geom.groups)
             != (s.in_channels, s.out_channels, s.kernel, s.strides, s.dilations, s.groups)
@@ -123,9 +133,9 @@ impl ConvPlan {
             match &self.weights {
                 Weights::Packed(packed) => {
                     let epilogue = gemm_conv::Epilogue { bias: &self.bias, activation: self.activation };
-                    gemm_conv::run(&geom, packed, &epilogue, input, output, residual)?
+                    gemm_conv::run(&geom, packed, &epilogue, input, output, residual, par)?
                 }
-                Weights::Direct(w) => depthwise::run(&geom, w, &self.bias, self.activation, input, output, residual)?,
+                Weights::Direct(w) => depthwise::run(&geom, w, &self.bias, self.activation, input, output, residual, par)?,
             }
         }
         Ok(())

@@ -39,6 +39,10 @@ statuses! {
     InvalidDescriptor = 15,
     /// Operand shapes that do not fit together (matmul inner dims, broadcasting, axis lengths).
     ShapeMismatch = 16,
+    /// A helper thread of a shared-memory build died during the call; its outputs are unspecified.
+    WorkerCrashed = 17,
+    /// The build lacks what the call needs (threads in a build without shared memory).
+    Unsupported = 18,
 }
 
 impl Status {
