@@ -64,7 +64,10 @@ else
     local root=$1 flags=$2
     local libdir=$root/lib/rustlib/$TARGET/lib
     local stamp=$libdir/.atrous-sysroot
-    local want="std [$flags] $($RUSTC -vV | tr '\n' ' ') $(dpkg-query -W -f='${Version}' rust-web-src)"
+    # The plain sysroot's stamp reads as it always has, so that an existing one is not rebuilt.
+    local tag="std"
+    [ -n "$flags" ] && tag="std [$flags]"
+    local want="$tag $($RUSTC -vV | tr '\n' ' ') $(dpkg-query -W -f='${Version}' rust-web-src)"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && ls "$libdir"/libstd-*.rlib >/dev/null 2>&1; then
       say "wasm32 sysroot up to date: $root [$flags]"
       return 0

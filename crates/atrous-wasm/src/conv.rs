@@ -4,6 +4,7 @@ use atrous_kernels::{Activation, ConvPlan, ConvShape, Padding, Status};
 
 use crate::abi_table::{activation as act, conv_desc as desc, pad_mode};
 use crate::memory::try_box;
+use crate::team::{runner, Team};
 
 fn decode_shape(d: &[u32]) -> Result<ConvShape, Status> {
     let u = |i: usize| d[i] as usize;
@@ -121,10 +122,11 @@ pub unsafe extern "C" fn atrous_conv_plan_output_dims(plan: *const ConvPlan, bat
 }
 
 /// Runs the plan: `input` `[batch, C, height, width]` -> `output` `[batch, M, OH, OW]`, plus `residual`
-/// (output-shaped, or null) before the activation.
+/// (output-shaped, or null) before the activation; the output split over `team` (0 for this thread alone).
 ///
 /// # Safety
-/// As `atrous_conv_plan_free`; buffers valid for the sizes `atrous_conv_plan_output_dims` gives.
+/// As `atrous_conv_plan_free`; buffers valid for the sizes `atrous_conv_plan_output_dims` gives; `team`
+/// null or a live team.
 #[no_mangle]
 pub unsafe extern "C" fn atrous_conv_plan_run(
     plan: *const ConvPlan,
@@ -134,6 +136,7 @@ pub unsafe extern "C" fn atrous_conv_plan_run(
     width: usize,
     output: *mut f32,
     residual: *const f32,
+    team: *const Team,
 ) -> i32 {
     let plan = &*plan;
     Status::code((|| {
@@ -141,6 +144,6 @@ pub unsafe extern "C" fn atrous_conv_plan_run(
         let input = std::slice::from_raw_parts(input, geom.input_len());
         let output = std::slice::from_raw_parts_mut(output, geom.output_len());
         let residual = (!residual.is_null()).then(|| std::slice::from_raw_parts(residual, geom.output_len()));
-        plan.run(input, batch, height, width, output, residual)
+        plan.run(input, batch, height, width, output, residual, runner(team))
     })())
 }

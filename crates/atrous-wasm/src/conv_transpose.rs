@@ -6,6 +6,7 @@ use atrous_kernels::Status;
 use crate::abi_table::conv_transpose_desc as desc;
 use crate::conv::decode_activation;
 use crate::memory::try_box;
+use crate::team::{runner, Team};
 
 /// Prepares a transposed convolution. `desc` points at `conv_transpose_desc::LEN` u32s; `weights` at
 /// `[C, M/groups, kH, kW]` floats (ONNX layout); `bias` at `[M]` floats or is null. Writes the plan to
@@ -62,7 +63,7 @@ pub unsafe extern "C" fn atrous_conv_transpose_plan_bytes(plan: *const ConvTrans
 }
 
 /// Runs the plan: `input` `[batch, C, height, width]` -> `output` `[batch, M, out_height, out_width]`
-/// (every pixel written; the caller resolved the output size).
+/// (every pixel written; the caller resolved the output size), split over `team` (null: this thread).
 ///
 /// # Safety
 /// As `atrous_conv_transpose_plan_free`; buffers valid for those sizes.
@@ -76,6 +77,7 @@ pub unsafe extern "C" fn atrous_conv_transpose_plan_run(
     output: *mut f32,
     out_height: usize,
     out_width: usize,
+    team: *const Team,
 ) -> i32 {
     let plan = &*plan;
     Status::code((|| {
@@ -88,6 +90,6 @@ pub unsafe extern "C" fn atrous_conv_transpose_plan_run(
         };
         let input = std::slice::from_raw_parts(input, len(s.in_channels, height, width)?);
         let output = std::slice::from_raw_parts_mut(output, len(s.out_channels, out_height, out_width)?);
-        plan.run(input, batch, height, width, output, out_height, out_width)
+        plan.run(input, batch, height, width, output, out_height, out_width, runner(team))
     })())
 }

@@ -4,7 +4,8 @@
 //! floats (row, column, then one per batch dim; 0 broadcasts); `B_PACKED` a handle from
 //! `atrous_gemm_pack_b` (then B's address and strides are ignored) or 0; `C_PTR` 0 for no addend, `BIAS`
 //! 0 for no bias (else N floats); `OUT` the row-major `batch... x M x N` output, which overlaps no operand;
-//! `BATCH_RANK` outer dims in `BATCH_DIMS` (unused slots ignored); `ACTIVATION` an `activation` code.
+//! `BATCH_RANK` outer dims in `BATCH_DIMS` (unused slots ignored); `ACTIVATION` an `activation` code;
+//! `TEAM` a team to split the output over, or 0.
 //!
 //! Every extent an operand's shape and strides reach is checked against the memory before any access,
 //! so a bad descriptor returns a status instead of trapping.
@@ -15,6 +16,7 @@ use atrous_kernels::Status;
 use crate::abi_table::abi_table;
 use crate::conv::decode_activation;
 use crate::memory::try_box;
+use crate::team::{runner, Team};
 
 abi_table! {
     /// The u32 descriptor `atrous_gemm_run` reads.
@@ -52,7 +54,9 @@ abi_table! {
         A_BATCH_STRIDES = 25,
         B_BATCH_STRIDES = 29,
         C_BATCH_STRIDES = 33,
-        LEN = 37,
+        /// A team handle to split the product over, or 0.
+        TEAM = 37,
+        LEN = 38,
     }
 }
 
@@ -178,6 +182,6 @@ pub unsafe extern "C" fn atrous_gemm_run(desc: *const u32) -> i32 {
         if !fits(d[g::OUT], &[(len, 1)]) {
             return Err(Status::OutputLengthMismatch);
         }
-        call.run(d[g::OUT] as usize as *mut f32)
+        call.run(d[g::OUT] as usize as *mut f32, runner(d[g::TEAM] as usize as *const Team))
     })())
 }

@@ -18,3 +18,4 @@ mod gemm;
 mod memory;
 mod normalization;
 mod select;
+mod team;

@@ -28,6 +28,6 @@ export class ConvKernels {
 
   /** `output = act(conv(input) + bias + residual)`; `residual` 0 for none. */
   run(plan: ConvPlanHandle, input: number, batch: number, height: number, width: number, output: number, residual: number, op: string, context: () => string): void {
-    check(this.engine.exports.atrous_conv_plan_run(plan, input, batch, height, width, output, residual), op, context);
+    check(this.engine.exports.atrous_conv_plan_run(plan, input, batch, height, width, output, residual, this.engine.teamPtr), op, context);
   }
 }

@@ -71,7 +71,7 @@ export class ConvTransposeKernels {
 
   /** `output` `[batch, M, outHeight, outWidth]` (every pixel written) from `input` `[batch, C, height, width]`. */
   run(plan: ConvTransposePlanHandle, input: number, batch: number, height: number, width: number, output: number, outHeight: number, outWidth: number, op: string): void {
-    check(this.engine.exports.atrous_conv_transpose_plan_run(plan, input, batch, height, width, output, outHeight, outWidth), op, () => `input [${batch}, C, ${height}, ${width}] -> output [${batch}, M, ${outHeight}, ${outWidth}]`);
+    check(this.engine.exports.atrous_conv_transpose_plan_run(plan, input, batch, height, width, output, outHeight, outWidth, this.engine.teamPtr), op, () => `input [${batch}, C, ${height}, ${width}] -> output [${batch}, M, ${outHeight}, ${outWidth}]`);
   }
 
   private f32Bits(x: number): number {

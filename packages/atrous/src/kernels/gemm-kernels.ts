@@ -116,6 +116,7 @@ export class GemmKernels {
     f[GemmDesc.ACTIVATION_P1] = act.p1;
     d[GemmDesc.BATCH_RANK] = batch.length;
     batch.forEach((n, i) => u(GemmDesc.BATCH_DIMS + i, n, `batch[${i}]`));
+    d[GemmDesc.TEAM] = this.engine.teamPtr;
     check(this.engine.exports.atrous_gemm_run(this.engine.scratchU32(d)), op, () => describe(call));
   }
 }

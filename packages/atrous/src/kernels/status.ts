@@ -22,6 +22,8 @@ const MEANING: Record<StatusName, string> = {
   InvalidTable: 'an index table points outside its source',
   InvalidDescriptor: 'a descriptor field is out of range',
   ShapeMismatch: 'the operand shapes do not fit together',
+  WorkerCrashed: 'a helper thread died during the call',
+  Unsupported: 'this wasm build cannot do that',
 };
 
 const NAMES = new Map<number, StatusName>(Object.entries(StatusCode).map(([k, v]) => [v, k as StatusName]));
@@ -30,7 +32,12 @@ const NAMES = new Map<number, StatusName>(Object.entries(StatusCode).map(([k, v]
 export function kernelError(status: number, op: string, context: string): AtrousError {
   const name = NAMES.get(status);
   const what = name ? MEANING[name] : `kernel status ${status}`;
-  const code: AtrousErrorCode = name === 'OutOfMemory' || name === 'SizeOverflow' ? 'OUT_OF_MEMORY' : status === 0 || !name ? 'INTERNAL' : 'INVALID_SHAPE';
+  const code: AtrousErrorCode =
+    name === 'OutOfMemory' || name === 'SizeOverflow' ? 'OUT_OF_MEMORY'
+    : name === 'WorkerCrashed' ? 'WORKER_CRASHED'
+    : name === 'Unsupported' ? 'WASM_UNAVAILABLE'
+    : status === 0 || !name ? 'INTERNAL'
+    : 'INVALID_SHAPE';
   return new AtrousError(code, `${op}: ${what} (${context})`);
 }
 

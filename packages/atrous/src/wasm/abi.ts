@@ -16,7 +16,7 @@ export interface KernelExports {
   atrous_conv_plan_free(plan: number): void;
   atrous_conv_plan_bytes(plan: number): number;
   atrous_conv_plan_output_dims(plan: number, batch: number, height: number, width: number, dims: number): number;
-  atrous_conv_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, residual: number): number;
+  atrous_conv_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, residual: number, team: number): number;
   atrous_resize_bilinear(src: number, dst: number, planes: number, h: number, w: number, oh: number, ow: number, tables: number): number;
   atrous_scale_planes(src: number, scale: number, dst: number, planes: number, len: number): number;
   atrous_mean_planes(src: number, dst: number, planes: number, len: number): number;
@@ -33,7 +33,7 @@ export interface KernelExports {
   atrous_conv_transpose_plan_create(desc: number, weights: number, bias: number, planOut: number): number;
   atrous_conv_transpose_plan_free(plan: number): void;
   atrous_conv_transpose_plan_bytes(plan: number): number;
-  atrous_conv_transpose_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, outHeight: number, outWidth: number): number;
+  atrous_conv_transpose_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, outHeight: number, outWidth: number, team: number): number;
   atrous_gemm_pack_b(b: number, k: number, n: number, rowStride: number, colStride: number, out: number): number;
   atrous_gemm_packed_free(packed: number): void;
   atrous_gemm_packed_bytes(packed: number): number;
@@ -44,6 +44,13 @@ export interface KernelExports {
   atrous_layer_norm(src: number, dst: number, rows: number, len: number, scale: number, bias: number, epsilon: number): number;
   atrous_group_norm(src: number, dst: number, batch: number, groups: number, channels: number, spatial: number, scale: number, bias: number, epsilon: number): number;
   atrous_reduce(code: number, src: number, dst: number, outer: number, len: number, inner: number, selectLast: number): number;
+  // Teams (shared-memory builds only; crates/atrous-wasm/src/team.rs).
+  atrous_team_create(helpers: number, out: number): number;
+  atrous_team_free(team: number): void;
+  atrous_team_set_width(team: number, width: number): number;
+  atrous_team_serve(team: number, index: number): number;
+  atrous_team_shutdown(team: number): void;
+  atrous_team_crashed_word(team: number): number;
 }
 
 /** Slots of the u32 descriptor read by `atrous_conv_plan_create`. */
@@ -247,7 +254,8 @@ export const GemmDesc = {
   A_BATCH_STRIDES: 25,
   B_BATCH_STRIDES: 29,
   C_BATCH_STRIDES: 33,
-  LEN: 37,
+  TEAM: 37,
+  LEN: 38,
 } as const;
 
 export const IsaCode = { scalar: 0, simd128: 1, relaxed: 2 } as const;
@@ -271,6 +279,8 @@ export const StatusCode = {
   InvalidTable: 14,
   InvalidDescriptor: 15,
   ShapeMismatch: 16,
+  WorkerCrashed: 17,
+  Unsupported: 18,
 } as const;
 
 /**

@@ -2,26 +2,50 @@ import { compileBuild, describeSource } from '#wasm-source';
 import { AtrousError, show } from '../errors.js';
 import { BUILDS, engineSupports, supportedBuilds, type WasmBuild } from './builds.js';
 import { Engine } from './engine.js';
+import { sharedMemoryUnavailable } from '#thread-host';
 
 export interface InitOptions {
   /** Force one build instead of the best the engine supports. */
   build?: WasmBuild;
+  /**
+   * Load the shared-memory variant of the build (intra-op threads possible): default true where shared
+   * memory can be made (always in Node; in browsers when the page is cross-origin isolated). Asking for
+   * it where it cannot be made falls back to one thread and says why (`threadsUnavailable`).
+   */
+  shared?: boolean;
+  /**
+   * Threads that conv2d, conv1d and plans split their work over (sessions have their own option).
+   * Default 1. Starts the helper threads now, so that those synchronous calls can use them.
+   */
+  intraOpNumThreads?: number;
 }
+
+/** A shared memory's pages at the start; it grows like any other (to 4 GiB, the module's maximum). */
+const SHARED_INITIAL_PAGES = 64;
+const SHARED_MAXIMUM_PAGES = 65536;
+let warnedNoThreads = false;
 
 let current: Engine | undefined;
 let loading: Promise<Engine> | undefined;
 let loadingBuild: WasmBuild | undefined;
 
-/** Compiles and instantiates one build of the kernels. */
-export async function instantiate(build: WasmBuild): Promise<Engine> {
+/**
+ * Compiles and instantiates one build of the kernels: its shared-memory variant when `shared` and this
+ * engine can make shared memory (the scalar build has none), else the single-thread one.
+ */
+export async function instantiate(build: WasmBuild, shared = true): Promise<Engine> {
+  const unavailable = !shared ? 'the single-thread build was asked for' : build === 'scalar' ? 'the scalar build has no threaded variant' : sharedMemoryUnavailable();
+  const threaded = unavailable === undefined;
   let module: WebAssembly.Module;
   try {
-    module = await compileBuild(build);
+    module = await compileBuild(build, threaded);
   } catch (cause) {
-    throw new AtrousError('WASM_UNAVAILABLE', `init: could not load the ${build} build from ${describeSource(build)}: ${String(cause)}`);
+    throw new AtrousError('WASM_UNAVAILABLE', `init: could not load the ${build} build from ${describeSource(build, threaded)}: ${String(cause)}`);
   }
-  const instance = await WebAssembly.instantiate(module, {});
-  return new Engine(build, instance);
+  if (!threaded) return new Engine(build, await WebAssembly.instantiate(module, {}), undefined, unavailable);
+  const memory = new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  return new Engine(build, instance, { module, memory });
 }
 
 /**
@@ -39,10 +63,23 @@ export async function init(options: InitOptions = {}): Promise<Engine> {
   }
   const build = wanted ?? supportedBuilds()[0];
   if (build === undefined) throw new AtrousError('WASM_UNAVAILABLE', 'init: this engine has no WebAssembly support');
-  if (current?.build === build) return current;
-  if (loading && loadingBuild === build) return loading;
+  const shared = options.shared ?? true;
+  const threads = options.intraOpNumThreads;
+  const ready = async (engine: Engine) => {
+    if (threads !== undefined) {
+      if (threads > 1 && !engine.shared && !warnedNoThreads) {
+        warnedNoThreads = true;
+        console.warn(`atrous: running on one thread: ${engine.threadsUnavailable}`);
+      }
+      await engine.useThreads(threads, 'init');
+    }
+    return engine;
+  };
+  const matches = (e: { build: WasmBuild; shared?: unknown }) => e.build === build && (options.shared === undefined || (e.shared !== undefined) === shared);
+  if (current && matches(current)) return ready(current);
+  if (loading && loadingBuild === build) return loading.then(ready);
   loadingBuild = build;
-  loading = instantiate(build).then(
+  loading = instantiate(build, shared).then(
     (engine) => {
       current = engine;
       loading = undefined;
@@ -53,7 +90,7 @@ export async function init(options: InitOptions = {}): Promise<Engine> {
       throw error;
     },
   );
-  return loading;
+  return loading.then(ready);
 }
 
 /** The engine `init()` loaded; throws if there is none yet. `op` names the caller in the error. */
