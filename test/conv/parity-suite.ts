@@ -56,7 +56,7 @@ function conv2dOptions(c: ConvCase, bias: Float32Array | undefined): Conv2dOptio
 }
 
 /** atrous's output(s) for a case: one for conv2d / conv1d, two for a plan run on two inputs. */
-function runAtrous(c: ConvCase, d: ReturnType<typeof caseData>): Tensor<'float32'>[] {
+export function runAtrous(c: ConvCase, d: ReturnType<typeof caseData>): Tensor<'float32'>[] {
   const outDims = expectedOutputDims(c);
   const x = new Tensor('float32', d.input, inputDims(c));
   const w = new Tensor('float32', d.weights, weightDims(c));

@@ -1,7 +1,7 @@
 import { AtrousError, show } from '../errors.js';
 import { Tensor, type TensorType } from '../tensor.js';
 import type { WasmBuild } from '../wasm/builds.js';
-import type { Engine } from '../wasm/engine.js';
+import { defaultThreads, type Engine } from '../wasm/engine.js';
 import { currentEngine, init, loadedBuild } from '../wasm/loader.js';
 import { allocData, dataTypeName, sizeOf, type HostData, type HostTensor } from './data-types.js';
 import { checkFeeds, checkOutputs, toTensor, writeTensor } from './feeds.js';
@@ -20,6 +20,13 @@ export interface SessionOptions {
   build?: WasmBuild;
   /** Time every step of each run (see `session.profile`). Off by default: it costs a clock read per step. */
   profile?: boolean;
+  /**
+   * Threads one run splits its work over (onnxruntime's option name): this thread and helpers over one
+   * shared wasm memory. Default: the cores, up to 8 (`min(cores, 8)`). Where shared memory cannot be made
+   * (a page that is not cross-origin isolated) the session runs on one thread: `intraOpNumThreads` then
+   * reports 1 and `threadsUnavailable` why. Outputs are the same bits for every count.
+   */
+  intraOpNumThreads?: number;
 }
 
 /** Time spent per op type in the last run, in ms, largest first. */
@@ -91,6 +98,10 @@ export class InferenceSession {
   readonly optimizations: Readonly<OptimizerReport>;
   /** The model's producer, version, domain, doc string and custom `metadata_props` (class names, ...). */
   readonly metadata: Readonly<ModelMetadata>;
+  /** Threads each run uses (1 where the build has no shared memory; see `threadsUnavailable`). */
+  intraOpNumThreads = 1;
+  /** Why this session runs on one thread though more were asked for, if it does. */
+  threadsUnavailable?: string;
   private readonly engine: Engine;
   private readonly env: RunEnv;
   private readonly graph: GraphIR;
@@ -133,6 +144,8 @@ export class InferenceSession {
     // Without a build asked for, the one `init()` already loaded (if any) is kept.
     const engine = options.build === undefined && loadedBuild() !== undefined ? currentEngine('InferenceSession.create') : await init({ build: options.build });
     const env: RunEnv = { engine, kernels: engine.kernels };
+    const threads = options.intraOpNumThreads ?? defaultThreads();
+    const inEffect = await engine.useThreads(threads, 'InferenceSession.create');
     let loaded: LoadedGraph | undefined;
     let session: InferenceSession | undefined;
     try {
@@ -140,6 +153,8 @@ export class InferenceSession {
       const { graph, states, report } = loaded;
       session = new InferenceSession(env, graph, states, report);
       session.profiling = options.profile === true;
+      session.intraOpNumThreads = inEffect;
+      if (inEffect < threads) session.threadsUnavailable = engine.threadsUnavailable;
       const fixed = graph.inputs.every((v) => v.dims?.every((d) => typeof d === 'number'));
       if (fixed) {
         session.ensureArena(session.prepare(new Map(graph.inputs.map((v) => [v.name, v.dims as number[]]))).memory.arenaBytes);
@@ -184,6 +199,10 @@ export class InferenceSession {
   async run(feeds: InferenceFeeds, fetches: InferenceFetches, options?: SessionRunOptions): Promise<InferenceResults>;
   async run(feeds: InferenceFeeds, arg1?: SessionRunOptions | InferenceFetches, arg2?: SessionRunOptions): Promise<InferenceResults> {
     try {
+      // Another session on this engine may use another count, and a team that lost a helper is replaced here.
+      if (!this.disposed && (this.engine.threads !== this.intraOpNumThreads || this.engine.teamCrashed)) {
+        await this.engine.useThreads(this.intraOpNumThreads, 'InferenceSession.run');
+      }
       return this.runSync(feeds, arg1, arg2);
     } catch (e) {
       if (e instanceof AtrousError) throw e;

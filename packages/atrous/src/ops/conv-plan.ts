@@ -7,6 +7,11 @@ import { convOutputDims, encodeConvSpec, resolveConvSpec, type Conv2dOptions, ty
 export interface ConvRunOptions {
   /** Output-shaped tensor added before the activation (a fused residual connection). */
   residual?: Tensor<'float32'>;
+  /**
+   * Threads the run splits over, up to what `init({ intraOpNumThreads })` started (runs are synchronous,
+   * so they cannot start threads themselves). Default: that init count (1 unless asked).
+   */
+  intraOpNumThreads?: number;
 }
 
 /** Where an in-thread run writes its result (not part of `ConvRunOptions`: a worker pool cannot write into it). */
@@ -120,6 +125,7 @@ export class ConvPlan {
       inPtr = e.upload(x.data, `${this.op}: input ${show(x.dims)}`);
       outPtr = e.alloc(outBytes, `${this.op}: output ${show(outDims)}`);
       if (residual) resPtr = e.upload(residual, `${this.op}: residual ${show(outDims)}`);
+      e.useThreadsNow(options.intraOpNumThreads ?? e.initThreads, this.op);
       e.kernels.conv.run(ptr, inPtr, n, h, w, outPtr, resPtr, this.op, () => `input ${show(x.dims)}, weights ${show(this.weightDims)}`);
       // `set` from a view on wasm memory is a plain copy; `slice()` on such a view was measured 3x slower.
       if (output) {

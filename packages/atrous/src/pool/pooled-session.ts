@@ -15,9 +15,15 @@ export class PooledSession {
   readonly outputMetadata: readonly ValueMetadata[];
   /** Packed convolution weights each worker holds, in bytes. */
   readonly weightBytes: number;
+  /** Threads each worker's session runs on. */
+  readonly intraOpNumThreads: number;
+  /** Why that is 1 though more were asked for, if it is. */
+  readonly threadsUnavailable?: string;
 
   constructor(private readonly resource: PooledResource) {
     const info = resource.info as SessionInfo;
+    this.intraOpNumThreads = info.intraOpNumThreads;
+    this.threadsUnavailable = info.threadsUnavailable;
     this.inputNames = info.inputNames;
     this.outputNames = info.outputNames;
     this.inputMetadata = info.inputMetadata;

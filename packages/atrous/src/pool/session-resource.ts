@@ -8,6 +8,8 @@ import { toAnyTensor, type WireAnyTensor } from './wire.js';
 
 export interface SessionPayload {
   bytes: Uint8Array;
+  /** Threads each worker's session runs on (see `SessionOptions.intraOpNumThreads`). */
+  intraOpNumThreads: number;
 }
 
 /** What the pool learns about a loaded model. */
@@ -17,11 +19,13 @@ export interface SessionInfo {
   inputMetadata: InferenceSession['inputMetadata'];
   outputMetadata: InferenceSession['outputMetadata'];
   weightBytes: number;
+  intraOpNumThreads: number;
+  threadsUnavailable?: string;
 }
 
 const onnxSessionKind: ResourceKind<InferenceSession> = {
   // The worker's kernels are already loaded: the session uses the same build (not the engine's best).
-  create: ({ bytes }: SessionPayload) => InferenceSession.create(bytes, { build: loadedBuild() }),
+  create: ({ bytes, intraOpNumThreads }: SessionPayload) => InferenceSession.create(bytes, { build: loadedBuild(), intraOpNumThreads }),
   bytes: (session) => session.memory.weightBytes + session.memory.arenaBytes,
   describe: (session): SessionInfo => ({
     inputNames: [...session.inputNames],
@@ -29,6 +33,8 @@ const onnxSessionKind: ResourceKind<InferenceSession> = {
     inputMetadata: session.inputMetadata,
     outputMetadata: session.outputMetadata,
     weightBytes: session.memory.weightBytes,
+    intraOpNumThreads: session.intraOpNumThreads,
+    threadsUnavailable: session.threadsUnavailable,
   }),
   methods: {
     async run(session, [feeds]: [Record<string, WireAnyTensor>]) {

@@ -3,6 +3,8 @@
 // ops) or to the resource registry (prepared plans, conv stacks, models).
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import { defaultPoolSize } from '#worker-host';
+import { hardwareThreads } from '#thread-host';
+import { MAX_THREADS } from '../wasm/engine.js';
 import { AtrousError, show } from '../errors.js';
 import { Tensor, expectFloat32 } from '../tensor.js';
 import { BUILDS } from '../wasm/builds.js';
@@ -137,13 +139,22 @@ export class WorkerPool {
    * Loads an ONNX model in every worker (the bytes cross once per worker; the pool keeps a copy to load it
    * in replacement workers). `session.run(feeds, { signal, timeoutMs })` then runs in whichever worker is free.
    */
-  async loadModel(model: Uint8Array | ArrayBuffer): Promise<PooledSession> {
+  /**
+   * Loads a model into every worker. `intraOpNumThreads`: threads each worker's runs split over; default
+   * the cores shared out among the workers (`max(1, floor(cores / size))`), so that a full pool does not
+   * oversubscribe the machine. A lone request on an idle pool is fastest with fewer workers and more threads.
+   */
+  async loadModel(model: Uint8Array | ArrayBuffer, options: { intraOpNumThreads?: number } = {}): Promise<PooledSession> {
     const op = 'loadModel';
     if (!(model instanceof Uint8Array) && !(model instanceof ArrayBuffer)) {
       throw new AtrousError('INVALID_ARGUMENT', `${op}: model must be the .onnx bytes as a Uint8Array or an ArrayBuffer, got ${show(model)}`);
     }
+    const threads = options.intraOpNumThreads ?? Math.max(1, Math.floor(hardwareThreads() / this.size));
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+      throw new AtrousError('INVALID_ARGUMENT', `${op}: options.intraOpNumThreads must be an integer from 1 to ${MAX_THREADS}, got ${show(threads)}`);
+    }
     const bytes = model instanceof Uint8Array ? model.slice() : new Uint8Array(model.slice(0));
-    const payload: SessionPayload = { bytes };
+    const payload: SessionPayload = { bytes, intraOpNumThreads: threads };
     return new PooledSession(await this.resources.create('onnxSession', payload, 'InferenceSession'));
   }
 

@@ -14,10 +14,12 @@ const rustName = (table: string, key: string) => (table === 'status' ? key : key
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 describe('ABI table', () => {
-  for (const build of BUILDS) {
-    it(`${build}: TypeScript constants equal the module's table`, async () => {
+  const variants = BUILDS.flatMap((build) => (build === 'scalar' ? [[build, false] as const] : [[build, false] as const, [build, true] as const]));
+  for (const [build, shared] of variants) {
+    it(`${build}${shared ? ' (shared memory)' : ''}: TypeScript constants equal the module's table`, async () => {
       expect(engineSupports(build), `${build} must validate here`).toBe(true);
-      const engine = await instantiate(build);
+      const engine = await instantiate(build, shared);
+      expect(engine.shared !== undefined).toBe(shared);
       const e = engine.exports;
       const needed = e.atrous_abi_table(0, 0);
       const ptr = engine.alloc(needed, 'abi table');

@@ -5,6 +5,8 @@ import type { WasmBuild } from './builds.js';
 import { hardwareThreads } from '#thread-host';
 import { ThreadTeam } from './threads/team.js';
 
+let warnedNoThreads = false;
+
 /** Most threads a team runs (the caller and 31 helpers: the team keeps a bit per helper). */
 export const MAX_THREADS = 32;
 
@@ -31,6 +33,8 @@ export class Engine {
   readonly threadsUnavailable?: string;
   private scratchPtr = 0;
   private scratchBytes = 0;
+  /** The count `init({ intraOpNumThreads })` asked for: what conv2d, conv1d and plans use by default. */
+  initThreads = 1;
   private team?: ThreadTeam;
   private width = 1;
   private starting: Promise<unknown> = Promise.resolve();
@@ -61,6 +65,10 @@ export class Engine {
    */
   async useThreads(count: number, op = 'intraOpNumThreads'): Promise<number> {
     const wanted = checkThreadCount(count, op);
+    if (wanted > 1 && !this.shared && !warnedNoThreads) {
+      warnedNoThreads = true;
+      console.warn(`atrous: ${op}: running on one thread, not ${wanted}: ${this.threadsUnavailable}`);
+    }
     if (wanted === 1 || !this.shared) {
       this.width = 1;
       return 1;

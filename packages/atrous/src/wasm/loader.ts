@@ -23,11 +23,10 @@ export interface InitOptions {
 /** A shared memory's pages at the start; it grows like any other (to 4 GiB, the module's maximum). */
 const SHARED_INITIAL_PAGES = 64;
 const SHARED_MAXIMUM_PAGES = 65536;
-let warnedNoThreads = false;
 
 let current: Engine | undefined;
-let loading: Promise<Engine> | undefined;
-let loadingBuild: WasmBuild | undefined;
+/** Engines by build and variant, loaded once each: switching back and forth reuses them (and their threads). */
+const engines = new Map<string, Promise<Engine>>();
 
 /**
  * Compiles and instantiates one build of the kernels: its shared-memory variant when `shared` and this
@@ -63,34 +62,23 @@ export async function init(options: InitOptions = {}): Promise<Engine> {
   }
   const build = wanted ?? supportedBuilds()[0];
   if (build === undefined) throw new AtrousError('WASM_UNAVAILABLE', 'init: this engine has no WebAssembly support');
-  const shared = options.shared ?? true;
   const threads = options.intraOpNumThreads;
   const ready = async (engine: Engine) => {
-    if (threads !== undefined) {
-      if (threads > 1 && !engine.shared && !warnedNoThreads) {
-        warnedNoThreads = true;
-        console.warn(`atrous: running on one thread: ${engine.threadsUnavailable}`);
-      }
-      await engine.useThreads(threads, 'init');
-    }
+    current = engine;
+    if (threads !== undefined) engine.initThreads = await engine.useThreads(threads, 'init');
     return engine;
   };
-  const matches = (e: { build: WasmBuild; shared?: unknown }) => e.build === build && (options.shared === undefined || (e.shared !== undefined) === shared);
-  if (current && matches(current)) return ready(current);
-  if (loading && loadingBuild === build) return loading.then(ready);
-  loadingBuild = build;
-  loading = instantiate(build, shared).then(
-    (engine) => {
-      current = engine;
-      loading = undefined;
-      return engine;
-    },
-    (error: unknown) => {
-      loading = undefined;
-      throw error;
-    },
-  );
-  return loading.then(ready);
+  // Without `shared` asked for, a loaded engine of this build is kept whichever variant it is.
+  if (options.shared === undefined && current?.build === build) return ready(current);
+  const shared = options.shared ?? true;
+  const key = `${build}:${shared}`;
+  let engine = engines.get(key);
+  if (!engine) {
+    engine = instantiate(build, shared);
+    engines.set(key, engine);
+    engine.catch(() => engines.delete(key));
+  }
+  return engine.then(ready);
 }
 
 /** The engine `init()` loaded; throws if there is none yet. `op` names the caller in the error. */
