@@ -57,7 +57,6 @@ export class ThreadTeam {
     const stacks: number[] = [];
     for (let i = 0; i < helpers; i++) stacks.push(host.alloc(STACK_BYTES, `helper ${i}'s stack`));
     const supervisor = spawnThread();
-    supervisor.unref();
     const team = new ThreadTeam(host, ptr, helpers, supervisor, stacks);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new AtrousError('WORKER_CRASHED', `intraOpNumThreads: ${helpers} helper threads did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
@@ -85,6 +84,8 @@ export class ThreadTeam {
         stackTops: stacks.map((s) => s + STACK_BYTES),
       };
       supervisor.post(start);
+      // After the listeners: adding a message listener refs a Node worker again.
+      supervisor.unref();
     }).catch(async (error: unknown) => {
       await team.stop();
       throw error;
