@@ -139,19 +139,19 @@ function trainingBatchNorm(ctx: OpContext, xDims: number[]): PreparedOp {
         // The variance, in y (a scratch here, overwritten last) as the squares of the centered values.
         k.elementwise.binary('mul', centered!, centered!, y!.ptr, dims, full, full, label);
         channelMean(y!.ptr, factor!);
-        if (runMean!.ptr || runVar!.ptr) {
+        if (runMean?.ptr || runVar?.ptr) {
           // out = running * momentum + batch * (1 - momentum), the batch part in `perSample` (>= C floats,
           // free again); an output the model does not read has address 0.
-          const blend = (out: Value, running: number, batch: number) => {
-            if (!out.ptr) return;
+          const blend = (out: Value | undefined, running: number, batch: number) => {
+            if (!out?.ptr) return;
             k.layout.fill(scalar!, 1, momentum, label);
             k.elementwise.binary('mul', running, scalar!, out.ptr, [channels], [1], [0], label);
             k.layout.fill(scalar!, 1, 1 - momentum, label);
             k.elementwise.binary('mul', batch, scalar!, perSample!, [channels], [1], [0], label);
             k.elementwise.binary('add', out.ptr, perSample!, out.ptr, [channels], [1], [1], label);
           };
-          blend(runMean!, inMean!.ptr, mean!);
-          blend(runVar!, inVar!.ptr, factor!);
+          blend(runMean, inMean!.ptr, mean!);
+          blend(runVar, inVar!.ptr, factor!);
         }
         // factor = scale / sqrt(var + eps); y = centered * factor + B.
         k.layout.fill(scalar!, 1, eps, label);
