@@ -12,6 +12,7 @@ extern crate std;
 
 pub mod activation;
 pub mod channel_ops;
+pub mod conv_backward;
 pub mod conv_transpose;
 pub mod elementwise;
 mod depthwise;
