@@ -17,6 +17,7 @@ export interface KernelExports {
   atrous_conv_plan_bytes(plan: number): number;
   atrous_conv_plan_output_dims(plan: number, batch: number, height: number, width: number, dims: number): number;
   atrous_conv_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, residual: number): number;
+  atrous_conv_backward(desc: number, batch: number, height: number, width: number, input: number, weights: number, gradOutput: number, gradInput: number, gradWeights: number, gradBias: number): number;
   atrous_resize(src: number, dst: number, desc: number, coords: number): number;
   atrous_scale_planes(src: number, scale: number, dst: number, planes: number, len: number): number;
   atrous_mean_planes(src: number, dst: number, planes: number, len: number): number;
