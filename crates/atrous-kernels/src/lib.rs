@@ -11,6 +11,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod activation;
+pub mod activation_backward;
 pub mod channel_ops;
 pub mod conv_backward;
 pub mod conv_transpose;
@@ -33,6 +34,7 @@ pub mod reduce;
 pub mod conversion;
 pub mod pad;
 pub mod resample;
+pub mod resample_backward;
 pub mod selection;
 pub mod select;
 pub mod status;
