@@ -1,15 +1,16 @@
 // The conv backward suite, one definition for every build: random configurations (the parity suite's draws,
 // so every option it covers: strides, dilations up to 6, explicit / asymmetric / oversized pads, SAME_UPPER,
 // SAME_LOWER, VALID, groups, depthwise with multipliers, 1-D and causal, batch 2, kernels larger than the
-// input) differentiated by atrous (conv2dBackward / conv1dBackward) and by PyTorch autograd in float64
+// input, and every fused activation, through which the gradient then goes) differentiated by atrous
+// (conv2dBackward / conv1dBackward) and by PyTorch autograd in float64
 // (tools/torch-conv-backward.py, one python process for all cases), compared per tensor within 1e-4 of
 // max |reference|. 
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Tensor, conv1dBackward, conv2dBackward, init, loadedBuild, type ConvGradients, type WasmBuild } from 'atrous';
+import { Tensor, conv1dBackward, conv2dBackward, init, loadedBuild, type Activation, type ConvGradients, type WasmBuild } from 'atrous';
 import { repoRoot } from '../models/fixtures.js';
-import { caseData, compare, describeCase, drawCases, expectedOutputDims, inputDims, rng, weightDims, type ConvCase } from './cases.js';
+import { caseData, compare, describeCase, drawCases, expectedOutputDims, inputDims, rng, weightDims, type CaseActivation, type ConvCase } from './cases.js';
 
 /** The suite's default seed (different from the parity suite's, so the two draw different cases); `ATROUS_BACKWARD_SEED` overrides it. */
 export const BACKWARD_SEED = 20_260_412;
@@ -57,6 +58,8 @@ function torchGradients(cases: ConvCase[], data: BackwardData[]): TorchGradients
       dilations: axes(c.dilations),
       groups: c.groups,
       pads,
+      bias: data[i]!.bias ? Array.from(data[i]!.bias!) : null,
+      activation: c.activation,
     };
   });
   const out = execFileSync('/usr/bin/python3', [resolve(repoRoot, 'tools/torch-conv-backward.py')], {
@@ -67,13 +70,26 @@ function torchGradients(cases: ConvCase[], data: BackwardData[]): TorchGradients
   return JSON.parse(out) as TorchGradients[];
 }
 
+function toActivation(a: CaseActivation): Activation {
+  switch (a.kind) {
+    case 'clip':
+      return { type: 'clip', min: a.min, max: a.max };
+    case 'hardSigmoid':
+      return a.alpha === undefined ? 'hardSigmoid' : { type: 'hardSigmoid', alpha: a.alpha, beta: a.beta };
+    case 'leakyRelu':
+      return a.alpha === undefined ? 'leakyRelu' : { type: 'leakyRelu', alpha: a.alpha };
+    default:
+      return a.kind;
+  }
+}
+
 function runAtrous(c: ConvCase, d: BackwardData): ConvGradients {
   const x = new Tensor('float32', d.input, inputDims(c));
   const w = new Tensor('float32', d.weights, weightDims(c));
   const gy = new Tensor('float32', d.gradOutput, expectedOutputDims(c));
   if (c.op === 'conv1d') {
     const pads = c.pads.kind === 'explicit' ? ([c.pads.pads[1], c.pads.pads[3]] as const) : c.pads.kind;
-    return conv1dBackward(x, w, gy, { bias: d.bias, stride: c.strides[1], dilation: c.dilations[1], ...(c.causal ? { causal: true } : { pads }), groups: c.groups });
+    return conv1dBackward(x, w, gy, { bias: d.bias, stride: c.strides[1], dilation: c.dilations[1], ...(c.causal ? { causal: true } : { pads }), groups: c.groups, activation: toActivation(c.activation) });
   }
   return conv2dBackward(x, w, gy, {
     bias: d.bias,
@@ -81,13 +97,14 @@ function runAtrous(c: ConvCase, d: BackwardData): ConvGradients {
     dilations: c.dilations,
     pads: c.pads.kind === 'explicit' ? c.pads.pads : c.pads.kind,
     groups: c.groups,
+    activation: toActivation(c.activation),
   });
 }
 
 export function defineBackwardSuite(options: { build: WasmBuild; count: number; seed: number }): void {
   const { build, count, seed } = options;
-  // A conv's backward has no activation or residual, and a prepared plan is a conv2d here.
-  const cases = drawCases(count, seed).map((c): ConvCase => ({ ...c, op: c.op === 'plan' ? 'conv2d' : c.op, activation: { kind: 'none' }, residual: false, tags: c.tags.filter((t) => t !== 'residual') }));
+  // The backward takes no residual, and a prepared plan is a conv2d here.
+  const cases = drawCases(count, seed).map((c): ConvCase => ({ ...c, op: c.op === 'plan' ? 'conv2d' : c.op, residual: false, tags: c.tags.filter((t) => t !== 'residual') }));
   const data = cases.map(backwardData);
   let reference: TorchGradients[] = [];
   // Worst error / max |reference| per tensor over the suite, reported at the end.
@@ -130,6 +147,10 @@ export function defineBackwardSuite(options: { build: WasmBuild; count: number; 
         // Past one 256-pixel chunk of the weight gradient's reduction.
         manyPixels: has((c) => pixels(c) > 256),
         wideChannels: has((c) => c.groups === 1 && c.inChannels > 16),
+        ...Object.fromEntries(
+          ['none', 'relu', 'relu6', 'clip', 'hardSigmoid', 'hardSwish', 'sigmoid', 'leakyRelu'].map((k) => [`activation ${k}`, has((c) => c.activation.kind === k)]),
+        ),
+        activationWithBias: has((c) => c.activation.kind !== 'none' && c.bias),
       };
       console.log(`backward coverage (${count} cases, seed ${seed}):`, JSON.stringify(coverage));
       const missing = Object.entries(coverage).filter(([, n]) => n < 2);

@@ -254,6 +254,14 @@ abi_table! {
 }
 
 abi_table! {
+    /// What `atrous_activation_backward` is given besides the gradient: the activation's input or its output.
+    activation_saved {
+        PRE_ACTIVATION = 0,
+        OUTPUT = 1,
+    }
+}
+
+abi_table! {
     isa {
         SCALAR = atrous_kernels::isa::IsaId::Scalar as usize,
         SIMD128 = atrous_kernels::isa::IsaId::Simd128 as usize,
@@ -279,6 +287,7 @@ const TABLES: &[(&str, &[(&str, i64)])] = &[
     ("gemm_desc", crate::gemm::gemm_desc::ENTRIES),
     ("resize_desc", crate::feature_maps::resize_desc::ENTRIES),
     ("resize_mode", crate::feature_maps::resize_mode::ENTRIES),
+    ("activation_saved", activation_saved::ENTRIES),
 ];
 
 fn push(out: &mut Vec<u8>, s: &str) {

@@ -10,7 +10,7 @@
 
 mod abi_table;
 mod conv;
-mod conv_backward;
+mod backward;
 mod conv_transpose;
 mod elementwise;
 mod feature_maps;

@@ -19,6 +19,8 @@ export interface KernelExports {
   atrous_conv_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, residual: number): number;
   atrous_conv_backward(desc: number, batch: number, height: number, width: number, input: number, weights: number, gradOutput: number, gradInput: number, gradWeights: number, gradBias: number): number;
   atrous_resize(src: number, dst: number, desc: number, coords: number): number;
+  atrous_activation_backward(saved: number, gradOutput: number, gradInput: number, n: number, code: number, p0: number, p1: number, savedKind: number): number;
+  atrous_resize_bilinear_backward(gradOutput: number, gradInput: number, planes: number, h: number, w: number, oh: number, ow: number, tables: number): number;
   atrous_scale_planes(src: number, scale: number, dst: number, planes: number, len: number): number;
   atrous_mean_planes(src: number, dst: number, planes: number, len: number): number;
   atrous_combine(a: number, b: number, dst: number, n: number, multiply: number): number;
@@ -293,6 +295,9 @@ export const StatusCode = {
   ShapeMismatch: 16,
 } as const;
 
+/** What `atrous_activation_backward` is given besides the gradient: the activation's input or its output. */
+export const ActivationSaved = { preActivation: 0, output: 1 } as const;
+
 /**
  * Every table the agreement test compares, under the Rust table's name. Keys are compared after
  * normalising case (`hardSigmoid` = `HARD_SIGMOID`, `same-upper` = `SAME_UPPER`); statuses by exact name.
@@ -314,5 +319,6 @@ export const ABI_TABLES: Record<string, Record<string, number>> = {
   gemm_desc: GemmDesc,
   resize_desc: ResizeDesc,
   resize_mode: ResizeMode,
+  activation_saved: ActivationSaved,
   status: StatusCode,
 };
