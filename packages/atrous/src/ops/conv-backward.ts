@@ -54,13 +54,10 @@ function backward2d(
     ptrs.x = e.upload(x.data, `${op}: input ${show(x.dims)}`);
     ptrs.w = e.upload(w.data, `${op}: weights ${show(w.dims)}`);
     ptrs.dy = e.upload(dy.data, `${op}: gradOutput ${show(g.dims)}`);
-    ptrs.gx = e.alloc(x.data.byteLength, `${op}: gradInput ${show(x.dims)}`);
-    ptrs.gw = e.alloc(w.data.byteLength, `${op}: gradWeight ${show(w.dims)}`);
-    ptrs.gb = e.alloc(biasBytes, `${op}: gradBias [${spec.outChannels}]`);
     const linear = { ...spec, activation: resolveActivation('none', op) };
     if (activated) {
-      // The pre-activation (conv + bias) is recomputed into its own buffer, then the uploaded gradOutput
-      // becomes the gradient at it, in place.
+      // The pre-activation (conv + bias) is recomputed into a buffer of its own, the uploaded gradOutput
+      // becomes the gradient at it, in place, and the buffer is freed before the gradients are allocated.
       ptrs.z = e.alloc(dy.data.byteLength, `${op}: pre-activation ${show(g.dims)}`);
       const plan = e.kernels.conv.createPlan(encodeConvSpec(linear), w.data, spec.bias, op, context);
       try {
@@ -69,7 +66,12 @@ function backward2d(
         e.kernels.conv.freePlan(plan);
       }
       e.kernels.backward.activation(ptrs.z, 'input', ptrs.dy, ptrs.dy, dy.data.length, spec.activation, op);
+      e.free(ptrs.z, dy.data.byteLength);
+      ptrs.z = 0;
     }
+    ptrs.gx = e.alloc(x.data.byteLength, `${op}: gradInput ${show(x.dims)}`);
+    ptrs.gw = e.alloc(w.data.byteLength, `${op}: gradWeight ${show(w.dims)}`);
+    ptrs.gb = e.alloc(biasBytes, `${op}: gradBias [${spec.outChannels}]`);
     e.kernels.backward.conv(encodeConvSpec(linear), n, h, wd, ptrs.x, ptrs.w, ptrs.dy, { gradInput: ptrs.gx, gradWeights: ptrs.gw, gradBias: ptrs.gb }, op, context);
     const copy = (ptr: number, length: number) => {
       const out = new Float32Array(length);
