@@ -11,7 +11,8 @@
 //!   GEMM of `gradOutput` (`mg x pixels`) with the input patches (`pixels x (cg * taps)`). The patches are the
 //!   im2col matrix; it is never formed. It is packed one `KC x NR` panel at a time (8 KiB), every tile of
 //!   output channels is multiplied through that panel on the convolution's register tile, and the sums
-//!   stay in a buffer the size of the weights.
+//!   stay in a buffer the size of the weights. With one input channel per group (depthwise) there is no
+//!   reduction over channels to tile, and each weight is a sum of row dot products instead.
 //! - `dL/db[m]` is the sum of `gradOutput` over the batch and the pixels.
 //!
 //! 1-D convolutions (and causal ones, which are left pads only) are `H = 1`, as in the forward.
@@ -153,6 +154,10 @@ pub fn grad_weights(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &m
     if input.len() != geom.input_len() || grad_output.len() != geom.output_len() || out.len() != geom.out_channels * cols {
         return Err(Status::ShapeMismatch);
     }
+    if cg == 1 {
+        grad_weights_depthwise(geom, input, grad_output, out);
+        return Ok(());
+    }
     let pixels = geom.out_height * geom.out_width;
     let plane = geom.height * geom.width;
     let (row_tiles, col_panels) = (mg.div_ceil(MR), cols.div_ceil(NR));
@@ -247,6 +252,59 @@ pub fn grad_weights(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &m
         }
     }
     Ok(())
+}
+
+/// `dL/dW` with one input channel per group (depthwise, any multiplier): each weight is a sum over the batch and
+/// the output rows of one dot product between a row of `grad_output` and the input row its tap reads. The
+/// GEMM above would fill one of its `MR` tile rows per group and pack every patch value for it; here the
+/// valid span of each row is found once per tap and, at horizontal stride 1, read as contiguous vectors.
+fn grad_weights_depthwise(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &mut [f32]) {
+    let (mg, [kh, kw]) = (geom.outputs_per_group(), geom.kernel);
+    let (h, w, oh, ow) = (geom.height, geom.width, geom.out_height, geom.out_width);
+    let ([sh, sw], [dh, dw]) = (geom.strides, geom.dilations);
+    let (pt, pl) = (geom.pads[0] as isize, geom.pads[1] as isize);
+    for m in 0..geom.out_channels {
+        let g = m / mg;
+        for ky in 0..kh {
+            for kx in 0..kw {
+                // Output columns whose tap reads inside the input: 0 <= ox * sw + kx * dw - pl < w.
+                let shift = kx as isize * dw as isize - pl;
+                let first = if shift >= 0 { 0 } else { ((-shift) as usize).div_ceil(sw) };
+                let end = if (w as isize) - 1 - shift < 0 { 0 } else { ((((w as isize) - 1 - shift) as usize) / sw + 1).min(ow) };
+                let mut lanes = v::zero();
+                let mut tail = 0.0f32;
+                if first < end {
+                    for n in 0..geom.batch {
+                        let dy = &grad_output[(n * geom.out_channels + m) * oh * ow..][..oh * ow];
+                        let x = &input[(n * geom.in_channels + g) * h * w..][..h * w];
+                        for oy in 0..oh {
+                            let iy = (oy * sh + ky * dh) as isize - pt;
+                            if iy < 0 || iy >= h as isize {
+                                continue;
+                            }
+                            let d = &dy[oy * ow + first..oy * ow + end];
+                            let start = iy as usize * w + (first as isize * sw as isize + shift) as usize;
+                            if sw == 1 {
+                                let xr = &x[start..start + d.len()];
+                                let mut i = 0;
+                                // SAFETY: i + LANES <= d.len() == xr.len().
+                                unsafe {
+                                    while i + v::LANES <= d.len() {
+                                        lanes = v::madd(v::load(d.as_ptr().add(i)), v::load(xr.as_ptr().add(i)), lanes);
+                                        i += v::LANES;
+                                    }
+                                }
+                                tail += d[i..].iter().zip(&xr[i..]).map(|(a, b)| a * b).sum::<f32>();
+                            } else {
+                                tail += d.iter().enumerate().map(|(j, a)| a * x[start + j * sw]).sum::<f32>();
+                            }
+                        }
+                    }
+                }
+                out[m * kh * kw + ky * kw + kx] = v::lanes(lanes).iter().sum::<f32>() + tail;
+            }
+        }
+    }
 }
 
 /// `dL/db` (`[M]`): `grad_output` summed over the batch and the pixels.
