@@ -94,11 +94,17 @@ impl AxisTaps {
         Ok(AxisTaps { taps, index, weight, inside })
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.inside.len()
     }
 
-    fn at(&self, o: usize) -> (&[u32], &[f32]) {
+    /// Whether position `o` samples inside the source (always, without extrapolation).
+    pub(crate) fn inside(&self, o: usize) -> bool {
+        self.inside[o]
+    }
+
+    /// Source indices and weights of position `o`.
+    pub(crate) fn at(&self, o: usize) -> (&[u32], &[f32]) {
         (&self.index[o * self.taps..][..self.taps], &self.weight[o * self.taps..][..self.taps])
     }
 }

@@ -1,14 +1,14 @@
 //! Backward kernels: the gradients of a conv (input, weights, bias, in one call), of a fused activation
-//! and of the bilinear resize.
+//! and of the resize.
 
 use atrous_kernels::activation_backward::{activation_backward_buffer, Saved};
 use atrous_kernels::conv_backward::{conv_backward, ConvGradients};
-use atrous_kernels::resample::AxisTable;
-use atrous_kernels::resample_backward::resize_bilinear_backward;
+use atrous_kernels::resample_backward::resize_backward;
 use atrous_kernels::Status;
 
 use crate::abi_table::{activation as act, activation_saved, conv_desc as desc};
 use crate::conv::{decode_activation, decode_shape};
+use crate::feature_maps::{len3, ResizeCall};
 
 /// Gradients of the convolution `desc` (a `conv_desc`; its activation must be NONE: the backward of a fused
 /// activation is not part of this call) at `input` `[batch, C, height, width]` and `weights`
@@ -75,22 +75,17 @@ pub unsafe extern "C" fn atrous_activation_backward(saved: *const f32, grad_outp
     })())
 }
 
-/// Gradient of `atrous_resize_bilinear`: `grad_output` `planes x [oh, ow]` -> `grad_input` `planes x [h, w]`
-/// (every element written), with the forward's `tables` (same layout).
+/// Gradient of `atrous_resize` under the same `resize_desc` descriptor and coordinates: `grad_output`
+/// `planes x [OUT_H, OUT_W]` -> `grad_input` `planes x [IN_H, IN_W]` (every element written; outputs that
+/// took the extrapolation value pass nothing back).
 ///
 /// # Safety
-/// `grad_output` valid for `planes * oh * ow` floats, `grad_input` for `planes * h * w`, `tables` for
-/// `3 * (oh + ow)` u32s.
+/// As `atrous_resize`, with `grad_output` in the place of `dst` and `grad_input` in that of `src`.
 #[no_mangle]
-pub unsafe extern "C" fn atrous_resize_bilinear_backward(grad_output: *const f32, grad_input: *mut f32, planes: usize, h: usize, w: usize, oh: usize, ow: usize, tables: *const u32) -> i32 {
+pub unsafe extern "C" fn atrous_resize_backward(grad_output: *const f32, grad_input: *mut f32, desc: *const u32, coords: *const f64) -> i32 {
     Status::code((|| {
-        let len = |a: usize, b: usize| a.checked_mul(b).and_then(|n| n.checked_mul(planes)).ok_or(Status::SizeOverflow);
-        let (in_len, out_len) = (len(h, w)?, len(oh, ow)?);
-        let t = std::slice::from_raw_parts(tables, 3 * (oh + ow));
-        let floats = |s: &[u32]| std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len());
-        let ty = AxisTable { i0: &t[..oh], i1: &t[oh..2 * oh], w1: floats(&t[2 * oh..3 * oh]) };
-        let c = &t[3 * oh..];
-        let tx = AxisTable { i0: &c[..ow], i1: &c[ow..2 * ow], w1: floats(&c[2 * ow..3 * ow]) };
-        resize_bilinear_backward(std::slice::from_raw_parts(grad_output, out_len), std::slice::from_raw_parts_mut(grad_input, in_len), planes, (h, w), (oh, ow), &ty, &tx)
+        let r = ResizeCall::decode(desc, coords)?;
+        let (in_len, out_len) = (len3(r.planes, r.h, r.w)?, len3(r.planes, r.oh, r.ow)?);
+        resize_backward(std::slice::from_raw_parts(grad_output, out_len), std::slice::from_raw_parts_mut(grad_input, in_len), r.planes, (r.h, r.w), (r.oh, r.ow), &r.ty, &r.tx)
     })())
 }

@@ -6,7 +6,7 @@ use atrous_kernels::Status;
 use crate::abi_table::{abi_table, pool_desc as desc};
 use crate::conv::decode_activation;
 
-fn len3(a: usize, b: usize, c: usize) -> Result<usize, Status> {
+pub(crate) fn len3(a: usize, b: usize, c: usize) -> Result<usize, Status> {
     a.checked_mul(b).and_then(|n| n.checked_mul(c)).ok_or(Status::SizeOverflow)
 }
 
@@ -49,10 +49,42 @@ abi_table! {
 /// `dst` for `planes * oh * ow`.
 #[no_mangle]
 pub unsafe extern "C" fn atrous_resize(src: *const f32, dst: *mut f32, desc: *const u32, coords: *const f64) -> i32 {
-    use atrous_kernels::resample::{resize, AxisTaps, Interpolation};
-    let d = std::slice::from_raw_parts(desc, resize_desc::LEN);
-    let u = |i: usize| d[i] as usize;
     Status::code((|| {
+        let r = ResizeCall::decode(desc, coords)?;
+        let (in_len, out_len) = (len3(r.planes, r.h, r.w)?, len3(r.planes, r.oh, r.ow)?);
+        atrous_kernels::resample::resize(
+            std::slice::from_raw_parts(src, in_len),
+            std::slice::from_raw_parts_mut(dst, out_len),
+            r.planes,
+            (r.h, r.w),
+            (r.oh, r.ow),
+            &r.ty,
+            &r.tx,
+            r.extrapolation,
+        )
+    })())
+}
+
+/// A `resize_desc` descriptor and its coordinates decoded into sizes and taps: what `atrous_resize` and its
+/// backward (`atrous_resize_backward`) both read.
+pub(crate) struct ResizeCall {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub ty: atrous_kernels::resample::AxisTaps,
+    pub tx: atrous_kernels::resample::AxisTaps,
+    pub extrapolation: f32,
+}
+
+impl ResizeCall {
+    /// # Safety
+    /// `desc` valid for `resize_desc::LEN` u32s, `coords` for `OUT_H + OUT_W` f64s.
+    pub(crate) unsafe fn decode(desc: *const u32, coords: *const f64) -> Result<Self, Status> {
+        use atrous_kernels::resample::{AxisTaps, Interpolation};
+        let d = std::slice::from_raw_parts(desc, resize_desc::LEN);
+        let u = |i: usize| d[i] as usize;
         let (planes, h, w, oh, ow) = (u(resize_desc::PLANES), u(resize_desc::IN_H), u(resize_desc::IN_W), u(resize_desc::OUT_H), u(resize_desc::OUT_W));
         let interpolation = match u(resize_desc::MODE) {
             resize_mode::LINEAR => Interpolation::Linear,
@@ -60,13 +92,11 @@ pub unsafe extern "C" fn atrous_resize(src: *const f32, dst: *mut f32, desc: *co
             _ => return Err(Status::InvalidDescriptor),
         };
         let extrapolate = d[resize_desc::EXTRAPOLATE] == 1;
-        let (in_len, out_len) = (len3(planes, h, w)?, len3(planes, oh, ow)?);
         let c = std::slice::from_raw_parts(coords, oh.checked_add(ow).ok_or(Status::SizeOverflow)?);
         let ty = AxisTaps::new(&c[..oh], h, interpolation, extrapolate)?;
         let tx = AxisTaps::new(&c[oh..], w, interpolation, extrapolate)?;
-        let value = f32::from_bits(d[resize_desc::EXTRAPOLATION_VALUE]);
-        resize(std::slice::from_raw_parts(src, in_len), std::slice::from_raw_parts_mut(dst, out_len), planes, (h, w), (oh, ow), &ty, &tx, value)
-    })())
+        Ok(ResizeCall { planes, h, w, oh, ow, ty, tx, extrapolation: f32::from_bits(d[resize_desc::EXTRAPOLATION_VALUE]) })
+    }
 }
 
 /// `dst[p][i] = src[p][i] * scale[p]` over `planes` planes of `len` floats (a Mul by an `[N, C, 1, 1]` tensor).

@@ -1,13 +1,14 @@
 // The backward facade on every build. Conv: a null out-pointer skips that gradient and leaves its buffer
 // alone, the others match a plain JavaScript backward, bad descriptors and sizes are AtrousErrors naming the
 // op (accuracy over every option is test/conv/backward-*.test.ts, against PyTorch). Activations: from the
-// input and from the output, against the derivatives written out here. Bilinear resize: against a
-// four-weight scatter on half-pixel tables.
+// input and from the output, against the derivatives written out here. Resize (linear, cubic,
+// extrapolated): the transpose of the forward, <dy, R x> = <R' dy, x>.
 import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { resolveActivation, type Activation } from '../ops/activation.js';
 import { encodeConvSpec, resolveConvSpec } from '../ops/conv-options.js';
 import { Tensor } from '../tensor.js';
+import { ResizeDesc, ResizeMode } from '../wasm/abi.js';
 import { BUILDS } from '../wasm/builds.js';
 import { instantiate } from '../wasm/loader.js';
 import { xorshift32 as rng } from '../../test-support/seeded-random.js';
@@ -110,52 +111,45 @@ describe('conv backward kernels', () => {
       }
     });
 
-    it(`${build}: bilinear resize gradient is the four-weight scatter`, async () => {
+    it(`${build}: the resize gradient is the forward's transpose (linear, cubic, extrapolated)`, async () => {
       const engine = await instantiate(build);
       const r = rng(build.length * 5 + 11);
       const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+      const f32Bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!;
       for (let trial = 0; trial < 12; trial++) {
         const [planes, h, w, oh, ow] = [int(1, 3), int(1, 9), int(1, 9), int(1, 21), int(1, 21)];
-        const axis = (out: number, size: number) => {
-          const t = { i0: new Uint32Array(out), i1: new Uint32Array(out), w1: new Float32Array(out) };
-          for (let o = 0; o < out; o++) {
-            const c = Math.min(Math.max((o + 0.5) * (size / out) - 0.5, 0), size - 1);
-            const lo = Math.floor(c);
-            [t.i0[o], t.i1[o], t.w1[o]] = [lo, Math.min(lo + 1, size - 1), c - lo];
-          }
-          return t;
-        };
-        const [ty, tx] = [axis(oh, h), axis(ow, w)];
-        const tables = new Uint32Array(3 * (oh + ow));
-        const put = (t: ReturnType<typeof axis>, at: number, len: number) => {
-          tables.set(t.i0, at);
-          tables.set(t.i1, at + len);
-          tables.set(new Uint32Array(t.w1.buffer), at + 2 * len);
-        };
-        put(ty, 0, oh);
-        put(tx, 3 * oh, ow);
+        const desc = new Uint32Array(ResizeDesc.LEN);
+        [desc[ResizeDesc.PLANES], desc[ResizeDesc.IN_H], desc[ResizeDesc.IN_W], desc[ResizeDesc.OUT_H], desc[ResizeDesc.OUT_W]] = [planes, h, w, oh, ow];
+        desc[ResizeDesc.MODE] = trial % 2 === 0 ? ResizeMode.linear : ResizeMode.cubic;
+        desc[ResizeDesc.CUBIC_A] = f32Bits(-0.75);
+        desc[ResizeDesc.EXCLUDE_OUTSIDE] = trial % 4 === 1 ? 1 : 0;
+        // Extrapolation with value 0 keeps the resize linear in its input.
+        desc[ResizeDesc.EXTRAPOLATE] = trial % 3 === 2 ? 1 : 0;
+        const axis = (out: number, size: number) => Array.from({ length: out }, (_, o) => (o + 0.5) * (size / out) - 0.5 + (trial % 3 === 2 ? r() * 2 - 1 : 0));
+        const coords = Float64Array.from([...axis(oh, h), ...axis(ow, w)]);
+        const x = Float32Array.from({ length: planes * h * w }, () => r() * 2 - 1);
         const dy = Float32Array.from({ length: planes * oh * ow }, () => r() * 2 - 1);
-        const want = new Float64Array(planes * h * w);
-        for (let p = 0; p < planes; p++)
-          for (let y = 0; y < oh; y++)
-            for (let x = 0; x < ow; x++) {
-              const g = dy[(p * oh + y) * ow + x]!;
-              const [wy, wx] = [ty.w1[y]!, tx.w1[x]!];
-              for (const [row, fy] of [[ty.i0[y]!, 1 - wy], [ty.i1[y]!, wy]] as const)
-                for (const [col, fx] of [[tx.i0[x]!, 1 - wx], [tx.i1[x]!, wx]] as const) want[(p * h + row) * w + col]! += g * fy * fx;
-            }
-        const dyPtr = engine.upload(dy, 'dy');
-        const dxPtr = engine.upload(new Float32Array(want.length).fill(Number.NaN), 'dx');
+        const p = { x: engine.upload(x, 'x'), y: engine.upload(new Float32Array(dy.length), 'y'), dy: engine.upload(dy, 'dy'), dx: engine.upload(new Float32Array(x.length).fill(Number.NaN), 'dx') };
         try {
-          engine.kernels.backward.resizeBilinear(dyPtr, dxPtr, planes, h, w, oh, ow, tables, 'Resize_1');
-          const got = engine.f32(dxPtr, want.length);
-          for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!), `dx[${i}] of ${[planes, h, w, oh, ow]}`).toBeLessThan(1e-5);
-          const bad = tables.slice();
-          bad[0] = h; // a row index past the source
-          expect(() => engine.kernels.backward.resizeBilinear(dyPtr, dxPtr, planes, h, w, oh, ow, bad, 'Resize_1')).toThrow(/Resize_1: an index table points outside its source/);
+          engine.kernels.maps.resize(p.x, p.y, desc, coords, 'Resize_1');
+          engine.kernels.backward.resize(p.dy, p.dx, desc, coords, 'Resize_1');
+          const y = engine.f32(p.y, dy.length);
+          const dx = engine.f32(p.dx, x.length);
+          let lhs = 0;
+          let rhs = 0;
+          let scale = 1;
+          for (let i = 0; i < dy.length; i++) (lhs += dy[i]! * y[i]!), (scale += Math.abs(dy[i]!));
+          for (let i = 0; i < x.length; i++) rhs += dx[i]! * x[i]!;
+          expect(Math.abs(lhs - rhs), `<dy, Rx> ${lhs} vs <R'dy, x> ${rhs}: ${Array.from(desc)}`).toBeLessThan(1e-5 * scale);
+          expect(() => engine.kernels.backward.resize(p.dy, p.dx, desc, coords.subarray(1), 'Resize_1')).toThrow(/Resize_1: resize needs/);
+          const bad = desc.slice();
+          bad[ResizeDesc.MODE] = 7;
+          expect(() => engine.kernels.backward.resize(p.dy, p.dx, bad, coords, 'Resize_1')).toThrow(/Resize_1: a descriptor field is out of range/);
         } finally {
-          engine.free(dyPtr, dy.byteLength);
-          engine.free(dxPtr, want.length * 4);
+          engine.free(p.x, x.byteLength);
+          engine.free(p.y, dy.byteLength);
+          engine.free(p.dy, dy.byteLength);
+          engine.free(p.dx, x.byteLength);
         }
       }
     });

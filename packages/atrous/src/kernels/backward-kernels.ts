@@ -1,5 +1,6 @@
 import type { ActivationParams } from '../ops/activation.js';
-import { ActivationSaved } from '../wasm/abi.js';
+import { AtrousError } from '../errors.js';
+import { ActivationSaved, ResizeDesc } from '../wasm/abi.js';
 import type { Engine } from '../wasm/engine.js';
 import { check } from './status.js';
 
@@ -10,7 +11,7 @@ export interface ConvGradientPointers {
   gradBias: number;
 }
 
-/** Gradients for training: of a convolution, of a fused activation, of the bilinear resize. */
+/** Gradients for training: of a convolution, of a fused activation, of the resize. */
 export class BackwardKernels {
   constructor(private readonly engine: Engine) {}
 
@@ -44,15 +45,23 @@ export class BackwardKernels {
     check(status, op, () => `activation code ${a.code} from its ${from}, ${n} elements`);
   }
 
-  /** Gradient of `maps.resizeBilinear` with the same `tables`: `gradOutput` `planes x [oh, ow]` -> `gradInput` `planes x [h, w]`. */
-  resizeBilinear(gradOutput: number, gradInput: number, planes: number, h: number, w: number, oh: number, ow: number, tables: Uint32Array, op: string): void {
+  /**
+   * Gradient of `maps.resize` under the same `resize_desc` descriptor and coordinates: `gradOutput`
+   * `planes x [OUT_H, OUT_W]` -> `gradInput` `planes x [IN_H, IN_W]`.
+   */
+  resize(gradOutput: number, gradInput: number, desc: Uint32Array, coords: Float64Array, op: string): void {
     const e = this.engine;
-    const t = e.alloc(tables.byteLength, `${op}: resize tables`);
+    const [oh, ow] = [desc[ResizeDesc.OUT_H]!, desc[ResizeDesc.OUT_W]!];
+    if (coords.length !== oh + ow) {
+      throw new AtrousError('INVALID_ARGUMENT', `${op}: resize needs ${oh + ow} coordinates (${oh} rows, ${ow} columns), got ${coords.length}`);
+    }
+    const bytes = Math.max(8, coords.byteLength);
+    const c = e.alloc(bytes, `${op}: resize coordinates`);
     try {
-      e.u32(t, tables.length).set(tables);
-      check(e.exports.atrous_resize_bilinear_backward(gradOutput, gradInput, planes, h, w, oh, ow, t), op, () => `gradient [${planes}, ${oh}, ${ow}] -> [${h}, ${w}]`);
+      new Float64Array(e.exports.memory.buffer, c, coords.length).set(coords);
+      check(e.exports.atrous_resize_backward(gradOutput, gradInput, e.scratchU32(desc), c), op, () => `resize gradient, descriptor ${Array.from(desc).join(', ')}`);
     } finally {
-      e.free(t, tables.byteLength);
+      e.free(c, bytes);
     }
   }
 }

@@ -20,7 +20,7 @@ export interface KernelExports {
   atrous_conv_backward(desc: number, batch: number, height: number, width: number, input: number, weights: number, gradOutput: number, gradInput: number, gradWeights: number, gradBias: number): number;
   atrous_resize(src: number, dst: number, desc: number, coords: number): number;
   atrous_activation_backward(saved: number, gradOutput: number, gradInput: number, n: number, code: number, p0: number, p1: number, savedKind: number): number;
-  atrous_resize_bilinear_backward(gradOutput: number, gradInput: number, planes: number, h: number, w: number, oh: number, ow: number, tables: number): number;
+  atrous_resize_backward(gradOutput: number, gradInput: number, desc: number, coords: number): number;
   atrous_scale_planes(src: number, scale: number, dst: number, planes: number, len: number): number;
   atrous_mean_planes(src: number, dst: number, planes: number, len: number): number;
   atrous_combine(a: number, b: number, dst: number, n: number, multiply: number): number;
