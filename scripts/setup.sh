@@ -39,6 +39,8 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != 10.34.9 ]; then
 fi
 say "pnpm install"
 pnpm install --frozen-lockfile --reporter=append-only
+say "selfie models (npm @mediapipe/selfie_segmentation) into models/selfie/"
+node tools/fetch-selfie-models.mjs >/dev/null
 say "building wasm and TypeScript"
 bash scripts/build-wasm.sh >&2
 pnpm -r --filter './packages/**' run build >&2

@@ -6,6 +6,7 @@ import { searchForWorkspaceRoot } from 'vite';
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { convOracle } from './conv/oracle-command.js';
+import { selfieInNode } from './tflite/selfie-node-command.js';
 
 const chromiumArgs = [
   '--headless',
@@ -46,8 +47,9 @@ export default defineConfig({
             headless: true,
             provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs } }),
             instances: [{ browser: 'chromium' }],
-            // Server-side helpers the browser tests call (onnxruntime-node cannot run in a page).
-            commands: { convOracle },
+            // Server-side helpers the browser tests call (onnxruntime-node cannot run in a page; atrous in Node
+            // for the browser's outputs to be held to).
+            commands: { convOracle, selfieInNode },
           },
         },
       },

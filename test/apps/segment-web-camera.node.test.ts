@@ -138,9 +138,24 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('segment-web: the person model', () => {
-  it('segments the astronaut photo: the person is person, the corner is background, and the cut-out has alpha', async () => {
-    await page.selectOption('#model', 'selfie');
+/** Segments `file` with segment-node's `--model <model>`; its person mask. */
+function nodePersonMask(file: string, model: string, name: string): PNG {
+  const out = join(tmp, `node-${model}`);
+  run('node', [CLI, file, '--model', model, '--out', out, '--workers', '1']);
+  return PNG.sync.read(readFileSync(join(out, `${name}.mask.png`)));
+}
+
+/** Share of pixels where two person masks agree. */
+function agreement(a: PNG, b: PNG): number {
+  const [x, y] = [personMask(a), personMask(b)];
+  let agree = 0;
+  for (let i = 0; i < x.length; i++) if (x[i] === y[i]) agree++;
+  return agree / x.length;
+}
+
+describe('segment-web: the person models', () => {
+  for (const model of ['selfie', 'selfie-landscape']) it(`${model}: segments the astronaut photo like segment-node: the person is person, the corner is background, and the cut-out has alpha`, async () => {
+    await page.selectOption('#model', model);
     await page.click('button.sample[data-sample="astronaut"]');
     await page.waitForFunction(
       () => document.body.dataset.state === 'done' && (document.getElementById('status')?.textContent ?? '').startsWith('astronaut.png'),
@@ -168,13 +183,17 @@ describe('segment-web: the person model', () => {
     const legend = await page.$$eval('#legend li', (items) => items.map((li) => li.textContent));
     console.log(`selfie on astronaut.png: ${png.width} x ${png.height}, person region ${person.toFixed(3)}, top-right corner ${corner.toFixed(3)}, cut-out ${((transparent / (cut.width * cut.height)) * 100).toFixed(1)} % transparent; legend ${legend.join(' | ')}`);
     expect([png.width, png.height]).toEqual([512, 512]);
+    // segment-node with the same model: the same mask up to the two apps' resamplers (issue 14).
+    const fromNode = agreement(png, nodePersonMask(ASTRONAUT, model, 'astronaut'));
+    console.log(`${model} on astronaut.png: page vs segment-node mask pixels agreeing ${(fromNode * 100).toFixed(3)} %`);
+    expect(fromNode).toBeGreaterThanOrEqual(0.995);
     expect(person).toBeGreaterThan(0.5);
     expect(corner).toBeLessThan(0.2);
     expect([cut.width, cut.height]).toEqual([512, 512]);
     expect(transparent / (cut.width * cut.height)).toBeGreaterThan(0.2);
     expect(await page.isVisible('#download-cutout')).toBe(true);
     mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'segment-web-selfie-astronaut.png') });
+    await page.screenshot({ path: join(ARTIFACTS, `segment-web-${model}-astronaut.png`) });
   });
 
   it('runs the camera: frames segmented in the workers, the page keeps drawing, Stop releases the camera', async () => {
@@ -194,6 +213,7 @@ describe('segment-web: the person model', () => {
         person: Number(box.dataset.person),
         t: performance.now(),
         fps: document.getElementById('cam-fps')!.textContent,
+        modelSize: box.dataset.modelSize,
         latency: document.getElementById('cam-latency')!.textContent,
         size: [(document.getElementById('camera') as HTMLCanvasElement).width, (document.getElementById('camera') as HTMLCanvasElement).height],
       };
@@ -224,6 +244,7 @@ describe('segment-web: the person model', () => {
         `page shows ${stats.fps} fps, latency ${stats.latency}), ${stats.dropped} dropped, person share ${stats.person}, ` +
         `longest frame gap ${probe.max.toFixed(1)} ms over ${probe.frames} frames`,
     );
+    expect(stats.modelSize).toBe('256x256');
     expect(stats.frames - first.frames).toBeGreaterThan(20);
     expect(stats.person).toBeGreaterThan(0.2);
     expect(stats.person).toBeLessThan(0.9);
@@ -240,6 +261,35 @@ describe('segment-web: the person model', () => {
     expect(await page.isHidden('#camera-box')).toBe(true);
     // The photo is back, and the frames counter stops.
     expect(await page.isVisible('#canvas-box')).toBe(true);
+  });
+
+  it('runs the camera on the landscape model: 256 x 144 model input, the mask segment-node gives with --model selfie-landscape', async () => {
+    await page.selectOption('#camera-model', 'selfie-landscape');
+    await page.click('#camera-toggle');
+    await page.waitForFunction(() => document.body.dataset.camera !== 'starting' && document.body.dataset.camera !== 'off', null, { timeout: 60_000 });
+    expect(await page.evaluate(() => document.body.dataset.camera), await page.textContent('#camera-message') ?? '').toBe('on');
+    await page.waitForFunction(() => Number(document.getElementById('camera-box')?.dataset.frames ?? 0) >= 10, null, { timeout: 30_000 });
+    const box = await page.evaluate(() => ({ ...document.getElementById('camera-box')!.dataset }));
+    expect(box.modelSize).toBe('256x144');
+    expect(await page.textContent('#cam-input')).toBe('256 × 144');
+    expect(Number(box.person)).toBeGreaterThan(0.2);
+    expect(Number(box.person)).toBeLessThan(0.9);
+    // The first camera test's snapshot left its mark: cleared, so the wait below sees this snapshot.
+    await page.evaluate(() => delete document.getElementById('camera-downloads')!.dataset.person);
+    await page.click('#camera-snapshot');
+    await page.waitForSelector('#camera-downloads[data-person]', { timeout: 30_000 });
+    const framePng = await linkBytes(page, 'camera-frame-download');
+    const pageMask = PNG.sync.read(await linkBytes(page, 'camera-mask-download'));
+    writeFileSync(join(tmp, 'landscape-frame.png'), framePng);
+    const landscape = agreement(pageMask, nodePersonMask(join(tmp, 'landscape-frame.png'), 'selfie-landscape', 'landscape-frame'));
+    const general = agreement(pageMask, nodePersonMask(join(tmp, 'landscape-frame.png'), 'selfie', 'landscape-frame'));
+    console.log(`landscape camera snapshot: page vs segment-node mask pixels agreeing ${(landscape * 100).toFixed(3)} % with --model selfie-landscape, ${(general * 100).toFixed(3)} % with --model selfie`);
+    expect(landscape).toBeGreaterThanOrEqual(0.995);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'segment-web-camera-landscape.png') });
+    await page.click('#camera-toggle');
+    expect(await page.evaluate(() => document.body.dataset.camera)).toBe('off');
+    expect(await page.evaluate(() => (window as unknown as { __streams: MediaStream[] }).__streams.flatMap((s) => s.getTracks()).every((t) => t.readyState === 'ended'))).toBe(true);
   });
 
   for (const [name, pattern] of [['NotAllowedError', /permission was denied/], ['NotFoundError', /No camera found/]] as const) {

@@ -145,15 +145,28 @@ export function decodeTensor(bytes) {
   return out;
 }
 
-/** How a graph input or output is typed: `{ name, kind: 'tensor' | 'sequence' | 'optional' | ..., elemType }`. */
+/** How a graph input or output is typed: `{ name, kind: 'tensor' | 'sequence' | 'optional' | ..., elemType, dims }`. */
 function valueType(v) {
   const t = v.type ?? {};
-  if (t.tensorType) return { name: v.name, kind: 'tensor', elemType: t.tensorType.elemType };
+  if (t.tensorType) {
+    const dims = t.tensorType.shape?.dim?.map((d) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? Number(String(d.dimValue)) : undefined));
+    return { name: v.name, kind: 'tensor', elemType: t.tensorType.elemType, dims };
+  }
   if (t.sequenceType) return { name: v.name, kind: 'sequence' };
   if (t.optionalType) return { name: v.name, kind: 'optional' };
   if (t.mapType) return { name: v.name, kind: 'map' };
   if (t.sparseTensorType) return { name: v.name, kind: 'sparse tensor' };
   return { name: v.name, kind: 'unknown' };
+}
+
+/**
+ * ONNX 1.12 wrote its BFLOAT16 test tensors from numpy uint16 arrays, so the files say UINT16 and hold the
+ * bfloat16 bit patterns: read as the BFLOAT16 the model declares for that value.
+ */
+function asDeclared(t, declared) {
+  if (declared?.elemType !== T.BFLOAT16 || t.dataType !== T.UINT16) return t;
+  const bits = Uint16Array.from(t.values);
+  return { ...t, dataType: T.BFLOAT16, bits, values: Float64Array.from(bits, bfloatToFloat) };
 }
 
 /**
@@ -182,8 +195,8 @@ export function loadCase(dir, root = TESTDATA_ROOT) {
     opTypes,
     nodeNames,
     domains: [...new Set(proto.opsetImport.map((o) => o.domain || 'ai.onnx'))],
-    readInput: (i) => decodeTensor(readFileSync(inputFile(i))),
-    readOutput: (i) => decodeTensor(readFileSync(outputFile(i))),
+    readInput: (i) => asDeclared(decodeTensor(readFileSync(inputFile(i))), inputs[i]),
+    readOutput: (i) => asDeclared(decodeTensor(readFileSync(outputFile(i))), outputs[i]),
     hasInputFile: (i) => existsSync(inputFile(i)),
   };
 }

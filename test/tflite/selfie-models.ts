@@ -1,15 +1,21 @@
-// The two MediaPipe selfie segmenters (npm @mediapipe/selfie_segmentation, Apache-2.0) and real photos as
-// their [1, H, W, 3] inputs in [0, 1].
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+// The two MediaPipe selfie segmenters (npm @mediapipe/selfie_segmentation, Apache-2.0, placed in models/selfie/
+// by scripts/setup.sh) and real photos as their [1, H, W, 3] inputs in [0, 1].
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { photoPlanes } from '../models/images.js';
 
-const require = createRequire(import.meta.url);
-const packageDir = dirname(require.resolve('@mediapipe/selfie_segmentation/package.json'));
+export const selfieDir = resolve(import.meta.dirname, '../../models/selfie');
+
+/** The model's path; a clear error when the setup has not placed it. */
+function selfieModel(file: string): string {
+  const path = join(selfieDir, file);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`bash scripts/setup.sh\` (or \`node tools/fetch-selfie-models.mjs\`) to fetch the selfie models from npm`);
+  return path;
+}
 
 export const selfieModels = {
-  general: { path: join(packageDir, 'selfie_segmentation.tflite'), height: 256, width: 256 },
-  landscape: { path: join(packageDir, 'selfie_segmentation_landscape.tflite'), height: 144, width: 256 },
+  general: { path: selfieModel('selfie_segmentation.tflite'), height: 256, width: 256 },
+  landscape: { path: selfieModel('selfie_segmentation_landscape.tflite'), height: 144, width: 256 },
 } as const;
 
 export const photoDir = '/usr/lib/python3/dist-packages/skimage/data';

@@ -1,12 +1,13 @@
 // Parity with LiteRT.js (@litertjs/core 2.5.3, XNNPACK in wasm, single thread), the reference runtime for
-// .tflite, in Debian chromium: both selfie models on real photos, the same input tensor to both.
+// .tflite, in Debian chromium: both selfie models (models/selfie/, placed by scripts/setup.sh) on real
+// photos, the same input tensor to both. And the same input through atrous in Node (the selfieInNode
+// command, on the same wasm build) gives the browser's outputs.
 import { describe, expect, it } from 'vitest';
 import { commands } from 'vitest/browser';
 import { InferenceSession, Tensor, init } from 'atrous';
 import { Tensor as LiteRtTensor, loadAndCompile, loadLiteRt } from '@litertjs/core';
 import liteRtJs from '@litertjs/core/wasm/litert_wasm_internal.js?url';
-import generalUrl from '@mediapipe/selfie_segmentation/selfie_segmentation.tflite?url';
-import landscapeUrl from '@mediapipe/selfie_segmentation/selfie_segmentation_landscape.tflite?url';
+import type { SelfieKind } from './selfie-node-command.js';
 
 const photoDir = '/usr/lib/python3/dist-packages/skimage/data';
 
@@ -29,9 +30,32 @@ async function photoNhwc(name: string, height: number, width: number): Promise<F
   return out;
 }
 
-const models = [
-  { kind: 'general', url: generalUrl, height: 256, width: 256 },
-  { kind: 'landscape', url: landscapeUrl, height: 144, width: 256 },
+/** Read through the server (paths are relative to test/, the project root): a missing file says what to run. */
+async function serverBytes(path: string): Promise<Uint8Array> {
+  let base64: string;
+  try {
+    base64 = await commands.readFile(path, 'base64');
+  } catch (cause) {
+    throw new Error(`${path}: ${String(cause)}; run \`bash scripts/setup.sh\` (or \`node tools/fetch-selfie-models.mjs\`) to fetch the selfie models`);
+  }
+  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+}
+
+function base64Of(x: Float32Array): string {
+  const bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
+function floatsOf(base64: string): Float32Array {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  return new Float32Array(bytes.buffer);
+}
+
+const models: { kind: SelfieKind; path: string; height: number; width: number }[] = [
+  { kind: 'general', path: '../models/selfie/selfie_segmentation.tflite', height: 256, width: 256 },
+  { kind: 'landscape', path: '../models/selfie/selfie_segmentation_landscape.tflite', height: 144, width: 256 },
 ];
 
 describe('selfie segmentation: atrous against LiteRT.js in chromium', () => {
@@ -39,7 +63,7 @@ describe('selfie segmentation: atrous against LiteRT.js in chromium', () => {
     it(`${m.kind}: astronaut.png and camera.png`, async () => {
       await init();
       await loadReference();
-      const bytes = new Uint8Array(await (await fetch(m.url)).arrayBuffer());
+      const bytes = await serverBytes(m.path);
       const reference = await loadAndCompile(bytes.slice(), { accelerator: 'wasm' });
       const session = await InferenceSession.create(bytes.slice());
       for (const photo of ['astronaut.png', 'camera.png']) {
@@ -64,6 +88,33 @@ describe('selfie segmentation: atrous against LiteRT.js in chromium', () => {
       }
       session.dispose();
       reference.delete();
+    });
+
+    it(`${m.kind}: atrous in Node gives the browser's outputs on astronaut.png and camera.png`, async () => {
+      const bytes = await serverBytes(m.path);
+      for (const photo of ['astronaut.png', 'camera.png']) {
+        const x = await photoNhwc(photo, m.height, m.width);
+        const node = await commands.selfieInNode(m.kind, base64Of(x));
+        // The same kernels: the browser runs the build Node ran (chromium may pick relaxed-simd by default).
+        await init({ build: node.build });
+        const session = await InferenceSession.create(bytes.slice());
+        const out = (await session.run({ [session.inputNames[0]!]: new Tensor('float32', x, [1, m.height, m.width, 3]) }))[session.outputNames[0]!]!;
+        session.dispose();
+        const got = out.data as Float32Array;
+        const want = floatsOf(node.output);
+        expect(out.dims).toEqual(node.dims);
+        expect(got.length).toBe(want.length);
+        let worst = 0, scale = 0, same = 0;
+        for (let i = 0; i < want.length; i++) {
+          worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+          scale = Math.max(scale, Math.abs(want[i]!));
+          if (got[i] === want[i]) same++;
+        }
+        console.log(`${m.kind} ${photo}, ${node.build}: max |browser - Node| = ${worst.toExponential(2)} of max ${scale.toFixed(4)}, ${((100 * same) / want.length).toFixed(3)} % of values bit-identical`);
+        expect(scale).toBeGreaterThan(0.5);
+        expect(worst / scale).toBeLessThanOrEqual(1e-6);
+      }
+      await init();
     });
   }
 });

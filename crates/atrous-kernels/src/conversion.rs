@@ -1,5 +1,5 @@
 //! Element-type conversions of Cast that stay in wasm memory: float32 <-> uint8 / bool, and float32 rounded
-//! to float16's precision.
+//! to float16's or bfloat16's precision.
 
 use crate::status::Status;
 
@@ -61,6 +61,31 @@ pub fn convert_f32_to_half(src: &[f32], dst: &mut [f32]) -> Result<(), Status> {
     Ok(())
 }
 
+/// `x` rounded to the nearest bfloat16 value (ties to even), kept as f32: a Cast to BFLOAT16. A bfloat16
+/// is the high 16 bits of a float32, so rounding adds half of the dropped 16 bits' range (less one when
+/// the kept part is even, so a tie goes to it) and clears them; a carry moves into the exponent, and
+/// values past the largest bfloat16 become infinite. NaN stays NaN (the carry could turn a NaN whose
+/// payload is only in the low bits into infinity, so it is kept quiet instead).
+pub fn round_to_bfloat16(x: f32) -> f32 {
+    if x.is_nan() {
+        return f32::from_bits(x.to_bits() | 0x0040_0000);
+    }
+    let bits = x.to_bits();
+    let bias = 0x7fff + ((bits >> 16) & 1);
+    f32::from_bits(bits.wrapping_add(bias) & 0xffff_0000)
+}
+
+/// `dst[i] = round_to_bfloat16(src[i])`.
+pub fn convert_f32_to_bfloat16(src: &[f32], dst: &mut [f32]) -> Result<(), Status> {
+    if src.len() != dst.len() {
+        return Err(Status::OutputLengthMismatch);
+    }
+    for (d, &x) in dst.iter_mut().zip(src) {
+        *d = round_to_bfloat16(x);
+    }
+    Ok(())
+}
+
 pub fn convert_u8_to_f32(src: &[u8], dst: &mut [f32]) -> Result<(), Status> {
     if src.len() != dst.len() {
         return Err(Status::OutputLengthMismatch);
@@ -79,4 +104,48 @@ pub fn convert_u8_to_bool(src: &[u8], dst: &mut [u8]) -> Result<(), Status> {
         *d = (x != 0) as u8;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_rng::Rng;
+
+    /// The nearest bfloat16 by search, in f64: the two bfloat16 values around `x` (truncated and the next
+    /// one up in magnitude) and the nearer wins, a tie the one with an even last bit.
+    fn nearest_bfloat16(x: f32) -> f32 {
+        let low = f32::from_bits(x.to_bits() & 0xffff_0000);
+        let high = f32::from_bits((x.to_bits() & 0xffff_0000) + 0x1_0000);
+        // Past the largest finite bfloat16 the next one up is infinity, at 2^128 for the rounding distance.
+        let high_value = if high.is_infinite() { 2f64.powi(128).copysign(x as f64) } else { high as f64 };
+        let (dl, dh) = ((x as f64 - low as f64).abs(), (high_value - x as f64).abs());
+        if dl < dh || (dl == dh && (low.to_bits() >> 16) & 1 == 0) { low } else { high }
+    }
+
+    #[test]
+    fn bfloat16_rounds_to_nearest_even() {
+        let mut rng = Rng(0x0bf1_6bf1_6bf1_6bf1);
+        for _ in 0..100_000 {
+            let x = f32::from_bits(rng.next() as u32);
+            if x.is_nan() {
+                assert!(round_to_bfloat16(x).is_nan());
+                continue;
+            }
+            let want = nearest_bfloat16(x);
+            let got = round_to_bfloat16(x);
+            assert_eq!(got.to_bits(), want.to_bits(), "round_to_bfloat16({x:e} = {:#010x})", x.to_bits());
+            assert_eq!(got.to_bits() & 0xffff, 0);
+        }
+        // Ties: 1 + 2^-8 is halfway between 1 and 1 + 2^-7 (even: down); 1 + 3 * 2^-8 between odd and even (up).
+        assert_eq!(round_to_bfloat16(1.0 + 1.0 / 256.0), 1.0);
+        assert_eq!(round_to_bfloat16(1.0 + 3.0 / 256.0), 1.0 + 4.0 / 256.0);
+        assert_eq!(round_to_bfloat16(f32::MAX), f32::INFINITY);
+        assert_eq!(round_to_bfloat16(f32::NEG_INFINITY), f32::NEG_INFINITY);
+        assert!(round_to_bfloat16(f32::from_bits(0x7f80_0001)).is_nan());
+        assert_eq!(round_to_bfloat16(-0.0).to_bits(), (-0.0f32).to_bits());
+        let mut dst = [0.0; 2];
+        assert_eq!(convert_f32_to_bfloat16(&[0.48033667, 3.0], &mut dst), Ok(()));
+        assert_eq!(dst[0].to_bits(), 0x3ef6_0000);
+        assert_eq!(convert_f32_to_bfloat16(&[1.0], &mut dst), Err(Status::OutputLengthMismatch));
+    }
 }

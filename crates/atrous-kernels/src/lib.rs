@@ -11,7 +11,9 @@ extern crate alloc;
 extern crate std;
 
 pub mod activation;
+pub mod activation_backward;
 pub mod channel_ops;
+pub mod conv_backward;
 pub mod conv_transpose;
 pub mod elementwise;
 mod depthwise;
@@ -33,6 +35,7 @@ pub mod conversion;
 pub mod pad;
 pub mod parallel;
 pub mod resample;
+pub mod resample_backward;
 pub mod selection;
 pub mod select;
 pub mod status;

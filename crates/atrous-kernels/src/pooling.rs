@@ -87,6 +87,61 @@ pub fn max_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape) -> Result<(), Sta
     Ok(())
 }
 
+/// Max pooling that also gives, per output, the flat index of the input element it took (ONNX MaxPool's
+/// Indices output): over the whole input of `planes` maps, row-major (`(p * h + y) * w + x`) or, with
+/// `column_major` (ONNX `storage_order` 1), `(p * w + x) * h + y`. The first maximum in row-major scan
+/// order wins ties; a window entirely in the padding gives -inf and index -1. Fails as `max_pool2d`, and
+/// with `SizeOverflow` when an index would not fit an i32.
+///
+/// Not separable (each output must know where its maximum came from): one pass over every window's taps.
+pub fn max_pool2d_with_indices(src: &[f32], dst: &mut [f32], indices: &mut [i32], s: &PoolShape, column_major: bool) -> Result<(), Status> {
+    let [h, w] = s.in_hw;
+    let [oh, ow] = s.out_hw;
+    if s.kernel.contains(&0) || s.strides.contains(&0) || s.dilations.contains(&0) {
+        return Err(Status::InvalidDescriptor);
+    }
+    let (Some(in_len), Some(out_len)) = (h.checked_mul(w).and_then(|n| n.checked_mul(s.planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(s.planes))) else {
+        return Err(Status::InvalidDescriptor);
+    };
+    if src.len() < in_len || dst.len() < out_len || indices.len() < out_len {
+        return Err(Status::InvalidDescriptor);
+    }
+    if in_len > i32::MAX as usize {
+        return Err(Status::SizeOverflow);
+    }
+    let [dy, dx] = s.dilations;
+    for p in 0..s.planes {
+        let plane = &src[p * h * w..(p + 1) * h * w];
+        for oy in 0..oh {
+            let (ky0, ky1, y0) = taps(oy, s.strides[0], s.pads[0], dy, s.kernel[0], h);
+            for ox in 0..ow {
+                let (kx0, kx1, x0) = taps(ox, s.strides[1], s.pads[1], dx, s.kernel[1], w);
+                let (mut best, mut at) = (f32::NEG_INFINITY, None);
+                for ky in ky0..ky1 {
+                    let y = (y0 + (ky * dy) as isize) as usize;
+                    for kx in kx0..kx1 {
+                        let x = (x0 + (kx * dx) as isize) as usize;
+                        let v = plane[y * w + x];
+                        // `at.is_none()`: a window of -inf (or NaN) still points at its first tap.
+                        if v > best || at.is_none() {
+                            best = v;
+                            at = Some((y, x));
+                        }
+                    }
+                }
+                let o = (p * oh + oy) * ow + ox;
+                dst[o] = best;
+                indices[o] = match at {
+                    Some((y, x)) if column_major => ((p * w + x) * h + y) as i32,
+                    Some((y, x)) => ((p * h + y) * w + x) as i32,
+                    None => -1,
+                };
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Average pooling of `planes` maps (ONNX AveragePool). `pad_end` are the trailing pads (bottom, right):
 /// with `count_include_pad` a window's divisor counts its taps over the declared padding (not those past
 /// it, which ceil_mode can add), else only its taps inside the input. A window with no taps gives 0.
@@ -201,6 +256,58 @@ mod tests {
         let mut dst = vec![0.0; 2];
         assert_eq!(max_pool2d(&[4.0, 1.0, 2.0, 9.0], &mut dst, &shape), Ok(()));
         assert_eq!(dst, [4.0, 9.0]);
+    }
+
+    #[test]
+    fn max_pool_indices_point_at_the_maximum_in_either_storage_order() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for case in 0..300 {
+            let kernel = [1 + rng.below(3), 1 + rng.below(3)];
+            let dilations = [1 + rng.below(2), 1 + rng.below(2)];
+            let strides = [1 + rng.below(2), 1 + rng.below(3)];
+            let pads = [rng.below(kernel[0]), rng.below(kernel[1])];
+            let in_hw = [1 + rng.below(6), 1 + rng.below(7)];
+            let planes = 1 + rng.below(3);
+            let out = |a: usize| (in_hw[a] + 2 * pads[a]).checked_sub((kernel[a] - 1) * dilations[a] + 1).map(|span| span / strides[a] + 1);
+            let (Some(o0), Some(o1)) = (out(0), out(1)) else { continue };
+            let s = PoolShape { planes, in_hw, out_hw: [o0, o1], kernel, strides, dilations, pads };
+            // Few distinct values, so ties are common.
+            let src: Vec<f32> = (0..planes * in_hw[0] * in_hw[1]).map(|_| rng.below(5) as f32).collect();
+            let mut plain = vec![0.0; planes * o0 * o1];
+            max_pool2d(&src, &mut plain, &s).unwrap();
+            for column_major in [false, true] {
+                let (mut dst, mut idx) = (vec![f32::NAN; plain.len()], vec![7i32; plain.len()]);
+                max_pool2d_with_indices(&src, &mut dst, &mut idx, &s, column_major).unwrap();
+                assert_eq!(dst, plain, "case {case}: the values are max_pool2d's");
+                let [h, w] = in_hw;
+                for p in 0..planes {
+                    for oy in 0..o0 {
+                        for ox in 0..o1 {
+                            // The first maximum, scanning the window's taps row by row.
+                            let mut want: Option<(usize, usize)> = None;
+                            for ky in 0..kernel[0] {
+                                for kx in 0..kernel[1] {
+                                    let y = (oy * strides[0] + ky * dilations[0]) as isize - pads[0] as isize;
+                                    let x = (ox * strides[1] + kx * dilations[1]) as isize - pads[1] as isize;
+                                    if y < 0 || x < 0 || y as usize >= h || x as usize >= w {
+                                        continue;
+                                    }
+                                    let (y, x) = (y as usize, x as usize);
+                                    if want.map_or(true, |(by, bx)| src[(p * h + y) * w + x] > src[(p * h + by) * w + bx]) {
+                                        want = Some((y, x));
+                                    }
+                                }
+                            }
+                            let got = idx[(p * o0 + oy) * o1 + ox];
+                            let want = want.map_or(-1, |(y, x)| if column_major { ((p * w + x) * h + y) as i32 } else { ((p * h + y) * w + x) as i32 });
+                            assert_eq!(got, want, "case {case} {s:?} column_major {column_major} at ({p}, {oy}, {ox})");
+                        }
+                    }
+                }
+            }
+        }
+        let s = PoolShape { planes: 1, in_hw: [2, 2], out_hw: [1, 1], kernel: [2, 2], strides: [1, 1], dilations: [1, 1], pads: [0, 0] };
+        assert_eq!(max_pool2d_with_indices(&[0.0; 4], &mut [0.0], &mut [], &s, false), Err(Status::InvalidDescriptor));
     }
 
     use crate::test_rng::Rng;

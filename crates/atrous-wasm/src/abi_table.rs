@@ -226,6 +226,8 @@ abi_table! {
         U8_TO_BOOL = 3,
         /// float32 rounded to the nearest float16 value, kept as float32 (Cast to FLOAT16)
         F32_TO_HALF = 4,
+        /// float32 rounded to the nearest bfloat16 value, kept as float32 (Cast to BFLOAT16)
+        F32_TO_BFLOAT16 = 5,
     }
 }
 
@@ -248,6 +250,14 @@ abi_table! {
         ACTIVATION_P0 = 12,
         ACTIVATION_P1 = 13,
         LEN = 14,
+    }
+}
+
+abi_table! {
+    /// What `atrous_activation_backward` is given besides the gradient: the activation's input or its output.
+    activation_saved {
+        PRE_ACTIVATION = 0,
+        OUTPUT = 1,
     }
 }
 
@@ -275,6 +285,9 @@ const TABLES: &[(&str, &[(&str, i64)])] = &[
     ("reduce_op", reduce_op::ENTRIES),
     ("isa", isa::ENTRIES),
     ("gemm_desc", crate::gemm::gemm_desc::ENTRIES),
+    ("resize_desc", crate::feature_maps::resize_desc::ENTRIES),
+    ("resize_mode", crate::feature_maps::resize_mode::ENTRIES),
+    ("activation_saved", activation_saved::ENTRIES),
 ];
 
 fn push(out: &mut Vec<u8>, s: &str) {

@@ -6,7 +6,7 @@ use crate::abi_table::{activation as act, conv_desc as desc, pad_mode};
 use crate::memory::try_box;
 use crate::team::{runner, Team};
 
-fn decode_shape(d: &[u32]) -> Result<ConvShape, Status> {
+pub(crate) fn decode_shape(d: &[u32]) -> Result<ConvShape, Status> {
     let u = |i: usize| d[i] as usize;
     let padding = match u(desc::PAD_MODE) {
         pad_mode::EXPLICIT => Padding::Explicit([u(desc::PADS), u(desc::PADS + 1), u(desc::PADS + 2), u(desc::PADS + 3)]),

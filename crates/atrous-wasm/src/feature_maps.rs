@@ -3,31 +3,100 @@
 
 use atrous_kernels::Status;
 
-use crate::abi_table::pool_desc as desc;
+use crate::abi_table::{abi_table, pool_desc as desc};
 use crate::conv::decode_activation;
 
-fn len3(a: usize, b: usize, c: usize) -> Result<usize, Status> {
+pub(crate) fn len3(a: usize, b: usize, c: usize) -> Result<usize, Status> {
     a.checked_mul(b).and_then(|n| n.checked_mul(c)).ok_or(Status::SizeOverflow)
 }
 
-/// Bilinear resize of `planes` maps `[h, w]` -> `[oh, ow]` (ONNX Resize, mode linear). `tables` holds
-/// `oh` row indices i0, `oh` row indices i1, `oh` row weights (f32 bits), then the same three for the
-/// `ow` columns.
+abi_table! {
+    /// The u32 descriptor `atrous_resize` reads (f32 values as their bits).
+    resize_desc {
+        PLANES = 0,
+        IN_H = 1,
+        IN_W = 2,
+        OUT_H = 3,
+        OUT_W = 4,
+        /// A `resize_mode` code.
+        MODE = 5,
+        /// cubic_coeff_a (f32)
+        CUBIC_A = 6,
+        /// 1: cubic taps outside the input get weight 0 (exclude_outside)
+        EXCLUDE_OUTSIDE = 7,
+        /// 1: outputs sampling outside the input take EXTRAPOLATION_VALUE (tf_crop_and_resize)
+        EXTRAPOLATE = 8,
+        /// f32
+        EXTRAPOLATION_VALUE = 9,
+        LEN = 10,
+    }
+}
+
+abi_table! {
+    /// How `atrous_resize` interpolates.
+    resize_mode {
+        LINEAR = 0,
+        CUBIC = 1,
+    }
+}
+
+/// Resize of `planes` maps `[h, w]` -> `[oh, ow]` by interpolation (ONNX Resize, modes linear and cubic)
+/// under a `resize_desc` descriptor. `coords` holds the source coordinate (f64) of each of the `oh` output
+/// rows, then of each of the `ow` output columns.
 ///
 /// # Safety
-/// `src` valid for `planes * h * w` floats, `dst` for `planes * oh * ow`, `tables` for `3 * (oh + ow)` u32s.
+/// `desc` valid for `resize_desc::LEN` u32s, `coords` for `oh + ow` f64s; `src` for `planes * h * w` floats,
+/// `dst` for `planes * oh * ow`.
 #[no_mangle]
-pub unsafe extern "C" fn atrous_resize_bilinear(src: *const f32, dst: *mut f32, planes: usize, h: usize, w: usize, oh: usize, ow: usize, tables: *const u32) -> i32 {
-    use atrous_kernels::resample::{resize_bilinear, AxisTable};
+pub unsafe extern "C" fn atrous_resize(src: *const f32, dst: *mut f32, desc: *const u32, coords: *const f64) -> i32 {
     Status::code((|| {
-        let (in_len, out_len) = (len3(planes, h, w)?, len3(planes, oh, ow)?);
-        let t = std::slice::from_raw_parts(tables, 3 * (oh + ow));
-        let floats = |s: &[u32]| std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len());
-        let ty = AxisTable { i0: &t[..oh], i1: &t[oh..2 * oh], w1: floats(&t[2 * oh..3 * oh]) };
-        let c = &t[3 * oh..];
-        let tx = AxisTable { i0: &c[..ow], i1: &c[ow..2 * ow], w1: floats(&c[2 * ow..3 * ow]) };
-        resize_bilinear(std::slice::from_raw_parts(src, in_len), std::slice::from_raw_parts_mut(dst, out_len), planes, (h, w), (oh, ow), &ty, &tx)
+        let r = ResizeCall::decode(desc, coords)?;
+        let (in_len, out_len) = (len3(r.planes, r.h, r.w)?, len3(r.planes, r.oh, r.ow)?);
+        atrous_kernels::resample::resize(
+            std::slice::from_raw_parts(src, in_len),
+            std::slice::from_raw_parts_mut(dst, out_len),
+            r.planes,
+            (r.h, r.w),
+            (r.oh, r.ow),
+            &r.ty,
+            &r.tx,
+            r.extrapolation,
+        )
     })())
+}
+
+/// A `resize_desc` descriptor and its coordinates decoded into sizes and taps: what `atrous_resize` and its
+/// backward (`atrous_resize_backward`) both read.
+pub(crate) struct ResizeCall {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub ty: atrous_kernels::resample::AxisTaps,
+    pub tx: atrous_kernels::resample::AxisTaps,
+    pub extrapolation: f32,
+}
+
+impl ResizeCall {
+    /// # Safety
+    /// `desc` valid for `resize_desc::LEN` u32s, `coords` for `OUT_H + OUT_W` f64s.
+    pub(crate) unsafe fn decode(desc: *const u32, coords: *const f64) -> Result<Self, Status> {
+        use atrous_kernels::resample::{AxisTaps, Interpolation};
+        let d = std::slice::from_raw_parts(desc, resize_desc::LEN);
+        let u = |i: usize| d[i] as usize;
+        let (planes, h, w, oh, ow) = (u(resize_desc::PLANES), u(resize_desc::IN_H), u(resize_desc::IN_W), u(resize_desc::OUT_H), u(resize_desc::OUT_W));
+        let interpolation = match u(resize_desc::MODE) {
+            resize_mode::LINEAR => Interpolation::Linear,
+            resize_mode::CUBIC => Interpolation::Cubic { a: f32::from_bits(d[resize_desc::CUBIC_A]), exclude_outside: d[resize_desc::EXCLUDE_OUTSIDE] == 1 },
+            _ => return Err(Status::InvalidDescriptor),
+        };
+        let extrapolate = d[resize_desc::EXTRAPOLATE] == 1;
+        let c = std::slice::from_raw_parts(coords, oh.checked_add(ow).ok_or(Status::SizeOverflow)?);
+        let ty = AxisTaps::new(&c[..oh], h, interpolation, extrapolate)?;
+        let tx = AxisTaps::new(&c[oh..], w, interpolation, extrapolate)?;
+        Ok(ResizeCall { planes, h, w, oh, ow, ty, tx, extrapolation: f32::from_bits(d[resize_desc::EXTRAPOLATION_VALUE]) })
+    }
 }
 
 /// `dst[p][i] = src[p][i] * scale[p]` over `planes` planes of `len` floats (a Mul by an `[N, C, 1, 1]` tensor).
@@ -93,6 +162,27 @@ pub unsafe extern "C" fn atrous_max_pool2d(src: *const f32, dst: *mut f32, d: *c
     Status::code((|| {
         let (in_len, out_len) = (len3(shape.planes, shape.in_hw[0], shape.in_hw[1])?, len3(shape.planes, shape.out_hw[0], shape.out_hw[1])?);
         max_pool2d(std::slice::from_raw_parts(src, in_len), std::slice::from_raw_parts_mut(dst, out_len), &shape)
+    })())
+}
+
+/// Max pooling over a `pool_desc` descriptor that also writes, per output, the flat i32 index of the input
+/// element it took (ONNX MaxPool's Indices): row-major, or column-major when `column_major` is 1.
+///
+/// # Safety
+/// As `atrous_max_pool2d`; `indices` valid for `planes * oh * ow` i32s.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_max_pool2d_with_indices(src: *const f32, dst: *mut f32, indices: *mut i32, d: *const u32, column_major: u32) -> i32 {
+    use atrous_kernels::pooling::max_pool2d_with_indices;
+    let shape = decode_pool(d);
+    Status::code((|| {
+        let (in_len, out_len) = (len3(shape.planes, shape.in_hw[0], shape.in_hw[1])?, len3(shape.planes, shape.out_hw[0], shape.out_hw[1])?);
+        max_pool2d_with_indices(
+            std::slice::from_raw_parts(src, in_len),
+            std::slice::from_raw_parts_mut(dst, out_len),
+            std::slice::from_raw_parts_mut(indices, out_len),
+            &shape,
+            column_major == 1,
+        )
     })())
 }
 

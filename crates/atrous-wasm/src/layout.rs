@@ -179,6 +179,7 @@ pub unsafe extern "C" fn atrous_convert(src: *const u8, dst: *mut u8, n: usize, 
         ),
         convert_kind::U8_TO_F32 => conversion::convert_u8_to_f32(elems(src, 0, n, Status::InputLengthMismatch)?, elems_mut(dst as *mut f32, 0, n, Status::OutputLengthMismatch)?),
         convert_kind::F32_TO_HALF => conversion::convert_f32_to_half(elems(src as *const f32, 0, n, Status::InputLengthMismatch)?, elems_mut(dst as *mut f32, 0, n, Status::OutputLengthMismatch)?),
+        convert_kind::F32_TO_BFLOAT16 => conversion::convert_f32_to_bfloat16(elems(src as *const f32, 0, n, Status::InputLengthMismatch)?, elems_mut(dst as *mut f32, 0, n, Status::OutputLengthMismatch)?),
         convert_kind::U8_TO_BOOL => conversion::convert_u8_to_bool(elems(src, 0, n, Status::InputLengthMismatch)?, elems_mut(dst, 0, n, Status::OutputLengthMismatch)?),
         _ => Err(Status::InvalidDescriptor),
     })())

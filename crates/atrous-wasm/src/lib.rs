@@ -10,6 +10,7 @@
 
 mod abi_table;
 mod conv;
+mod backward;
 mod conv_transpose;
 mod elementwise;
 mod feature_maps;

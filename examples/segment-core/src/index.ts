@@ -1,4 +1,4 @@
-export { parseModelSpec, specForUnknownModel, chooseInputSize, defaultPalette, type UnknownModelInfo, ISNET_SPEC, SELFIE_SPEC, type ModelSpec, type OutputKind, type Rgb } from './model-spec.js';
+export { parseModelSpec, specForUnknownModel, chooseInputSize, defaultPalette, type UnknownModelInfo, ISNET_SPEC, SELFIE_SPEC, SELFIE_LANDSCAPE_SPEC, type ModelSpec, type OutputKind, type Rgb } from './model-spec.js';
 export { readOnnxMetadata } from './onnx-metadata.js';
 export { imageToPlanes, imageToTensor, planesToNhwc, fitWithin, checkImage, type RgbaImage } from './image.js';
 export { decodeMask, nhwcToNchw, probabilityAlpha, cutout, colorizeMask, overlayMask, maskFromColors, maskIoU, classShares, type ClassMask, type ScoreMap } from './mask.js';

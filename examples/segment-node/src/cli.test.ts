@@ -138,7 +138,7 @@ describe('atrous-segment', () => {
   it('refuses what it cannot do with a message naming the value', async () => {
     const model = await cli(['images', '--model', 'rgb.txt'], dir);
     expect(model.code).toBe(2);
-    expect(model.stderr).toMatch(/--model must be "default", "isnet", "selfie" or a path to an \.onnx file, got "rgb\.txt"/);
+    expect(model.stderr).toMatch(/--model must be "default", "isnet", "selfie", "selfie-landscape" or a path to an \.onnx file, got "rgb\.txt"/);
     const workers = await cli(['images', '--workers', '0'], dir);
     expect(workers.code).not.toBe(0);
     expect(workers.stderr).toMatch(/--workers must be an integer in 1\.\.64, got "0"/);

@@ -46,7 +46,7 @@ function enableRelaxedSimd(build: WasmBuild | undefined): void {
 
 const defaultWorkers = Math.min(availableParallelism(), 4);
 const modelOption = () =>
-  new Option('-m, --model <model>', 'default (the built-in model), isnet (salient object, fetched by tools/fetch-isnet.mjs), selfie (the person, MediaPipe selfie segmentation .tflite; writes <name>.cutout.png with alpha too) or a path to an .onnx file').default('default');
+  new Option('-m, --model <model>', 'default (the built-in model), isnet (salient object, fetched by tools/fetch-isnet.mjs), selfie (the person, MediaPipe selfie segmentation .tflite at 256x256; writes <name>.cutout.png with alpha too), selfie-landscape (the same at 256x144, for wide pictures) or a path to an .onnx file').default('default');
 const sizeOption = () =>
   new Option('-s, --size <n>', "model input size: the long side for fully convolutional models, the side for fixed-size ones (default: the model's own)").argParser(
     positiveInt('--size', 4096, 8),

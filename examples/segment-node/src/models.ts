@@ -1,11 +1,10 @@
 // Which model a run uses: the built-in one, ISNet, or a user's .onnx (with an optional <name>.json beside it).
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AtrousError } from 'atrous';
-import { ISNET_SPEC, SELFIE_SPEC, parseModelSpec, readOnnxMetadata, type ModelSpec } from 'segment-core';
+import { ISNET_SPEC, SELFIE_LANDSCAPE_SPEC, SELFIE_SPEC, parseModelSpec, readOnnxMetadata, type ModelSpec } from 'segment-core';
 
 /** The repository root (this file is examples/segment-node/dist/models.js). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -22,16 +21,27 @@ export interface ResolvedModel {
   metadata: Record<string, string>;
 }
 
-/** MediaPipe's selfie segmenter, from the npm package @mediapipe/selfie_segmentation (Apache-2.0), a dependency. */
-export function selfiePath(): string | undefined {
-  try {
-    return join(dirname(createRequire(import.meta.url).resolve('@mediapipe/selfie_segmentation/package.json')), 'selfie_segmentation.tflite');
-  } catch {
-    return undefined;
-  }
+/**
+ * MediaPipe's two selfie segmenters (npm @mediapipe/selfie_segmentation, Apache-2.0), placed with their
+ * licence and provenance in models/selfie/ (git-ignored) by scripts/setup.sh (tools/fetch-selfie-models.mjs).
+ */
+export const SELFIE_DIR = join(REPO_ROOT, 'models/selfie');
+export const SELFIE_MODELS = {
+  selfie: { file: 'selfie_segmentation.tflite', spec: SELFIE_SPEC },
+  'selfie-landscape': { file: 'selfie_segmentation_landscape.tflite', spec: SELFIE_LANDSCAPE_SPEC },
+} as const;
+
+/** Where `--model selfie` / `--model selfie-landscape` reads its file. */
+export function selfiePath(choice: keyof typeof SELFIE_MODELS): string {
+  return join(SELFIE_DIR, SELFIE_MODELS[choice].file);
 }
 
-/** `choice` is "default", "isnet", "selfie" or a path to an .onnx file. */
+/** The models `--model` knows by name; anything else is a path. */
+export function isNamedModel(choice: string): boolean {
+  return choice === 'default' || choice === 'isnet' || choice in SELFIE_MODELS;
+}
+
+/** `choice` is "default", "isnet", "selfie", "selfie-landscape" or a path to an .onnx file. */
 export async function resolveModel(choice: string): Promise<ResolvedModel> {
   if (choice === 'default') {
     const path = join(DEFAULT_MODEL_DIR, 'model.onnx');
@@ -53,16 +63,17 @@ export async function resolveModel(choice: string): Promise<ResolvedModel> {
     const bytes = new Uint8Array(await readFile(ISNET_PATH));
     return { label: ISNET_SPEC.name, path: ISNET_PATH, bytes, spec: ISNET_SPEC, metadata: {} };
   }
-  if (choice === 'selfie') {
-    const path = selfiePath();
-    if (!path || !existsSync(path)) {
-      throw new AtrousError('INVALID_ARGUMENT', '--model selfie: the npm package @mediapipe/selfie_segmentation is not installed (run `pnpm install`)');
+  if (choice === 'selfie' || choice === 'selfie-landscape') {
+    const path = selfiePath(choice);
+    if (!existsSync(path)) {
+      throw new AtrousError('INVALID_ARGUMENT', `--model ${choice}: ${path} is missing; fetch both selfie models once with \`bash scripts/setup.sh\` (or \`node tools/fetch-selfie-models.mjs\`, about 4 MB from the npm registry, kept out of git)`);
     }
-    return { label: SELFIE_SPEC.name, path, bytes: new Uint8Array(await readFile(path)), spec: SELFIE_SPEC, metadata: {} };
+    const { spec } = SELFIE_MODELS[choice];
+    return { label: spec.name, path, bytes: new Uint8Array(await readFile(path)), spec, metadata: {} };
   }
   const path = resolve(choice);
   if (!choice.toLowerCase().endsWith('.onnx')) {
-    throw new AtrousError('INVALID_ARGUMENT', `--model must be "default", "isnet", "selfie" or a path to an .onnx file, got ${JSON.stringify(choice)}`);
+    throw new AtrousError('INVALID_ARGUMENT', `--model must be "default", "isnet", "selfie", "selfie-landscape" or a path to an .onnx file, got ${JSON.stringify(choice)}`);
   }
   if (!existsSync(path)) throw new AtrousError('INVALID_ARGUMENT', `--model: no file at ${path}`);
   const bytes = new Uint8Array(await readFile(path));

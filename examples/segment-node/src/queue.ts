@@ -10,7 +10,7 @@ import { Queue, QueueEvents, UnrecoverableError, Worker, type ConnectionOptions,
 import type { WasmBuild } from 'atrous';
 import { checkOutDir, collectInputs, describeError, outputStems, type Failure } from './inputs.js';
 import { UndecodableImageError } from './image-files.js';
-import { resolveModel } from './models.js';
+import { isNamedModel, resolveModel } from './models.js';
 import { segmentFile } from './segment-file.js';
 import { Segmenter } from './segment.js';
 
@@ -119,7 +119,8 @@ export async function enqueue(inputs: string[], opts: EnqueueOptions): Promise<n
   }
   // Checked here, where a mistake is cheap: workers load the same path (shared storage) later.
   const model = await resolveModel(opts.model);
-  const modelRef = opts.model === 'default' || opts.model === 'isnet' ? opts.model : model.path;
+  // A named model goes by its name (a worker resolves it in its own checkout); a file by its full path.
+  const modelRef = isNamedModel(opts.model) ? opts.model : model.path;
   await mkdir(outDir, { recursive: true });
 
   const queue = new Queue<SegmentJobData, SegmentJobResult>(opts.queue, { connection: connection(opts.redis) });

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// Fills public/ before `vite` and `vite build`: the built-in model, ISNet when it has been fetched, the
-// MediaPipe's selfie segmenter (from the npm package @mediapipe/selfie_segmentation, Apache-2.0, a dev
-// dependency of this app), the generated sample scenes and three real photos from Debian's python3-skimage.
+// Fills public/ before `vite` and `vite build`: the built-in model, ISNet when it has been fetched,
+// MediaPipe's two selfie segmenters with their licence (models/selfie/, fetched from the npm package
+// @mediapipe/selfie_segmentation, Apache-2.0, by scripts/setup.sh), the generated sample scenes and three
+// real photos from Debian's python3-skimage.
 // Nothing here is committed.
 //   SEGMENT_WEB_MODEL_DIR=<folder with model.onnx + model.json>  use another model as the built-in one
-import { createRequire } from 'node:module';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ const root = resolve(app, '../..');
 const pub = join(app, 'public');
 const modelDir = resolve(process.env.SEGMENT_WEB_MODEL_DIR ?? join(root, 'models/default'));
 const isnet = join(root, 'test/fixtures/models/isnet_fp16.onnx');
+const selfieDir = join(root, 'models/selfie');
 const skimage = '/usr/lib/python3/dist-packages/skimage/data';
 const log = (msg) => process.stderr.write(`[segment-web assets] ${msg}\n`);
 
@@ -32,7 +33,7 @@ function place(from, to) {
   }
 }
 
-const models = { default: false, isnet: false, selfie: false };
+const models = { default: false, isnet: false, selfie: false, 'selfie-landscape': false };
 if (existsSync(join(modelDir, 'model.onnx')) && existsSync(join(modelDir, 'model.json'))) {
   place(join(modelDir, 'model.onnx'), join(pub, 'models/default/model.onnx'));
   place(join(modelDir, 'model.json'), join(pub, 'models/default/model.json'));
@@ -47,24 +48,19 @@ if (existsSync(isnet)) {
   rmSync(join(pub, 'models/isnet_fp16.onnx'), { force: true });
   log('ISNet not fetched (node tools/fetch-isnet.mjs): the page lists it as unavailable');
 }
-let selfieDir;
-try {
-  selfieDir = dirname(createRequire(join(app, 'package.json')).resolve('@mediapipe/selfie_segmentation/package.json'));
-} catch {
-  selfieDir = undefined;
+// Both selfie models with their licence and provenance, as scripts/setup.sh placed them.
+const selfieFiles = { selfie: 'selfie_segmentation.tflite', 'selfie-landscape': 'selfie_segmentation_landscape.tflite' };
+for (const [id, file] of Object.entries(selfieFiles)) {
+  models[id] = existsSync(join(selfieDir, file));
+  if (models[id]) place(join(selfieDir, file), join(pub, 'models/selfie', file));
+  else rmSync(join(pub, 'models/selfie', file), { force: true });
 }
-if (selfieDir && existsSync(join(selfieDir, 'selfie_segmentation.tflite'))) {
-  place(join(selfieDir, 'selfie_segmentation.tflite'), join(pub, 'models/selfie/selfie_segmentation.tflite'));
-  // The licence travels with the model file.
-  writeFileSync(
-    join(pub, 'models/selfie/LICENSE.txt'),
-    'selfie_segmentation.tflite: MediaPipe Selfie Segmentation, Copyright Google LLC, Apache License 2.0\n' +
-      'https://www.apache.org/licenses/LICENSE-2.0 (from the npm package @mediapipe/selfie_segmentation)\n',
-  );
-  models.selfie = true;
+if (models.selfie || models['selfie-landscape']) {
+  // The licence travels with the model files.
+  for (const file of ['LICENSE', 'PROVENANCE.json']) place(join(selfieDir, file), join(pub, 'models/selfie', file));
 } else {
   rmSync(join(pub, 'models/selfie'), { recursive: true, force: true });
-  log('@mediapipe/selfie_segmentation not installed (pnpm install): the person model is unavailable');
+  log(`no selfie models in ${selfieDir} (bash scripts/setup.sh, or node tools/fetch-selfie-models.mjs): the person models are unavailable`);
 }
 writeFileSync(join(pub, 'models/index.json'), `${JSON.stringify(models, null, 2)}\n`);
 

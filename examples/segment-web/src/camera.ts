@@ -36,6 +36,8 @@ export interface CameraStats {
   personShare: number;
   width: number;
   height: number;
+  /** The model's output grid [height, width] on the last frame (256 x 256, or 144 x 256 for the landscape model). */
+  modelSize: [number, number];
 }
 
 export interface CameraOptions {
@@ -76,7 +78,7 @@ export class CameraSession {
   private lastVideoTime = -1;
   private done: number[] = [];
   private latencies: number[] = [];
-  private stats: CameraStats = { frames: 0, dropped: 0, fps: 0, latencyMs: 0, medianLatencyMs: 0, modelMs: 0, personShare: 0, width: 0, height: 0 };
+  private stats: CameraStats = { frames: 0, dropped: 0, fps: 0, latencyMs: 0, medianLatencyMs: 0, modelMs: 0, personShare: 0, width: 0, height: 0, modelSize: [0, 0] };
 
   constructor(private readonly options: CameraOptions) {
     this.video.muted = true;
@@ -169,6 +171,7 @@ export class CameraSession {
         personShare: share,
         width,
         height,
+        modelSize: (nhwc ? [out.dims[1], out.dims[2]] : [out.dims[2], out.dims[3]]) as [number, number],
       };
       this.options.onStats(this.stats);
     } catch (error) {

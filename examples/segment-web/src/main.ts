@@ -7,7 +7,7 @@ import { chooseInputSize, specForUnknownModel, type ModelSpec } from 'segment-co
 import { CameraSession, cameraErrorMessage, type Background } from './camera.js';
 import { fetchBlob } from './image-input.js';
 import type { PipelineApi } from './pipeline-worker.js';
-import { availableModels, fetchModel, modelFromFile, type Availability, type ModelId, type ModelSource } from './models.js';
+import { NOTHING_BUNDLED, PERSON_MODELS, availableModels, fetchModel, isPersonModel, modelFromFile, type Availability, type ModelId, type ModelSource, type PersonModelId } from './models.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -40,6 +40,7 @@ const ui = {
   inputSize: $('input-size'),
   build: $('build'),
   legend: $('legend'),
+  cameraModel: $<HTMLSelectElement>('camera-model'),
   cameraBg: $<HTMLSelectElement>('camera-bg'),
   cameraToggle: $<HTMLButtonElement>('camera-toggle'),
   cameraMessage: $('camera-message'),
@@ -54,6 +55,7 @@ const ui = {
   camLatency: $('cam-latency'),
   camFrames: $('cam-frames'),
   camDropped: $('cam-dropped'),
+  camInput: $('cam-input'),
 };
 
 type Pool = Awaited<ReturnType<typeof createWorkerPool>>;
@@ -75,7 +77,7 @@ const state: {
   run?: AbortController;
   runId: number;
   imageId: number;
-} = { workers: 1, build: '', availability: { default: false, isnet: false, selfie: false }, models: new Map(), runId: 0, imageId: 0 };
+} = { workers: 1, build: '', availability: NOTHING_BUNDLED, models: new Map(), runId: 0, imageId: 0 };
 
 /** Decoding, resampling and mask making, in a worker of their own (see pipeline-worker.ts). */
 const pipeline = Comlink.wrap<PipelineApi>(new Worker(new URL('./pipeline-worker.ts', import.meta.url), { type: 'module' }));
@@ -354,13 +356,15 @@ async function openModelFile(file: File): Promise<void> {
 
 function updateModelHint(): void {
   const id = selectedModel();
-  ui.size.disabled = id === 'isnet' || id === 'selfie';
+  ui.size.disabled = id === 'isnet' || isPersonModel(id);
   ui.customModel.hidden = id !== 'custom' && !!ui.model.querySelector('option:not([disabled])');
   ui.modelHint.textContent =
     id === 'default'
       ? 'Trained by the project on generated scenes: shapes on textured backgrounds. It knows nothing of photos.'
       : id === 'selfie'
         ? 'MediaPipe selfie segmentation (.tflite, Apache-2.0): the person in a photo or a camera frame, at 256 × 256. The background is dimmed; the cut-out (PNG with alpha) is a download.'
+        : id === 'selfie-landscape'
+        ? 'MediaPipe selfie segmentation, landscape (.tflite, Apache-2.0): the same person model at 256 × 144, for wide pictures and video; the picture is stretched to it. The cut-out (PNG with alpha) is a download.'
         : id === 'isnet'
         ? 'ISNet (DIS, MIT licence): salient-object segmentation at 1024 × 1024, 88 MB of fp16 weights. Tens of seconds per image, but a real network on real photos.'
         : state.custom
@@ -415,7 +419,12 @@ async function start(): Promise<void> {
   state.availability = await availableModels();
   const options: [ModelId, string, boolean][] = [
     ['default', state.availability.default ? 'Built-in · shapes (6 classes)' : 'Built-in (not bundled with this build)', state.availability.default],
-    ['selfie', state.availability.selfie ? 'Person (selfie) · MediaPipe, 256 × 256' : 'Person (selfie) (not bundled: pnpm install)', state.availability.selfie],
+    ['selfie', state.availability.selfie ? 'Person (selfie) · MediaPipe, 256 × 256' : 'Person (selfie) (not bundled: bash scripts/setup.sh)', state.availability.selfie],
+    [
+      'selfie-landscape',
+      state.availability['selfie-landscape'] ? 'Person, landscape · MediaPipe, 256 × 144' : 'Person, landscape (not bundled: bash scripts/setup.sh)',
+      state.availability['selfie-landscape'],
+    ],
     ['isnet', state.availability.isnet ? 'ISNet · salient object (88 MB)' : 'ISNet (not fetched: node tools/fetch-isnet.mjs)', state.availability.isnet],
     ['custom', 'Your model · drop an .onnx file', true],
   ];
@@ -430,6 +439,7 @@ async function start(): Promise<void> {
   );
   ui.model.value = state.availability.default ? 'default' : state.availability.isnet ? 'isnet' : 'custom';
   updateModelHint();
+  for (const option of ui.cameraModel.options) option.disabled = !state.availability[option.value as PersonModelId];
   await buildSamples();
   try {
     await getPool();
@@ -521,15 +531,22 @@ function showCameraStage(on: boolean): void {
   }
 }
 
+/** The person model the camera runs (its own choice: the photo model may be any). */
+function cameraModel(): PersonModelId {
+  const id = ui.cameraModel.value;
+  return isPersonModel(id) ? id : 'selfie';
+}
+
 async function startCamera(): Promise<void> {
-  if (!state.availability.selfie) {
-    setCameraState('error', 'The camera mode needs the person model, which this build does not bundle (pnpm install, then rebuild).');
+  const id = cameraModel();
+  if (!state.availability[id]) {
+    setCameraState('error', `The camera mode needs the person model ${PERSON_MODELS[id].file}, which this build does not bundle (bash scripts/setup.sh, then rebuild).`);
     return;
   }
   setCameraState('starting');
   state.run?.abort();
   try {
-    const { session, source } = await loadModel('selfie');
+    const { session, source } = await loadModel(id);
     attachCameraCanvas();
     sendBackground();
     if (!replacementSent) {
@@ -549,6 +566,8 @@ async function startCamera(): Promise<void> {
         ui.camLatency.textContent = `${stats.latencyMs.toFixed(0)} ms (median ${stats.medianLatencyMs.toFixed(0)}, model ${stats.modelMs.toFixed(0)})`;
         ui.camFrames.textContent = `${stats.frames}`;
         ui.camDropped.textContent = `${stats.dropped}`;
+        ui.camInput.textContent = `${stats.modelSize[1]} × ${stats.modelSize[0]}`;
+        ui.cameraBox.dataset.modelSize = `${stats.modelSize[1]}x${stats.modelSize[0]}`;
         ui.cameraBox.dataset.frames = String(stats.frames);
         ui.cameraBox.dataset.dropped = String(stats.dropped);
         ui.cameraBox.dataset.person = stats.personShare.toFixed(4);
@@ -581,6 +600,12 @@ function stopCamera(): void {
 }
 
 ui.cameraBg.addEventListener('change', sendBackground);
+// Another camera model while the camera runs: restart it on the new one.
+ui.cameraModel.addEventListener('change', () => {
+  if (!camera) return;
+  stopCamera();
+  void startCamera();
+});
 ui.cameraSnapshot.addEventListener('click', async () => {
   const shot = await camera?.snapshot().catch((error: unknown) => {
     setStatus(`Snapshot failed: ${describe(error)}`, 'error');

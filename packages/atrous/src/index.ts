@@ -7,6 +7,8 @@ export type { Conv2dOptions, AutoPad } from './ops/conv-options.js';
 export { ConvPlan, prepareConv2d, type ConvRunOptions, type ConvOutputOptions } from './ops/conv-plan.js';
 export { conv2d } from './ops/conv2d.js';
 export { conv1d, type Conv1dOptions } from './ops/conv1d.js';
+export { activationBackward, type ActivationBackwardOptions } from './ops/activation-backward.js';
+export { conv2dBackward, conv1dBackward, type Conv2dBackwardOptions, type Conv1dBackwardOptions, type ConvGradients } from './ops/conv-backward.js';
 export {
   receptiveField,
   type ReceptiveField,

@@ -14,6 +14,8 @@ interface TensorSpec {
   type: tfl.TensorType;
   data?: Uint8Array;
   quantScale?: number;
+  /** shape_signature: -1 where a dim is left to run time (the shape then holds 1 there, as converters write it). */
+  signature?: number[];
 }
 
 interface OpSpec {
@@ -55,10 +57,16 @@ export class TfliteBuilder {
     return this.tensors.length - 1;
   }
 
-  input(name: string, shape: number[]): number {
+  input(name: string, shape: number[], signature?: number[]): number {
     const i = this.tensor(name, shape);
+    if (signature) this.signature(i, signature);
     this.inputs.push(i);
     return i;
+  }
+
+  /** Gives tensor `i` a shape_signature (-1 for a dim left to run time). */
+  signature(i: number, signature: number[]): void {
+    this.tensors[i]!.signature = signature;
   }
 
   output(i: number): void {
@@ -105,6 +113,7 @@ export class TfliteBuilder {
       const buffer = t.data ? bufferOf(t.data) : 0;
       const name = fbb.createString(t.name);
       const shape = tfl.Tensor.createShapeVector(fbb, t.shape);
+      const signature = t.signature ? tfl.Tensor.createShapeSignatureVector(fbb, t.signature) : 0;
       let quant = 0;
       if (t.quantScale !== undefined) {
         const scale = tfl.QuantizationParameters.createScaleVector(fbb, [t.quantScale]);
@@ -120,6 +129,7 @@ export class TfliteBuilder {
       tfl.Tensor.addBuffer(fbb, buffer);
       tfl.Tensor.addName(fbb, name);
       if (quant) tfl.Tensor.addQuantization(fbb, quant);
+      if (signature) tfl.Tensor.addShapeSignature(fbb, signature);
       return tfl.Tensor.endTensor(fbb);
     });
     const codeKeys: string[] = [];

@@ -1,20 +1,31 @@
 import type { ActivationParams } from '../ops/activation.js';
 import type { Engine } from '../wasm/engine.js';
+import { AtrousError } from '../errors.js';
+import { ResizeDesc } from '../wasm/abi.js';
 import { check } from './status.js';
 
 /** Whole-feature-map kernels that are not convolutions: resize, pooling, per-plane and element-wise ops. */
 export class FeatureMapKernels {
   constructor(private readonly engine: Engine) {}
 
-  /** Bilinear resize of `planes` maps; `tables` as `atrous_resize_bilinear` documents (i0, i1, w1 rows then columns). */
-  resizeBilinear(src: number, dst: number, planes: number, h: number, w: number, oh: number, ow: number, tables: Uint32Array, op: string): void {
+  /**
+   * Resize by interpolation under a `resize_desc` descriptor; `coords` the source coordinate of each output
+   * row, then of each output column (the kernel turns them into linear or cubic taps).
+   */
+  resize(src: number, dst: number, desc: Uint32Array, coords: Float64Array, op: string): void {
     const e = this.engine;
-    const t = e.alloc(tables.byteLength, `${op}: resize tables`);
+    const [oh, ow] = [desc[ResizeDesc.OUT_H]!, desc[ResizeDesc.OUT_W]!];
+    if (coords.length !== oh + ow) {
+      throw new AtrousError('INVALID_ARGUMENT', `${op}: resize needs ${oh + ow} coordinates (${oh} rows, ${ow} columns), got ${coords.length}`);
+    }
+    const bytes = Math.max(8, coords.byteLength);
+    const c = e.alloc(bytes, `${op}: resize coordinates`);
     try {
-      e.u32(t, tables.length).set(tables);
-      check(e.exports.atrous_resize_bilinear(src, dst, planes, h, w, oh, ow, t), op, () => `[${planes}, ${h}, ${w}] -> [${oh}, ${ow}]`);
+      new Float64Array(e.exports.memory.buffer, c, coords.length).set(coords);
+      const d = e.scratchU32(desc);
+      check(e.exports.atrous_resize(src, dst, d, c), op, () => `descriptor ${Array.from(desc).join(', ')}`);
     } finally {
-      e.free(t, tables.byteLength);
+      e.free(c, bytes);
     }
   }
 
@@ -38,6 +49,16 @@ export class FeatureMapKernels {
     const e = this.engine;
     const d = e.scratchU32(desc);
     check(e.exports.atrous_max_pool2d(src, dst, d), op, () => `descriptor ${Array.from(desc).join(', ')}`);
+  }
+
+  /**
+   * Max pooling that also writes each output's flat input index as an i32 at `indices` (ONNX MaxPool's
+   * Indices: row-major, or column-major for storage_order 1).
+   */
+  maxPool2dWithIndices(src: number, dst: number, indices: number, desc: Uint32Array, columnMajor: boolean, op: string): void {
+    const e = this.engine;
+    const d = e.scratchU32(desc);
+    check(e.exports.atrous_max_pool2d_with_indices(src, dst, indices, d, columnMajor ? 1 : 0), op, () => `descriptor ${Array.from(desc).join(', ')}`);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Engine } from '../wasm/engine.js';
 import { ConvKernels } from './conv-kernels.js';
+import { BackwardKernels } from './backward-kernels.js';
 import { ConvTransposeKernels } from './conv-transpose-kernels.js';
 import { LayoutKernels } from './layout-kernels.js';
 import { GemmKernels } from './gemm-kernels.js';
@@ -15,6 +16,7 @@ import { SelectKernels } from './select-kernels.js';
  */
 export class Kernels {
   readonly conv: ConvKernels;
+  readonly backward: BackwardKernels;
   readonly maps: FeatureMapKernels;
   readonly layout: LayoutKernels;
   readonly convTranspose: ConvTransposeKernels;
@@ -25,6 +27,7 @@ export class Kernels {
 
   constructor(readonly engine: Engine) {
     this.conv = new ConvKernels(engine);
+    this.backward = new BackwardKernels(engine);
     this.maps = new FeatureMapKernels(engine);
     this.layout = new LayoutKernels(engine);
     this.convTranspose = new ConvTransposeKernels(engine);

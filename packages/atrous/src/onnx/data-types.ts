@@ -3,8 +3,8 @@ import { AtrousError, show } from '../errors.js';
 /**
  * Element types a graph value can have inside a session. Integers are held as float64 numbers (exact up
  * to 2^53, far beyond any shape or index a model computes), so one code path serves every shape
- * computation; they become BigInt64Array / Int32Array only when handed back to the caller. float16 and
- * float64 are computed as float32: fp16 weights are widened at load.
+ * computation; they become BigInt64Array / Int32Array only when handed back to the caller. float16,
+ * bfloat16 and float64 are computed as float32: 16-bit weights are widened (exactly) at load.
  */
 export type ElemType = 'float32' | 'int64' | 'int32' | 'bool' | 'uint8';
 
@@ -32,6 +32,7 @@ export const OnnxDataType = {
   DOUBLE: 11,
   UINT32: 12,
   UINT64: 13,
+  BFLOAT16: 16,
 } as const;
 
 const NAMES: Record<number, string> = Object.fromEntries(Object.entries(OnnxDataType).map(([k, v]) => [v, k]));
@@ -45,6 +46,7 @@ export function elemTypeOf(code: number): ElemType | undefined {
   switch (code) {
     case OnnxDataType.FLOAT:
     case OnnxDataType.FLOAT16:
+    case OnnxDataType.BFLOAT16:
     case OnnxDataType.DOUBLE:
       return 'float32';
     case OnnxDataType.INT64:
@@ -118,6 +120,14 @@ export function roundToHalf(x: number): number {
   if (r - q === 0.5 && r % 2 !== 0) r -= 1; // a tie: to even
   return Math.sign(x) * r * ulp;
 }
+
+/** bfloat16 bits -> float: they are the high half of a float32's bits. */
+export function bfloat16ToFloat(b: number): number {
+  BF16_BITS[0] = (b & 0xffff) << 16;
+  return BF16_FLOAT[0]!;
+}
+const BF16_BITS = new Uint32Array(1);
+const BF16_FLOAT = new Float32Array(BF16_BITS.buffer);
 
 /** protobufjs gives int64 fields as numbers, or as Long objects when the `long` package is found. */
 export function int64ToNumber(v: unknown, what: string): number {

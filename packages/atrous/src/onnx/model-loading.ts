@@ -7,6 +7,7 @@ import { importTflite } from '../tflite/importer.js';
 import { optimizeGraph, type OptimizerReport } from './optimizer.js';
 import { consumedInputs, type NodeState } from './ops/op.js';
 import { opFor } from './ops/registry.js';
+import { shapeFeedsFor } from './shape-feeds.js';
 import { specialize } from './shape-inference.js';
 import type { RunEnv } from './value.js';
 
@@ -57,7 +58,8 @@ export function probeUnsupported(graph: GraphIR, states: Map<NodeIR, NodeState>,
   try {
     specialize(graph, states, dims, env);
   } catch (e) {
-    if (e instanceof AtrousError && (e.code === 'UNSUPPORTED_OP' || e.code === 'UNSUPPORTED')) throw e;
+    // A value a shape feed will give at run time is no refusal.
+    if (e instanceof AtrousError && (e.code === 'UNSUPPORTED_OP' || e.code === 'UNSUPPORTED') && !shapeFeedsFor(graph, e)) throw e;
   }
 }
 

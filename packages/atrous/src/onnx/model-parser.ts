@@ -5,6 +5,7 @@ import {
   allocData,
   dataTypeName,
   elemTypeOf,
+  bfloat16ToFloat,
   halfTableF32,
   halfToFloat,
   int64ToNumber,
@@ -52,7 +53,7 @@ export function decodeTensor(t: TensorProto, what: string): HostTensor {
   let size = 1;
   for (const d of dims) size *= d;
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
-  const width = code === OnnxDataType.FLOAT16 || code === OnnxDataType.INT16 || code === OnnxDataType.UINT16 ? 2
+  const width = code === OnnxDataType.FLOAT16 || code === OnnxDataType.BFLOAT16 || code === OnnxDataType.INT16 || code === OnnxDataType.UINT16 ? 2
     : code === OnnxDataType.DOUBLE || code === OnnxDataType.INT64 || code === OnnxDataType.UINT64 ? 8
     : code === OnnxDataType.FLOAT || code === OnnxDataType.INT32 || code === OnnxDataType.UINT32 ? 4 : 1;
   let available: number;
@@ -81,6 +82,7 @@ export function decodeTensor(t: TensorProto, what: string): HostTensor {
       switch (code) {
         case OnnxDataType.FLOAT: data[i] = view.getFloat32(i * 4, true); break;
         case OnnxDataType.FLOAT16: data[i] = halfToFloat(view.getUint16(i * 2, true)); break;
+        case OnnxDataType.BFLOAT16: data[i] = bfloat16ToFloat(view.getUint16(i * 2, true)); break;
         case OnnxDataType.DOUBLE: data[i] = view.getFloat64(i * 8, true); break;
         case OnnxDataType.INT64: data[i] = Number(view.getBigInt64(i * 8, true)); break;
         case OnnxDataType.UINT64: data[i] = Number(view.getBigUint64(i * 8, true)); break;
@@ -103,6 +105,8 @@ export function decodeTensor(t: TensorProto, what: string): HostTensor {
   } else if (code === OnnxDataType.FLOAT16) {
     // int32_data holds the 16 bits of each half.
     t.int32Data!.forEach((v, i) => (data[i] = halfToFloat(v & 0xffff)));
+  } else if (code === OnnxDataType.BFLOAT16) {
+    t.int32Data!.forEach((v, i) => (data[i] = bfloat16ToFloat(v)));
   } else {
     data.set(t.int32Data!);
   }

@@ -38,6 +38,8 @@ function foldBatchNorm(conv: NodeIR, bn: NodeIR, consts: Map<string, HostTensor>
   const w = consts.get(conv.inputs[1] ?? '');
   if (params.length !== 4 || params.some((p) => p === undefined) || !w || w.type !== 'float32') return false;
   if (bn.outputs.filter((o) => o !== '').length !== 1) return false;
+  // Training mode normalises with the batch's statistics, not the constants.
+  if (attrInt(bn, 'training_mode', 0) === 1) return false;
   if (opset < 9 && bn.attributes.has('spatial') && bn.attributes.get('spatial') === 0) return false;
   // Output channel of each weight: Conv weights are [M, C/g, ...]; ConvTranspose weights [C, M/g, ...].
   const transposed = conv.opType === 'ConvTranspose';

@@ -216,14 +216,14 @@ describe('InferenceSession', () => {
 
   it('refuses an unsupported attribute value at create, also when the input dims are symbolic', async () => {
     for (const dims of [[1, 2, 4, 4], ['n', 2, 'h', 'w']]) {
-      const m = new ModelBuilder(13);
+      const m = new ModelBuilder(18);
       m.input('x', dims);
       m.init('scales', [4], [1, 1, 2, 2]);
-      m.node('Resize', ['x', '', 'scales'], ['y'], { mode: 'cubic' }, 'up_cubic');
+      m.node('Resize', ['x', '', 'scales'], ['y'], { mode: 'linear', antialias: 1 }, 'up_antialiased');
       m.output('y');
       const e = await rejection(InferenceSession.create(m.bytes()));
       expect(e.code).toBe('UNSUPPORTED_OP');
-      expect(e.message).toMatch(/Resize node "up_cubic": mode "cubic" is not supported/);
+      expect(e.message).toMatch(/Resize node "up_antialiased": antialias is not supported/);
     }
   });
 

@@ -10,6 +10,7 @@ import { planMemory, storageOf, type MemoryPlan } from './memory-planner.js';
 import { loadGraph, probeUnsupported, readModel, type LoadedGraph } from './model-loading.js';
 import type { OptimizerReport } from './optimizer.js';
 import type { NodeState } from './ops/op.js';
+import { shapeFeedValues, shapeFeedsFor } from './shape-feeds.js';
 import { specialize, type Program } from './shape-inference.js';
 import { elemBytes, residesInWasm, wasmValue, type RunEnv, type Value } from './value.js';
 
@@ -110,6 +111,8 @@ export class InferenceSession {
   /** Constants the steps read, copied once into wasm memory. */
   private readonly uploaded = new Map<HostTensor, { ptr: number; bytes: number }>();
   private readonly programs = new Map<string, Prepared>();
+  /** Integer inputs whose values the programs are specialized on (shape-feeds.ts); found on first need. */
+  private shapeFeeds: string[] | undefined;
   private arenaPtr = 0;
   private arenaBytes = 0;
   private peakWasm = 0;
@@ -157,7 +160,9 @@ export class InferenceSession {
       if (inEffect < threads) session.threadsUnavailable = engine.threadsUnavailable;
       const fixed = graph.inputs.every((v) => v.dims?.every((d) => typeof d === 'number'));
       if (fixed) {
-        session.ensureArena(session.prepare(new Map(graph.inputs.map((v) => [v.name, v.dims as number[]]))).memory.arenaBytes);
+        // Without shape feeds the whole program is known now; with them, at the first run.
+        const prepared = session.prepare(new Map(graph.inputs.map((v) => [v.name, v.dims as number[]])));
+        if (prepared) session.ensureArena(prepared.memory.arenaBytes);
       } else {
         probeUnsupported(graph, states, env);
       }
@@ -215,7 +220,7 @@ export class InferenceSession {
     if (this.disposed) throw new AtrousError('DISPOSED', 'InferenceSession.run: this session was disposed');
     const dims = checkFeeds(this.graph, feeds);
     const [where, requested] = this.requestedOutputs(arg1, arg2);
-    const { program, memory } = this.prepare(dims);
+    const { program, memory } = this.prepare(dims, feeds)!;
     const given = requested ? checkOutputs(requested, where, this.outputNames, (n) => program.metas.get(n)!) : undefined;
     this.ensureArena(memory.arenaBytes);
     const e = this.engine;
@@ -237,6 +242,7 @@ export class InferenceSession {
       return { type: meta.type, dims: meta.dims, data, ptr: 0 };
     };
     for (const name of this.inputNames) {
+      if (program.consts.has(name)) continue; // a shape feed: the program was specialized on its value
       const feed = feeds[name]!;
       const t = valueOf(name);
       if (feed.type === 'int64') (t.data as Float64Array).set(Float64Array.from(feed.data as BigInt64Array, Number));
@@ -310,16 +316,28 @@ export class InferenceSession {
     return ['options.outputs', outputs as Record<string, unknown>];
   }
 
-  /** The program and memory plan for these input dims, prepared on first use. */
-  private prepare(dims: Map<string, number[]>): Prepared {
-    const key = [...dims.values()].map((d) => d.join('x')).join(',');
+  /**
+   * The program and memory plan for these input dims (and the values of the shape feeds, if the graph
+   * has any), prepared on first use. Undefined only without feeds, when the graph turns out to need them.
+   */
+  private prepare(dims: Map<string, number[]>, feeds?: InferenceFeeds): Prepared | undefined {
+    const values = this.shapeFeeds && feeds ? shapeFeedValues(this.graph, this.shapeFeeds, feeds) : undefined;
+    const key = [...dims.values()].map((d) => d.join('x')).join(',') + (values ? `;${[...values.values()].map((t) => t.data.join('x')).join(',')}` : '');
     const known = this.programs.get(key);
     if (known) {
       this.programs.delete(key);
       this.programs.set(key, known); // most recently used last
       return known;
     }
-    const program = specialize(this.graph, this.states, dims, this.env);
+    let program: Program;
+    try {
+      program = specialize(this.graph, this.states, dims, this.env, values);
+    } catch (e) {
+      const needed = this.shapeFeeds === undefined ? shapeFeedsFor(this.graph, e, dims) : undefined;
+      if (!needed) throw e;
+      this.shapeFeeds = needed;
+      return feeds ? this.prepare(dims, feeds) : undefined;
+    }
     const memory = planMemory(program, this.inputNames, this.outputNames);
     if (this.programs.size >= PROGRAM_CACHE) this.programs.delete(this.programs.keys().next().value!);
     this.programs.set(key, { program, memory });

@@ -29,13 +29,21 @@ export interface Program {
 const DIMS_ONLY = new Set(['Shape', 'Size']);
 
 /**
- * Walks the graph with known input dims: infers every value's type and dims, evaluates what depends
+ * Walks the graph with known input dims (and the values of its shape feeds, if any): infers every value's type and dims, evaluates what depends
  * on dims only (the Shape -> Gather -> Concat -> Reshape chains exporters write) on the kernels, and lists
  * the steps left for run time. Cheap: no data is touched but constants.
  */
-export function specialize(graph: GraphIR, states: ReadonlyMap<NodeIR, NodeState>, inputDims: Map<string, number[]>, env: RunEnv): Program {
+export function specialize(
+  graph: GraphIR,
+  states: ReadonlyMap<NodeIR, NodeState>,
+  inputDims: Map<string, number[]>,
+  env: RunEnv,
+  shapeFeeds?: ReadonlyMap<string, HostTensor>,
+): Program {
   const metas = new Map<string, ValueMeta>();
   const consts = new Map(graph.initializers);
+  // Shape feeds (shape-feeds.ts) are known like constants: what they decide folds.
+  for (const [name, t] of shapeFeeds ?? []) consts.set(name, t);
   const steps: Step[] = [];
   const viewOf = new Map<string, string>();
   for (const [name, t] of consts) metas.set(name, { type: t.type, dims: t.dims });

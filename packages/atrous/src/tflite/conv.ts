@@ -1,5 +1,5 @@
 import { permuteTensor } from './layout.js';
-import { autoPad, input, invalidOp, unsupportedOp, withActivation, type OpImport, type OpImporter } from './op-import.js';
+import { autoPad, fixedDim, input, invalidOp, unsupportedOp, withActivation, type OpImport, type OpImporter } from './op-import.js';
 import { ActivationFunctionType, Conv2DOptions, DepthwiseConv2DOptions, Padding, TransposeConvOptions } from './schema/tflite_generated.js';
 import type { TensorRef } from './graph-builder.js';
 
@@ -21,7 +21,7 @@ export const conv2d: OpImporter = (ctx) => {
   const o = ctx.op.builtinOptions(new Conv2DOptions()) as Conv2DOptions | null;
   const x = input(ctx, 0, 'input');
   const w = constantWeights(ctx, input(ctx, 1, 'filter'));
-  const channels = x.dims[3]!;
+  const channels = fixedDim(ctx, x, 3, 'the input channel count');
   const perGroup = w.dims[3]!;
   if (channels % perGroup !== 0) throw invalidOp(ctx, `input has ${channels} channels, not a multiple of the filter's ${perGroup}`);
   const b = ctx.b;
@@ -42,7 +42,7 @@ export const depthwiseConv2d: OpImporter = (ctx) => {
   const o = ctx.op.builtinOptions(new DepthwiseConv2DOptions()) as DepthwiseConv2DOptions | null;
   const x = input(ctx, 0, 'input');
   const w = constantWeights(ctx, input(ctx, 1, 'filter'));
-  const channels = x.dims[3]!;
+  const channels = fixedDim(ctx, x, 3, 'the input channel count');
   const outChannels = w.dims[3]!;
   if (w.dims[0] !== 1 || outChannels % channels !== 0) throw invalidOp(ctx, `depthwise filter dims ${JSON.stringify(w.dims)} do not fit ${channels} input channels`);
   const multiplier = outChannels / channels;
@@ -71,6 +71,11 @@ function transposeConv(ctx: OpImport, x: TensorRef, wRef: TensorRef, bias: strin
   const w = constantWeights(ctx, wRef);
   const out = ctx.outputs[0]!.dims;
   if (out.length !== 4 || out.some((d) => d < 1)) throw unsupportedOp(ctx, `the output dims ${JSON.stringify(out)} must be known`);
+  // TFLite's pads follow from the sizes: they must be fixed (a dynamic batch is fine).
+  for (const a of [1, 2]) {
+    fixedDim(ctx, ctx.outputs[0]!, a, 'the output size');
+    fixedDim(ctx, x, a, 'the input size');
+  }
   const kernel = [w.dims[1]!, w.dims[2]!];
   const begin: number[] = [], end: number[] = [], extra: number[] = [];
   for (let a = 0; a < 2; a++) {

@@ -1,4 +1,4 @@
-import { input, invalidOp, unsupportedOp, withActivation, type OpImporter } from './op-import.js';
+import { input, invalidOp, reshapeTarget, unsupportedOp, withActivation, type OpImporter } from './op-import.js';
 import { ActivationFunctionType, FullyConnectedOptions, FullyConnectedOptionsWeightsFormat } from './schema/tflite_generated.js';
 
 /**
@@ -19,9 +19,11 @@ export const fullyConnected: OpImporter = (ctx) => {
   const b = ctx.b;
   const outName = ctx.outputs[0]!.name;
   let rows = b.asPlain(x);
-  if (x.dims.length !== 2 || x.dims[1] !== k) {
+  const dynamic = x.signature.some((d) => d < 0);
+  if (x.dims.length !== 2 || x.signature[1] !== k) {
     const flat = b.fresh(`${outName}/rows`);
-    b.node('Reshape', [rows, b.ints(`${outName}/rows_shape`, [size / k, k])], [flat]);
+    // With a dim left to run time (a batch), the row count is too.
+    b.node('Reshape', [rows, b.ints(`${outName}/rows_shape`, [dynamic ? -1 : size / k, k])], [flat]);
     rows = flat;
   }
   const bias = ctx.inputs[2] ? [b.heldOf(ctx.inputs[2]).name] : [];
@@ -35,6 +37,6 @@ export const fullyConnected: OpImporter = (ctx) => {
     const gemm = b.fresh(`${outName}/gemm`);
     b.node('Gemm', [rows, b.heldOf(w).name, ...bias], [gemm], { transB: 1 });
     if (outDims.reduce((p, q) => p * q, 1) !== (size / k) * n) throw invalidOp(ctx, `output dims ${JSON.stringify(outDims)} do not hold ${size / k} x ${n} values`);
-    b.node('Reshape', [gemm, b.ints(`${outName}/shape`, outDims)], [out]);
+    b.node('Reshape', [gemm, b.ints(`${outName}/shape`, reshapeTarget(ctx, ctx.outputs[0]!.signature))], [out]);
   });
 };

@@ -16,8 +16,10 @@ export interface Held {
 export interface TensorRef {
   index: number;
   name: string;
-  /** Declared dims, in TFLite's layout (NHWC for 4-D). */
+  /** Declared dims, in TFLite's layout (NHWC for 4-D); a dim left to run time is 1 here (TFLite's `shape`). */
   dims: number[];
+  /** The same dims with -1 where the model leaves them to run time (`shape_signature`): what the graph must not bake in. */
+  signature: number[];
   /** Set for constants (weights, shapes, axes), decoded, in TFLite's layout. */
   constant?: HostTensor;
 }
@@ -105,8 +107,11 @@ export class GraphBuilder {
     if (ref.dims.length > 4) throw new AtrousError('UNSUPPORTED_OP', `tensor ${show(ref.name)} (#${ref.index}) of rank ${ref.dims.length} cannot broadcast against a 4-D feature map`);
     const dims4 = [...new Array<number>(4 - ref.dims.length).fill(1), ...ref.dims];
     if (ref.constant) return this.constant(`${ref.name}/nchw`, permuteTensor({ ...ref.constant, dims: dims4 }, NHWC_TO_NCHW));
+    // A dim left to run time stays -1 for Reshape to infer; two of them cannot be told apart.
+    const shape4 = [...new Array<number>(4 - ref.dims.length).fill(1), ...ref.signature];
+    if (shape4.filter((d) => d < 0).length > 1) throw new AtrousError('UNSUPPORTED_OP', `tensor ${show(ref.name)} (#${ref.index}) has more than one dim left to run time (${show(ref.signature)}); it cannot broadcast against a 4-D feature map`);
     const reshaped = this.fresh(`${ref.name}/4d`);
-    this.node('Reshape', [this.asPlain(ref), this.ints(`${ref.name}/4d_shape`, dims4)], [reshaped]);
+    this.node('Reshape', [this.asPlain(ref), this.ints(`${ref.name}/4d_shape`, shape4)], [reshaped]);
     return this.transposed(reshaped, NHWC_TO_NCHW, `${ref.name}/nchw`);
   }
 

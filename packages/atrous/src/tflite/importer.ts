@@ -8,7 +8,7 @@ import { readTfliteModel } from './model-reader.js';
 import type { OpImport } from './op-import.js';
 import { BUILTIN_OPS, CUSTOM_OPS } from './op-table.js';
 import { BuiltinOperator, TensorType, type Tensor } from './schema/tflite_generated.js';
-import { bufferBytes, decodeConstant, elemTypeOfTflite, isQuantized, tensorDims, tensorLabel } from './tensors.js';
+import { bufferBytes, decodeConstant, elemTypeOfTflite, isQuantized, tensorDims, tensorLabel, tensorSignature } from './tensors.js';
 
 /** The op set the imported graph is written in (HardSwish needs 14; ReduceMean still takes axes as an attribute). */
 const OPSET = 17;
@@ -61,7 +61,7 @@ export function importTflite(bytes: Uint8Array): GraphIR {
   };
   const refOf = (i: number): TensorRef => {
     const t = tensorAt(i, 'an operator');
-    return { index: i, name: t.name() ?? `tensor_${i}`, dims: tensorDims(t), constant: constantOf(i) };
+    return { index: i, name: t.name() ?? `tensor_${i}`, dims: tensorDims(t), signature: tensorSignature(t, i), constant: constantOf(i) };
   };
 
   const b = new GraphBuilder();
@@ -69,9 +69,11 @@ export function importTflite(bytes: Uint8Array): GraphIR {
     const t = tensorAt(i, what);
     if (isQuantized(t)) throw new AtrousError('UNSUPPORTED_OP', `${what} ${tensorLabel(t, i)} is int8-quantised (${TensorType[t.type()]}); atrous runs float models`);
     const type = elemTypeOfTflite(t.type());
-    const dims = tensorDims(t);
-    if (dims.some((d) => !(d >= 1))) throw new AtrousError('UNSUPPORTED', `${what} ${tensorLabel(t, i)} has dims ${show(dims)}; atrous needs every dim known and positive`);
-    return { name: t.name() ?? `tensor_${i}`, dataType: type?.onnx ?? 0, elemType: type?.elemType, dims };
+    // A dim the model leaves to run time (-1 in shape_signature) is symbolic, "?" as in ONNX: any size
+    // at run, the graph specialized per input dims as for ONNX models.
+    const signature = tensorSignature(t, i);
+    if (signature.some((d) => d !== -1 && !(d >= 1))) throw new AtrousError('UNSUPPORTED', `${what} ${tensorLabel(t, i)} has dims ${show(signature)}; atrous needs every dim positive or -1 (left to run time)`);
+    return { name: t.name() ?? `tensor_${i}`, dataType: type?.onnx ?? 0, elemType: type?.elemType, dims: signature.map((d) => (d === -1 ? '?' : d)) };
   };
   const inputIndices = Array.from(sg.inputsArray() ?? []);
   const outputIndices = Array.from(sg.outputsArray() ?? []);

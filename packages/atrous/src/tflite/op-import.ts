@@ -72,3 +72,18 @@ export function withActivation(ctx: OpImport, activation: ActivationFunctionType
     default: throw unsupportedOp(ctx, `fused activation ${ActivationFunctionType[activation] ?? activation} is not supported`);
   }
 }
+
+/**
+ * Dim `axis` of `ref`, which this op needs at import (channels, a transposed conv's sizes): refused when
+ * the model leaves it to run time (-1 in shape_signature).
+ */
+export function fixedDim(ctx: OpImport, ref: TensorRef, axis: number, what: string): number {
+  if (ref.signature[axis]! < 0) throw unsupportedOp(ctx, `${what} (dim ${axis} of tensor ${show(ref.name)}, dims ${show(ref.signature)}) must be fixed; the model leaves it to run time`);
+  return ref.dims[axis]!;
+}
+
+/** A Reshape target with any dim left to run time as -1, which Reshape infers: at most one can be. */
+export function reshapeTarget(ctx: OpImport, dims: number[]): number[] {
+  if (dims.filter((d) => d < 0).length > 1) throw unsupportedOp(ctx, `the output dims ${show(dims)} leave more than one dim to run time`);
+  return dims;
+}

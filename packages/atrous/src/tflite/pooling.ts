@@ -11,7 +11,8 @@ function pool(kind: 'Average' | 'Max'): OpImporter {
     const x = input(ctx, 0, 'input');
     const kernel = [o?.filterHeight() || 1, o?.filterWidth() || 1];
     const padding = o?.padding() ?? Padding.VALID;
-    const global = kernel[0] === x.dims[1] && kernel[1] === x.dims[2] && (padding === Padding.VALID || ctx.outputs[0]!.dims.slice(1, 3).every((d) => d === 1));
+    // Sizes left to run time (-1) never match: the window then stays the model's, as TFLite runs it.
+    const global = kernel[0] === x.signature[1] && kernel[1] === x.signature[2] && (padding === Padding.VALID || ctx.outputs[0]!.signature.slice(1, 3).every((d) => d === 1));
     const b = ctx.b;
     const xs = [b.asNchw(x)];
     withActivation(ctx, o?.fusedActivationFunction() ?? ActivationFunctionType.NONE, 'nchw', (out) => {

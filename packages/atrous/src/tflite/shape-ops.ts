@@ -1,15 +1,17 @@
 import { NCHW_TO_NHWC, nchwAxis } from './layout.js';
-import { constantInput, input, invalidOp, unsupportedOp, withActivation, type OpImporter } from './op-import.js';
+import { constantInput, input, invalidOp, reshapeTarget, withActivation, type OpImporter } from './op-import.js';
 import { ActivationFunctionType, ConcatenationOptions, ReducerOptions, ResizeBilinearOptions, ResizeNearestNeighborOptions } from './schema/tflite_generated.js';
 
-/** RESHAPE, SQUEEZE, EXPAND_DIMS: the data in TFLite's order, reshaped to the declared output dims. */
+/**
+ * RESHAPE, SQUEEZE, EXPAND_DIMS: the data in TFLite's order, reshaped to the declared output dims (a dim
+ * left to run time as -1, inferred by Reshape; failing that, the shape input's).
+ */
 export const reshape: OpImporter = (ctx) => {
   const x = input(ctx, 0, 'input');
-  let dims = ctx.outputs[0]!.dims;
-  if (dims.some((d) => d < 0) && ctx.inputs[1]?.constant) dims = constantInput(ctx, 1, 'shape');
-  if (dims.filter((d) => d < 0).length > 1) throw unsupportedOp(ctx, `the output dims ${JSON.stringify(dims)} must be known`);
+  let dims = ctx.outputs[0]!.signature;
+  if (dims.filter((d) => d < 0).length > 1 && ctx.inputs[1]?.constant) dims = constantInput(ctx, 1, 'shape');
   const b = ctx.b;
-  b.node('Reshape', [b.asPlain(x), b.ints(`${ctx.outputs[0]!.name}/shape`, dims)], [ctx.output(0, 'plain')]);
+  b.node('Reshape', [b.asPlain(x), b.ints(`${ctx.outputs[0]!.name}/shape`, reshapeTarget(ctx, dims))], [ctx.output(0, 'plain')]);
 };
 
 /** CONCATENATION: 4-D inputs join in NCHW along the matching axis. */
@@ -74,7 +76,7 @@ export const mean: OpImporter = (ctx) => {
   const reduced = b.fresh(`${out.name}/keepdims`);
   b.node('ReduceMean', [held.name], [reduced], { axes: nchwAxes, keepdims: 1 });
   const nhwc = b.transposed(reduced, NCHW_TO_NHWC, `${out.name}/keepdims_nhwc`);
-  b.node('Reshape', [nhwc, b.ints(`${out.name}/shape`, out.dims)], [ctx.output(0, 'plain')]);
+  b.node('Reshape', [nhwc, b.ints(`${out.name}/shape`, reshapeTarget(ctx, out.signature))], [ctx.output(0, 'plain')]);
 };
 
 /**
@@ -95,9 +97,23 @@ function resize(linear: boolean): OpImporter {
     const size = constantInput(ctx, 1, 'size');
     if (size.length !== 2 || size.some((s) => !(s >= 1))) throw invalidOp(ctx, `size ${JSON.stringify(size)} must be two positive integers`);
     const b = ctx.b;
-    const sizes = b.ints(`${ctx.outputs[0]!.name}/sizes`, [x.dims[0]!, x.dims[3]!, size[0]!, size[1]!]);
+    const name = ctx.outputs[0]!.name;
+    const nchw = b.asNchw(x);
+    let sizes: string;
+    if (x.signature[0]! >= 0 && x.signature[3]! >= 0) {
+      sizes = b.ints(`${name}/sizes`, [x.dims[0]!, x.dims[3]!, size[0]!, size[1]!]);
+    } else {
+      // N or C is left to run time: sizes are [N, C] of the input's shape and the constant H, W, which the
+      // session folds once it specializes the graph to the feeds' dims (constants otherwise, for the optimizer).
+      const shape = b.fresh(`${name}/input_shape`);
+      b.node('Shape', [nchw], [shape]);
+      const batchAndChannels = b.fresh(`${name}/nc`);
+      b.node('Slice', [shape, b.ints(`${name}/nc_start`, [0]), b.ints(`${name}/nc_end`, [2])], [batchAndChannels]);
+      sizes = b.fresh(`${name}/sizes`);
+      b.node('Concat', [batchAndChannels, b.ints(`${name}/hw`, [size[0]!, size[1]!])], [sizes], { axis: 0 });
+    }
     const coord = alignCorners ? 'align_corners' : halfPixel ? (linear ? 'half_pixel' : 'tf_half_pixel_for_nn') : 'asymmetric';
-    b.node('Resize', [b.asNchw(x), '', '', sizes], [ctx.output(0, 'nchw')], {
+    b.node('Resize', [nchw, '', '', sizes], [ctx.output(0, 'nchw')], {
       mode: linear ? 'linear' : 'nearest',
       coordinate_transformation_mode: coord,
       ...(linear ? {} : { nearest_mode: alignCorners ? 'round_prefer_ceil' : 'floor' }),

@@ -7,10 +7,25 @@ export function tensorLabel(t: Tensor, index: number): string {
   return `tensor ${show(t.name() ?? '')} (#${index})`;
 }
 
-/** The tensor's dims as the model declares them (NHWC for feature maps). */
+/** The tensor's dims as the model declares them (NHWC for feature maps); a dim left to run time is 1 here. */
 export function tensorDims(t: Tensor): number[] {
   const a = t.shapeArray();
   return a ? Array.from(a) : [];
+}
+
+/**
+ * The dims with -1 where the model leaves a dim to run time: `shape_signature` when the file has one
+ * (converters write it for a dynamic batch, `shape` then holding 1 there), else `shape`.
+ */
+export function tensorSignature(t: Tensor, index: number): number[] {
+  const dims = tensorDims(t);
+  const a = t.shapeSignatureArray();
+  if (!a || a.length === 0) return dims;
+  const signature = Array.from(a);
+  if (signature.length !== dims.length || signature.some((d, i) => d !== -1 && d !== dims[i])) {
+    throw new AtrousError('INVALID_MODEL', `${tensorLabel(t, index)}: shape_signature ${show(signature)} does not fit shape ${show(dims)} (each dim is -1 or the shape's)`);
+  }
+  return signature;
 }
 
 /** Whether the tensor holds quantised integers (int8 / uint8 / int16 with a scale). */

@@ -17,11 +17,15 @@ export interface KernelExports {
   atrous_conv_plan_bytes(plan: number): number;
   atrous_conv_plan_output_dims(plan: number, batch: number, height: number, width: number, dims: number): number;
   atrous_conv_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, residual: number, team: number): number;
-  atrous_resize_bilinear(src: number, dst: number, planes: number, h: number, w: number, oh: number, ow: number, tables: number): number;
+  atrous_conv_backward(desc: number, batch: number, height: number, width: number, input: number, weights: number, gradOutput: number, gradInput: number, gradWeights: number, gradBias: number): number;
+  atrous_resize(src: number, dst: number, desc: number, coords: number): number;
+  atrous_activation_backward(saved: number, gradOutput: number, gradInput: number, n: number, code: number, p0: number, p1: number, savedKind: number): number;
+  atrous_resize_backward(gradOutput: number, gradInput: number, desc: number, coords: number): number;
   atrous_scale_planes(src: number, scale: number, dst: number, planes: number, len: number): number;
   atrous_mean_planes(src: number, dst: number, planes: number, len: number): number;
   atrous_combine(a: number, b: number, dst: number, n: number, multiply: number): number;
   atrous_max_pool2d(src: number, dst: number, desc: number): number;
+  atrous_max_pool2d_with_indices(src: number, dst: number, indices: number, desc: number, columnMajor: number): number;
   atrous_avg_pool2d(src: number, dst: number, desc: number, padBottom: number, padRight: number, countIncludePad: number): number;
   atrous_activate(src: number, dst: number, n: number, code: number, p0: number, p1: number): number;
   atrous_copy_strided(src: number, dst: number, desc: number): number;
@@ -206,7 +210,25 @@ export const PadDesc = {
 } as const;
 
 /** What `atrous_convert` converts (Cast between the types in wasm memory). */
-export const ConvertKind = { f32ToU8: 0, f32ToBool: 1, u8ToF32: 2, u8ToBool: 3, f32ToHalf: 4 } as const;
+export const ConvertKind = { f32ToU8: 0, f32ToBool: 1, u8ToF32: 2, u8ToBool: 3, f32ToHalf: 4, f32ToBfloat16: 5 } as const;
+
+/** Slots of the u32 descriptor read by `atrous_resize` (CUBIC_A and EXTRAPOLATION_VALUE as f32 bits). */
+export const ResizeDesc = {
+  PLANES: 0,
+  IN_H: 1,
+  IN_W: 2,
+  OUT_H: 3,
+  OUT_W: 4,
+  MODE: 5,
+  CUBIC_A: 6,
+  EXCLUDE_OUTSIDE: 7,
+  EXTRAPOLATE: 8,
+  EXTRAPOLATION_VALUE: 9,
+  LEN: 10,
+} as const;
+
+/** How `atrous_resize` interpolates. */
+export const ResizeMode = { linear: 0, cubic: 1 } as const;
 
 /** Slots of the u32 descriptor read by `atrous_conv_transpose_plan_create`. */
 export const ConvTransposeDesc = {
@@ -283,6 +305,9 @@ export const StatusCode = {
   Unsupported: 18,
 } as const;
 
+/** What `atrous_activation_backward` is given besides the gradient: the activation's input or its output. */
+export const ActivationSaved = { preActivation: 0, output: 1 } as const;
+
 /**
  * Every table the agreement test compares, under the Rust table's name. Keys are compared after
  * normalising case (`hardSigmoid` = `HARD_SIGMOID`, `same-upper` = `SAME_UPPER`); statuses by exact name.
@@ -302,5 +327,8 @@ export const ABI_TABLES: Record<string, Record<string, number>> = {
   reduce_op: ReduceOpCode,
   isa: IsaCode,
   gemm_desc: GemmDesc,
+  resize_desc: ResizeDesc,
+  resize_mode: ResizeMode,
+  activation_saved: ActivationSaved,
   status: StatusCode,
 };

@@ -4,6 +4,8 @@ import { sizeOf, type HostTensor } from '../data-types.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
 import type { Engine } from '../../wasm/engine.js';
 import { ActivationCode } from '../../wasm/abi.js';
+import type { Value } from '../value.js';
+import { withScratch } from './elementwise.js';
 import { expectFloat, input, normAxis, opError, unsupported, type LoadContext, type NodeState, type OpContext, type OpDefinition, type PreparedOp } from './op.js';
 
 /** Per-channel scale and shift of an inference BatchNormalization: y = x * scale + shift. */
@@ -60,10 +62,14 @@ function batchNormParams(node: NodeIR, consts: ReadonlyMap<string, HostTensor>):
   return params as HostTensor[];
 }
 
+const isTraining = (node: NodeIR): boolean => attrInt(node, 'training_mode', 0) === 1;
+
 function loadBatchNorm(ctx: LoadContext): NodeState {
   const { node } = ctx;
-  if (node.outputs.filter((o) => o !== '').length > 1 || attrInt(node, 'training_mode', 0) === 1) {
-    throw unsupported(node, 'training mode (batch statistics, running mean/var outputs) is not supported');
+  // Training mode normalises with the batch's own statistics: nothing to derive at load.
+  if (isTraining(node)) return new DerivedConstants(ctx.engine, [], nodeLabel(node));
+  if (node.outputs.filter((o) => o !== '').length > 1) {
+    throw unsupported(node, 'the running mean / variance outputs of opsets before 14 (is_test 0) are not supported; opset 14 training_mode is');
   }
   const params = batchNormParams(node, ctx.consts);
   const { scale, shift } = batchNormAffine(node, params, params[0]!.data.length);
@@ -78,6 +84,7 @@ function batchNormalization(ctx: OpContext): PreparedOp {
   const { node } = ctx;
   const x = expectFloat(ctx, 0);
   if (x.dims.length < 2) throw opError(node, `input must be [N, C, ...], got dims ${show(x.dims)}`);
+  if (isTraining(node)) return trainingBatchNorm(ctx, x.dims);
   const channels = x.dims[1]!;
   const state = ctx.state as DerivedConstants;
   const [scalePtr, shiftPtr] = state.ptrs as [number, number];
@@ -91,6 +98,69 @@ function batchNormalization(ctx: OpContext): PreparedOp {
     run([a], [out], env) {
       env.kernels.elementwise.binary('mul', a!.ptr, scalePtr, out!.ptr, dims, mapStrides, perChannel, label);
       env.kernels.elementwise.binary('add', out!.ptr, shiftPtr, out!.ptr, dims, mapStrides, perChannel, label);
+    },
+  };
+}
+
+/**
+ * BatchNormalization with training_mode 1 (opset 14+): Y normalised by the batch's statistics per channel
+ * (mean and population variance over N and the spatial dims), and the optional running statistics
+ * `input_mean * momentum + batch_mean * (1 - momentum)` (likewise the variance). All on the kernels: the
+ * statistics as two mean reductions (over the spatial dims, then over N: every group has the same size).
+ */
+function trainingBatchNorm(ctx: OpContext, xDims: number[]): PreparedOp {
+  const { node } = ctx;
+  const [n, channels, spatial] = [xDims[0]!, xDims[1]!, sizeOf(xDims.slice(2))];
+  for (const [i, what] of [[1, 'scale'], [2, 'B'], [3, 'input_mean'], [4, 'input_var']] as const) {
+    const m = expectFloat(ctx, i);
+    if (sizeOf(m.dims) !== channels) throw opError(node, `${what} (input ${i}) must hold C = ${channels} values, got dims ${show(m.dims)}`);
+  }
+  if (node.outputs.length > 3) throw unsupported(node, `training mode gives 3 outputs (Y, running_mean, running_var); ${node.outputs.length} are not supported`);
+  const eps = attrFloat(node, 'epsilon', 1e-5);
+  const momentum = attrFloat(node, 'momentum', 0.9);
+  const label = nodeLabel(node);
+  const dims = [n, channels, spatial];
+  const full = [channels * spatial, spatial, 1];
+  const perChannel = [0, 1, 0];
+  const stat = { type: 'float32' as const, dims: [channels] };
+  return {
+    outputs: [{ type: 'float32', dims: [...xDims] }, stat, stat],
+    run([a, scale, bias, inMean, inVar], [y, runMean, runVar], env) {
+      const k = env.kernels;
+      const count = n * channels * spatial;
+      withScratch(env, [count * 4, n * channels * 4, channels * 4, channels * 4, 16], `${label}: batch statistics`, ([centered, perSample, mean, factor, scalar]) => {
+        // The mean of each channel over N and the spatial dims.
+        const channelMean = (src: number, dst: number) => {
+          k.norm.reduce('mean', src, perSample!, n * channels, spatial, 1, label);
+          k.norm.reduce('mean', perSample!, dst, 1, n, channels, label);
+        };
+        channelMean(a!.ptr, mean!);
+        k.elementwise.binary('sub', a!.ptr, mean!, centered!, dims, full, perChannel, label);
+        // The variance, in y (a scratch here, overwritten last) as the squares of the centered values.
+        k.elementwise.binary('mul', centered!, centered!, y!.ptr, dims, full, full, label);
+        channelMean(y!.ptr, factor!);
+        if (runMean?.ptr || runVar?.ptr) {
+          // out = running * momentum + batch * (1 - momentum), the batch part in `perSample` (>= C floats,
+          // free again); an output the model does not read has address 0.
+          const blend = (out: Value | undefined, running: number, batch: number) => {
+            if (!out?.ptr) return;
+            k.layout.fill(scalar!, 1, momentum, label);
+            k.elementwise.binary('mul', running, scalar!, out.ptr, [channels], [1], [0], label);
+            k.layout.fill(scalar!, 1, 1 - momentum, label);
+            k.elementwise.binary('mul', batch, scalar!, perSample!, [channels], [1], [0], label);
+            k.elementwise.binary('add', out.ptr, perSample!, out.ptr, [channels], [1], [1], label);
+          };
+          blend(runMean, inMean!.ptr, mean!);
+          blend(runVar, inVar!.ptr, factor!);
+        }
+        // factor = scale / sqrt(var + eps); y = centered * factor + B.
+        k.layout.fill(scalar!, 1, eps, label);
+        k.elementwise.binary('add', factor!, scalar!, factor!, [channels], [1], [0], label);
+        k.elementwise.unary(factor!, factor!, channels, { code: ActivationCode.sqrt, p0: 0, p1: 0 }, label);
+        k.elementwise.binary('div', scale!.ptr, factor!, factor!, [channels], [1], [1], label);
+        k.elementwise.binary('mul', centered!, factor!, y!.ptr, dims, full, perChannel, label);
+        k.elementwise.binary('add', y!.ptr, bias!.ptr, y!.ptr, dims, full, perChannel, label);
+      });
     },
   };
 }

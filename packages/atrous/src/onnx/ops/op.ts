@@ -3,6 +3,7 @@ import type { ElemType, HostTensor } from '../data-types.js';
 import type { Engine } from '../../wasm/engine.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
 import type { RunEnv, Value } from '../value.js';
+import { ValueNeededError } from '../shape-feeds.js';
 
 /** Type and dims of a value, all dims known (a session specializes its graph to the fed input dims). */
 export interface ValueMeta {
@@ -105,7 +106,8 @@ export function constInput(ctx: OpContext, index: number, what: string): HostTen
   if (ctx.inputs[index] === undefined) return undefined;
   const c = ctx.consts[index];
   if (c === undefined) {
-    throw unsupported(ctx.node, `${what} (input ${index}, ${show(ctx.node.inputs[index])}) must be computable when the session is prepared; a value computed from the data is not supported`);
+    // A shape feed (a small integer graph input) can resolve this: the session then specializes on its value.
+    throw new ValueNeededError(ctx.node.inputs[index]!, `${nodeLabel(ctx.node)}: ${what} (input ${index}, ${show(ctx.node.inputs[index])}) must be computable when the session is prepared; a value computed from the data is not supported`);
   }
   return c;
 }

@@ -55,7 +55,8 @@ function windows(ctx: OpContext, spatial: number[]): Window[] {
 function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
   const { node } = ctx;
   const x = kind === 'max' && input(ctx, 0).type === 'uint8' ? input(ctx, 0) : expectFloat(ctx, 0);
-  if (node.outputs.length > 1 && node.outputs[1] !== '') throw unsupported(node, 'the Indices output of MaxPool is not supported');
+  const withIndices = kind === 'max' && node.outputs.length > 1 && node.outputs[1] !== '';
+  if (withIndices && x.type !== 'float32') throw unsupported(node, `the Indices output of MaxPool on ${x.type} is not supported (on float it is)`);
   if (x.dims.length !== 3 && x.dims.length !== 4) {
     throw (x.dims.length > 4 ? unsupported : opError)(node, `only 1-D and 2-D pooling ([N, C, L] or [N, C, H, W]) is supported, got dims ${show(x.dims)}`);
   }
@@ -79,6 +80,20 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
         env.kernels.layout.convert(src!.ptr, wide!, n, 'u8ToF32', label);
         env.kernels.maps.maxPool2d(wide!, pooled!, desc, label);
         env.kernels.layout.convert(pooled!, dst!.ptr, m, 'f32ToU8', label);
+      }),
+    };
+  }
+  if (withIndices) {
+    // The kernel writes i32 flat indices (the input has fewer than 2^31 elements) into scratch; the int64
+    // output lives on the JavaScript side, filled by one typed-array copy.
+    const storageOrder = attrInt(node, 'storage_order', 0);
+    if (storageOrder !== 0 && storageOrder !== 1) throw opError(node, `storage_order must be 0 (row major) or 1 (column major), got ${storageOrder}`);
+    const m = planes * OH * OW;
+    return {
+      outputs: [...outputs, { type: 'int64', dims }],
+      run: ([src], [dst, indices], env) => withScratch(env, [m * 4], `${label}: indices`, ([at]) => {
+        env.kernels.maps.maxPool2dWithIndices(src!.ptr, dst!.ptr, at!, desc, storageOrder === 1, label);
+        indices!.data.set(new Int32Array(env.engine.exports.memory.buffer, at!, m));
       }),
     };
   }

@@ -1,20 +1,30 @@
 import { show } from '../../errors.js';
-import type { Engine } from '../../wasm/engine.js';
+import { ResizeDesc, ResizeMode } from '../../wasm/abi.js';
 import type { RunEnv } from '../value.js';
 import { withScratch } from './elementwise.js';
-import { nodeLabel, type NodeIR } from '../graph.js';
-import { attrFloats, attrInt, attrString } from '../attributes.js';
+import { nodeLabel } from '../graph.js';
+import { attrFloat, attrFloats, attrInt, attrString } from '../attributes.js';
 import { numbersOf } from '../data-types.js';
 import { constInput, expectFloat, opError, unsupported, type OpContext, type OpPreparer, type PreparedOp } from './op.js';
 
-type CoordMode = 'half_pixel' | 'pytorch_half_pixel' | 'align_corners' | 'asymmetric' | 'tf_half_pixel_for_nn';
+type CoordMode = 'half_pixel' | 'pytorch_half_pixel' | 'align_corners' | 'asymmetric' | 'tf_half_pixel_for_nn' | 'tf_crop_and_resize';
 type NearestMode = 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil';
-const COORD_MODES = new Set<string>(['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn']);
+const COORD_MODES = new Set<string>(['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize']);
 const NEAREST_MODES = new Set<string>(['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']);
 
-/** Maps an output coordinate to the input coordinate it samples. */
-function sourceCoord(mode: CoordMode, x: number, scale: number, inSize: number, outSize: number): number {
+/** The part of an axis tf_crop_and_resize samples, as fractions of `inSize - 1` (ONNX's roi). */
+interface Crop {
+  start: number;
+  end: number;
+}
+
+/** Maps an output coordinate to the input coordinate it samples (ONNX Resize's coordinate_transformation_mode). */
+function sourceCoord(mode: CoordMode, x: number, scale: number, inSize: number, outSize: number, crop: Crop): number {
   switch (mode) {
+    case 'tf_crop_and_resize': {
+      const span = (crop.end - crop.start) * (inSize - 1);
+      return crop.start * (inSize - 1) + (outSize === 1 ? span / 2 : (x * span) / (outSize - 1));
+    }
     case 'half_pixel': return (x + 0.5) / scale - 0.5;
     case 'pytorch_half_pixel': return outSize > 1 ? (x + 0.5) / scale - 0.5 : 0;
     case 'align_corners': return outSize === 1 ? 0 : (x * (inSize - 1)) / (outSize - 1);
@@ -34,28 +44,9 @@ function nearestIndex(mode: NearestMode, c: number, inSize: number): number {
   return Math.min(Math.max(i, 0), inSize - 1);
 }
 
-/** Per output position along one axis: the two input indices and the weight of the second. */
-interface AxisTable {
-  i0: Int32Array;
-  i1: Int32Array;
-  w1: Float32Array;
-}
-
-function axisTable(linear: boolean, coord: CoordMode, nearest: NearestMode, scale: number, inSize: number, outSize: number): AxisTable {
-  const t = { i0: new Int32Array(outSize), i1: new Int32Array(outSize), w1: new Float32Array(outSize) };
-  for (let x = 0; x < outSize; x++) {
-    const c = sourceCoord(coord, x, scale, inSize, outSize);
-    if (!linear) {
-      t.i0[x] = t.i1[x] = nearestIndex(nearest, c, inSize);
-      continue;
-    }
-    const cc = Math.min(Math.max(c, 0), inSize - 1);
-    const lo = Math.floor(cc);
-    t.i0[x] = lo;
-    t.i1[x] = Math.min(lo + 1, inSize - 1);
-    t.w1[x] = cc - lo;
-  }
-  return t;
+/** The source coordinate of every output position along one axis. */
+function axisCoords(coord: CoordMode, scale: number, inSize: number, outSize: number, crop: Crop): Float64Array {
+  return Float64Array.from({ length: outSize }, (_, x) => sourceCoord(coord, x, scale, inSize, outSize, crop));
 }
 
 function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
@@ -63,7 +54,7 @@ function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
   const x = expectFloat(ctx, 0);
   const rank = x.dims.length;
   const mode = attrString(node, 'mode', 'nearest');
-  if (mode !== 'nearest' && mode !== 'linear' && mode !== 'bilinear') throw unsupported(node, `mode ${show(mode)} is not supported (nearest and linear are)`);
+  if (mode !== 'nearest' && mode !== 'linear' && mode !== 'bilinear' && mode !== 'cubic') throw unsupported(node, `mode ${show(mode)} is not supported (nearest, linear and cubic are)`);
   if (attrInt(node, 'antialias', 0) !== 0) throw unsupported(node, 'antialias is not supported');
   if (node.attributes.has('axes')) throw unsupported(node, 'the axes attribute is not supported');
   if (attrString(node, 'keep_aspect_ratio_policy', 'stretch') !== 'stretch') throw unsupported(node, 'keep_aspect_ratio_policy other than "stretch" is not supported');
@@ -97,30 +88,52 @@ function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
   if (rank < 2 || rank > 4 || outDims.slice(0, rank - 2).some((d, i) => d !== x.dims[i])) {
     throw unsupported(node, `only resizing the last two axes is supported, got input ${show(x.dims)} -> ${show(outDims)}`);
   }
-  const linear = mode !== 'nearest';
-  const [H, W] = rank === 2 ? [x.dims[0]!, x.dims[1]!] : [x.dims[rank - 2]!, x.dims[rank - 1]!];
+  const crops = cropsOf(ctx, coord, rank);
+  const [H, W] = [x.dims[rank - 2]!, x.dims[rank - 1]!];
   const [OH, OW] = [outDims[rank - 2]!, outDims[rank - 1]!];
-  // Legacy nearest ("simple" in onnxruntime) rounds up when shrinking and down when enlarging.
-  const nearestFor = (scale: number): NearestMode => (legacy ? (scale < 1 ? 'ceil' : 'floor') : (nearestMode as NearestMode));
-  const ty = axisTable(linear, coord as CoordMode, nearestFor(axisScales[rank - 2]!), axisScales[rank - 2]!, H, OH);
-  const tx = axisTable(linear, coord as CoordMode, nearestFor(axisScales[rank - 1]!), axisScales[rank - 1]!, W, OW);
-  const planes = rank === 2 ? 1 : x.dims.slice(0, rank - 2).reduce((a, b) => a * b, 1);
+  const ys = axisCoords(coord as CoordMode, axisScales[rank - 2]!, H, OH, crops[rank - 2]!);
+  const xs = axisCoords(coord as CoordMode, axisScales[rank - 1]!, W, OW, crops[rank - 1]!);
+  const planes = x.dims.slice(0, rank - 2).reduce((a, b) => a * b, 1);
   const outputs = [{ type: 'float32' as const, dims: outDims }];
-  if (linear) return { outputs, run: ([a], [out], env) => resizeLinearWasm(env.engine, a!.ptr, out!.ptr, planes, [H, W, OH, OW], ty, tx, node) };
-  return { outputs, run: ([a], [out], env) => resizeNearest(env, a!.ptr, out!.ptr, planes, [H, W, OH, OW], ty.i0, tx.i0, nodeLabel(node)) };
+  const label = nodeLabel(node);
+  if (mode === 'nearest') {
+    if (coord === 'tf_crop_and_resize') throw unsupported(node, 'mode "nearest" with coordinate_transformation_mode "tf_crop_and_resize" is not supported (linear and cubic are)');
+    // Legacy nearest ("simple" in onnxruntime) rounds up when shrinking and down when enlarging.
+    const nearestFor = (scale: number): NearestMode => (legacy ? (scale < 1 ? 'ceil' : 'floor') : (nearestMode as NearestMode));
+    const rows = Int32Array.from(ys, (c) => nearestIndex(nearestFor(axisScales[rank - 2]!), c, H));
+    const cols = Int32Array.from(xs, (c) => nearestIndex(nearestFor(axisScales[rank - 1]!), c, W));
+    return { outputs, run: ([a], [out], env) => resizeNearest(env, a!.ptr, out!.ptr, planes, [H, W, OH, OW], rows, cols, label) };
+  }
+  // Linear and cubic: the kernel makes each coordinate's taps (ONNX's neighbour and weight rules).
+  const desc = new Uint32Array(ResizeDesc.LEN);
+  const f = new Float32Array(desc.buffer);
+  desc.set([planes, H, W, OH, OW, mode === 'cubic' ? ResizeMode.cubic : ResizeMode.linear], ResizeDesc.PLANES);
+  f[ResizeDesc.CUBIC_A] = attrFloat(node, 'cubic_coeff_a', -0.75);
+  desc[ResizeDesc.EXCLUDE_OUTSIDE] = attrInt(node, 'exclude_outside', 0) === 1 ? 1 : 0;
+  desc[ResizeDesc.EXTRAPOLATE] = coord === 'tf_crop_and_resize' ? 1 : 0;
+  f[ResizeDesc.EXTRAPOLATION_VALUE] = attrFloat(node, 'extrapolation_value', 0);
+  const coords = new Float64Array(OH + OW);
+  coords.set(ys, 0);
+  coords.set(xs, OH);
+  return { outputs, run: ([a], [out], env) => env.kernels.maps.resize(a!.ptr, out!.ptr, desc, coords, label) };
 }
 
-function resizeLinearWasm(engine: Engine, input: number, output: number, planes: number, [H, W, OH, OW]: number[], ty: AxisTable, tx: AxisTable, node: NodeIR): void {
-  const words = 3 * (OH! + OW!);
-  const t = new Uint32Array(words);
-  const f = new Float32Array(t.buffer);
-  t.set(ty.i0, 0);
-  t.set(ty.i1, OH!);
-  f.set(ty.w1, 2 * OH!);
-  t.set(tx.i0, 3 * OH!);
-  t.set(tx.i1, 3 * OH! + OW!);
-  f.set(tx.w1, 3 * OH! + 2 * OW!);
-  engine.kernels.maps.resizeBilinear(input, output, planes, H!, W!, OH!, OW!, t, nodeLabel(node));
+/**
+ * Per axis, the part tf_crop_and_resize samples: the constant roi input (starts then ends, fractions of
+ * each axis). Only the last two axes are resized, so the leading ones must span the whole axis.
+ */
+function cropsOf(ctx: OpContext, coord: string, rank: number): Crop[] {
+  const whole = Array.from({ length: rank }, () => ({ start: 0, end: 1 }));
+  if (coord !== 'tf_crop_and_resize') return whole;
+  const roi = ctx.inputs[1] ? numbersOf(constInput(ctx, 1, 'roi')!) : [];
+  if (roi.length !== 2 * rank || roi.some((v) => !Number.isFinite(v))) {
+    throw opError(ctx.node, `tf_crop_and_resize needs roi (input 1) with ${2 * rank} finite values (starts, then ends), got ${show(roi)}`);
+  }
+  const crops = whole.map((_, i) => ({ start: roi[i]!, end: roi[rank + i]! }));
+  if (crops.slice(0, rank - 2).some((c) => c.start !== 0 || c.end !== 1)) {
+    throw unsupported(ctx.node, `roi ${show(roi)} crops an axis before the last two; only the last two axes are resized`);
+  }
+  return crops;
 }
 
 const isIdentity = (t: Int32Array, n: number) => t.length === n && t.every((v, i) => v === i);

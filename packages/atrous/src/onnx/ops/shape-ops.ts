@@ -158,11 +158,13 @@ function cast(ctx: OpContext): PreparedOp {
   const type = elemTypeOf(to);
   if (type === undefined) throw unsupported(ctx.node, `cast to data type ${to} is not supported`);
   const label = nodeLabel(ctx.node);
-  // float16 values are held as float32: a cast to FLOAT16 rounds to what a half can represent (on the
-  // kernels); any other cast between float types keeps the value, so it is a view.
-  if (to === OnnxDataType.FLOAT16 && x.type === 'float32') {
+  // float16 and bfloat16 values are held as float32: a cast to either rounds to what it can represent
+  // (to nearest, ties to even, on the kernels); any other cast between float types keeps the value, so
+  // it is a view.
+  if ((to === OnnxDataType.FLOAT16 || to === OnnxDataType.BFLOAT16) && x.type === 'float32') {
     const count = sizeOf(x.dims);
-    return { outputs: [{ type, dims: [...x.dims] }], run: ([a], [out], env) => count > 0 && env.kernels.layout.convert(a!.ptr, out!.ptr, count, 'f32ToHalf', label) };
+    const kind = to === OnnxDataType.FLOAT16 ? 'f32ToHalf' : 'f32ToBfloat16';
+    return { outputs: [{ type, dims: [...x.dims] }], run: ([a], [out], env) => count > 0 && env.kernels.layout.convert(a!.ptr, out!.ptr, count, kind, label) };
   }
   if (type === x.type && (type === 'float32' || (x.type !== 'bool' && x.type !== 'uint8'))) return view(ctx, [...x.dims]);
   const n = sizeOf(x.dims);

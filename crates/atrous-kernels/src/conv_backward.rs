@@ -1,0 +1,332 @@
+//! Backward of the convolution (ONNX `Conv`, every option the forward takes): given `gradOutput`
+//! (`dL/dy`, `[N, M, OH, OW]`), the gradients with respect to the input, the weights and the bias.
+//!
+//! Forward, per axis: output `o` reads input `i = o * s + k * d - pad_begin` at tap `k`. So
+//! - `dL/dx` scatters each output gradient back through the taps to the inputs it read: exactly the
+//!   transposed convolution of `gradOutput` with the same weights, strides, dilations, begin pads and
+//!   groups, cut to the input's size. ONNX ConvTranspose weights are `[C_in_t, M_t / groups, kH, kW]`,
+//!   and with `C_in_t = M` (the conv's output channels) and `M_t = C` that is the conv's own OIHW array,
+//!   so it runs unchanged on `ConvTransposePlan` (phase decomposition, no zeros spread, packed GEMM tiles).
+//! - `dL/dW[m, c, ky, kx] = sum over n, o of gradOutput[n, m, o] * x[n, c, o * s + k * d - pad]`: per group a
+//!   GEMM of `gradOutput` (`mg x pixels`) with the input patches (`pixels x (cg * taps)`). The patches are the
+//!   im2col matrix; it is never formed. It is packed one `KC x NR` panel at a time (8 KiB), every tile of
+//!   output channels is multiplied through that panel on the convolution's register tile, and the sums
+//!   stay in a buffer the size of the weights. With one input channel per group (depthwise) there is no
+//!   reduction over channels to tile, and each weight is a sum of row dot products instead.
+//! - `dL/db[m]` is the sum of `gradOutput` over the batch and the pixels.
+//!
+//! 1-D convolutions (and causal ones, which are left pads only) are `H = 1`, as in the forward.
+
+use alloc::vec::Vec;
+
+use crate::conv_transpose::{ConvTransposePlan, ConvTransposeShape};
+use crate::activation::Activation;
+use crate::geometry::{ConvShape, Geometry};
+use crate::isa::active as v;
+use crate::micro_kernel::{steps, Tile, MR, NR, NV};
+use crate::status::Status;
+
+/// Output pixels reduced per packed panel: `KC x NR` floats (8 KiB) stay in L1 while every tile of output
+/// channels streams through them.
+const KC: usize = 256;
+
+/// Where the gradients go; `None` skips one (its work too).
+pub struct ConvGradients<'a> {
+    /// `[N, C, H, W]`
+    pub input: Option<&'a mut [f32]>,
+    /// `[M, C / groups, kH, kW]`
+    pub weights: Option<&'a mut [f32]>,
+    /// `[M]`
+    pub bias: Option<&'a mut [f32]>,
+}
+
+/// All requested gradients of the convolution `shape` on an input of `[batch, C, height, width]`.
+/// `input` is the forward's input and `weights` its OIHW weights; `grad_output` is `[N, M, OH, OW]`.
+/// Every length is checked before anything is written. Returns the resolved geometry.
+pub fn conv_backward(
+    shape: &ConvShape,
+    batch: usize,
+    height: usize,
+    width: usize,
+    input: &[f32],
+    weights: &[f32],
+    grad_output: &[f32],
+    grads: ConvGradients,
+) -> Result<Geometry, Status> {
+    let geom = shape.geometry(batch, height, width)?;
+    if input.len() != geom.input_len() {
+        return Err(Status::InputLengthMismatch);
+    }
+    if weights.len() != shape.weight_len() {
+        return Err(Status::WeightLengthMismatch);
+    }
+    if grad_output.len() != geom.output_len() {
+        return Err(Status::OutputLengthMismatch);
+    }
+    if grads.input.as_ref().is_some_and(|g| g.len() != geom.input_len()) {
+        return Err(Status::InputLengthMismatch);
+    }
+    if grads.weights.as_ref().is_some_and(|g| g.len() != shape.weight_len()) {
+        return Err(Status::WeightLengthMismatch);
+    }
+    if grads.bias.as_ref().is_some_and(|g| g.len() != shape.out_channels) {
+        return Err(Status::BiasLengthMismatch);
+    }
+    if let Some(out) = grads.input {
+        grad_input(&geom, weights, grad_output, out)?;
+    }
+    if let Some(out) = grads.weights {
+        grad_weights(&geom, input, grad_output, out)?;
+    }
+    if let Some(out) = grads.bias {
+        grad_bias(&geom, grad_output, out);
+    }
+    Ok(geom)
+}
+
+/// `dL/dx` (`[N, C, H, W]`, every element written) as the transposed convolution of `grad_output`.
+pub fn grad_input(geom: &Geometry, weights: &[f32], grad_output: &[f32], out: &mut [f32]) -> Result<(), Status> {
+    let transposed = ConvTransposeShape {
+        in_channels: geom.out_channels,
+        out_channels: geom.in_channels,
+        kernel: geom.kernel,
+        strides: geom.strides,
+        dilations: geom.dilations,
+        pads_begin: [geom.pads[0], geom.pads[1]],
+        groups: geom.groups,
+    };
+    let plan = ConvTransposePlan::new(transposed, weights, None, Activation::None)?;
+    plan.run(grad_output, geom.batch, geom.out_height, geom.out_width, out, geom.height, geom.width, &crate::parallel::SERIAL)
+}
+
+/// Vector-wide loads and stores of one register tile kept in a buffer (`MR` rows of `NR` floats).
+#[inline(always)]
+unsafe fn load_tile(p: *const f32) -> Tile {
+    let mut t: Tile = [[v::zero(); NV]; MR];
+    for (i, row) in t.iter_mut().enumerate() {
+        for (j, x) in row.iter_mut().enumerate() {
+            *x = v::load(p.add(i * NR + v::LANES * j));
+        }
+    }
+    t
+}
+
+#[inline(always)]
+unsafe fn store_tile(p: *mut f32, t: &Tile) {
+    for (i, row) in t.iter().enumerate() {
+        for (j, x) in row.iter().enumerate() {
+            v::store(p.add(i * NR + v::LANES * j), *x);
+        }
+    }
+}
+
+/// Adds `count` steps of `a` (MR-wide) times `b` (NR-wide) to the tile stored at `at`.
+///
+/// # Safety
+/// `at` valid for `MR * NR` floats, `a` for `count * MR`, `b` for `count * NR`.
+// Out of line, as `micro_kernel::accumulate`: V8 allocates registers per function and the tile needs them all.
+#[inline(never)]
+unsafe fn accumulate_tile(at: *mut f32, a: *const f32, b: *const f32, count: usize) {
+    let mut acc = load_tile(at);
+    steps(&mut acc, a, b, count);
+    store_tile(at, &acc);
+}
+
+fn zeroed(len: usize) -> Result<Vec<f32>, Status> {
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(len).map_err(|_| Status::OutOfMemory)?;
+    buf.resize(len, 0.0);
+    Ok(buf)
+}
+
+/// One column of the patch matrix: input channel (within the group) and tap offset of the window origin.
+#[derive(Clone, Copy, Default)]
+struct PatchColumn {
+    channel: usize,
+    dy: isize,
+    dx: isize,
+}
+
+/// `dL/dW` (`[M, C / groups, kH, kW]`, every element written).
+pub fn grad_weights(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &mut [f32]) -> Result<(), Status> {
+    let (cg, mg, taps) = (geom.channels_per_group(), geom.outputs_per_group(), geom.taps());
+    let cols = cg * taps;
+    if input.len() != geom.input_len() || grad_output.len() != geom.output_len() || out.len() != geom.out_channels * cols {
+        return Err(Status::ShapeMismatch);
+    }
+    if cg == 1 {
+        grad_weights_depthwise(geom, input, grad_output, out);
+        return Ok(());
+    }
+    let pixels = geom.out_height * geom.out_width;
+    let plane = geom.height * geom.width;
+    let (row_tiles, col_panels) = (mg.div_ceil(MR), cols.div_ceil(NR));
+    // The group's sums, tile by tile: as large as the group's weights (rounded up to whole tiles).
+    let mut sums = zeroed(row_tiles * col_panels * MR * NR)?;
+    let mut strips = zeroed(row_tiles * KC * MR)?;
+    let mut panel = zeroed(KC * NR)?;
+    let mut columns = Vec::new();
+    columns.try_reserve_exact(cols).map_err(|_| Status::OutOfMemory)?;
+    for c in 0..cg {
+        for ky in 0..geom.kernel[0] {
+            for kx in 0..geom.kernel[1] {
+                columns.push(PatchColumn { channel: c, dy: (ky * geom.dilations[0]) as isize, dx: (kx * geom.dilations[1]) as isize });
+            }
+        }
+    }
+    // Window origin (top-left input coordinate) of each pixel of a chunk.
+    let mut origins = [(0isize, 0isize); KC];
+    let (h, w) = (geom.height as isize, geom.width as isize);
+    for g in 0..geom.groups {
+        sums.fill(0.0);
+        for n in 0..geom.batch {
+            let x = &input[(n * geom.in_channels + g * cg) * plane..][..cg * plane];
+            let dy = &grad_output[(n * geom.out_channels + g * mg) * pixels..][..mg * pixels];
+            let mut p0 = 0;
+            while p0 < pixels {
+                let count = KC.min(pixels - p0);
+                // gradOutput rows as MR-row strips, pixel-major: step t holds MR channels' values at pixel p0 + t.
+                for tile in 0..row_tiles {
+                    let strip = &mut strips[tile * count * MR..][..count * MR];
+                    for i in 0..MR {
+                        let m = tile * MR + i;
+                        if m < mg {
+                            let row = &dy[m * pixels + p0..][..count];
+                            for (t, value) in row.iter().enumerate() {
+                                strip[t * MR + i] = *value;
+                            }
+                        } else {
+                            for t in 0..count {
+                                strip[t * MR + i] = 0.0;
+                            }
+                        }
+                    }
+                }
+                for (t, origin) in origins.iter_mut().enumerate().take(count) {
+                    let p = p0 + t;
+                    let (oy, ox) = (p / geom.out_width, p % geom.out_width);
+                    *origin = (
+                        (oy * geom.strides[0]) as isize - geom.pads[0] as isize,
+                        (ox * geom.strides[1]) as isize - geom.pads[1] as isize,
+                    );
+                }
+                for pc in 0..col_panels {
+                    let first = pc * NR;
+                    let valid = NR.min(cols - first);
+                    // The patch matrix's panel: NR columns (channel, tap) over this chunk's pixels, zero
+                    // where a window reads padding or past the last column.
+                    for (t, &(y0, x0)) in origins.iter().enumerate().take(count) {
+                        let dst = &mut panel[t * NR..][..NR];
+                        for (j, slot) in dst.iter_mut().enumerate() {
+                            *slot = if j < valid {
+                                let col = columns[first + j];
+                                let (iy, ix) = (y0 + col.dy, x0 + col.dx);
+                                if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                                    x[col.channel * plane + (iy * w + ix) as usize]
+                                } else {
+                                    0.0
+                                }
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                    for tile in 0..row_tiles {
+                        // SAFETY: `sums` holds row_tiles * col_panels tiles of MR x NR, `strips` this tile's
+                        // count x MR floats and `panel` count x NR.
+                        unsafe {
+                            let at = sums.as_mut_ptr().add((tile * col_panels + pc) * MR * NR);
+                            accumulate_tile(at, strips.as_ptr().add(tile * count * MR), panel.as_ptr(), count);
+                        }
+                    }
+                }
+                p0 += count;
+            }
+        }
+        for m in 0..mg {
+            let (tile, i) = (m / MR, m % MR);
+            let row = &mut out[(g * mg + m) * cols..][..cols];
+            for (col, slot) in row.iter_mut().enumerate() {
+                *slot = sums[((tile * col_panels + col / NR) * MR + i) * NR + col % NR];
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `dL/dW` with one input channel per group (depthwise, any multiplier): each weight is a sum over the batch and
+/// the output rows of one dot product between a row of `grad_output` and the input row its tap reads. The
+/// GEMM above would fill one of its `MR` tile rows per group and pack every patch value for it; here the
+/// valid span of each row is found once per tap and, at horizontal stride 1, read as contiguous vectors.
+fn grad_weights_depthwise(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &mut [f32]) {
+    let (mg, [kh, kw]) = (geom.outputs_per_group(), geom.kernel);
+    let (h, w, oh, ow) = (geom.height, geom.width, geom.out_height, geom.out_width);
+    let ([sh, sw], [dh, dw]) = (geom.strides, geom.dilations);
+    let (pt, pl) = (geom.pads[0] as isize, geom.pads[1] as isize);
+    for m in 0..geom.out_channels {
+        let g = m / mg;
+        for ky in 0..kh {
+            for kx in 0..kw {
+                // Output columns whose tap reads inside the input: 0 <= ox * sw + kx * dw - pl < w.
+                let shift = kx as isize * dw as isize - pl;
+                let first = if shift >= 0 { 0 } else { ((-shift) as usize).div_ceil(sw) };
+                let end = if (w as isize) - 1 - shift < 0 { 0 } else { ((((w as isize) - 1 - shift) as usize) / sw + 1).min(ow) };
+                let mut lanes = v::zero();
+                let mut tail = 0.0f32;
+                if first < end {
+                    for n in 0..geom.batch {
+                        let dy = &grad_output[(n * geom.out_channels + m) * oh * ow..][..oh * ow];
+                        let x = &input[(n * geom.in_channels + g) * h * w..][..h * w];
+                        for oy in 0..oh {
+                            let iy = (oy * sh + ky * dh) as isize - pt;
+                            if iy < 0 || iy >= h as isize {
+                                continue;
+                            }
+                            let d = &dy[oy * ow + first..oy * ow + end];
+                            let start = iy as usize * w + (first as isize * sw as isize + shift) as usize;
+                            if sw == 1 {
+                                let xr = &x[start..start + d.len()];
+                                let mut i = 0;
+                                // SAFETY: i + LANES <= d.len() == xr.len().
+                                unsafe {
+                                    while i + v::LANES <= d.len() {
+                                        lanes = v::madd(v::load(d.as_ptr().add(i)), v::load(xr.as_ptr().add(i)), lanes);
+                                        i += v::LANES;
+                                    }
+                                }
+                                tail += d[i..].iter().zip(&xr[i..]).map(|(a, b)| a * b).sum::<f32>();
+                            } else {
+                                tail += d.iter().enumerate().map(|(j, a)| a * x[start + j * sw]).sum::<f32>();
+                            }
+                        }
+                    }
+                }
+                out[m * kh * kw + ky * kw + kx] = v::lanes(lanes).iter().sum::<f32>() + tail;
+            }
+        }
+    }
+}
+
+/// `dL/db` (`[M]`): `grad_output` summed over the batch and the pixels.
+pub fn grad_bias(geom: &Geometry, grad_output: &[f32], out: &mut [f32]) {
+    let pixels = geom.out_height * geom.out_width;
+    for (m, slot) in out.iter_mut().enumerate().take(geom.out_channels) {
+        let mut lanes = v::zero();
+        let mut tail = 0.0f32;
+        for n in 0..geom.batch {
+            let row = &grad_output[(n * geom.out_channels + m) * pixels..][..pixels];
+            let mut i = 0;
+            while i + v::LANES <= pixels {
+                // SAFETY: `i + LANES <= pixels`, the row's length.
+                lanes = v::add(lanes, unsafe { v::load(row.as_ptr().add(i)) });
+                i += v::LANES;
+            }
+            tail += row[i..].iter().sum::<f32>();
+        }
+        *slot = v::lanes(lanes).iter().sum::<f32>() + tail;
+    }
+}
+
+#[cfg(test)]
+#[path = "conv_backward_tests.rs"]
+mod tests;
