@@ -34,7 +34,7 @@ pub unsafe fn run(
     par: &dyn Parallel,
 ) -> Result<(), Status> {
     let planes = geom.batch * geom.in_channels;
-    let work = geom.batch * geom.out_channels * geom.out_height * geom.out_width * geom.taps();
+    let work = [geom.batch, geom.out_channels, geom.out_height, geom.out_width, geom.taps()].iter().fold(1usize, |a, &b| a.saturating_mul(b));
     let count = pieces(par, planes, work);
     let out = SharedMut(output.as_mut_ptr());
     let failed = AtomicBool::new(false);

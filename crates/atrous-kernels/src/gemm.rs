@@ -194,7 +194,7 @@ impl<'a> Gemm<'a> {
         // only when the units would otherwise be too few to share (a group repacks its B block).
         let col_blocks = self.n.div_ceil(layout.nc);
         let row_strips = self.m.div_ceil(MR);
-        let work = len * self.k;
+        let work = len.saturating_mul(self.k);
         let base = count * col_blocks;
         let row_groups = if pieces(par, base * row_strips, work) <= base { 1 } else { (par.width() * 4).div_ceil(base).min(row_strips) };
         let units = base * row_groups;

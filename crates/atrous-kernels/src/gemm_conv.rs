@@ -40,7 +40,7 @@ pub unsafe fn run(
     let block_pixels = PanelBlock::block_pixels(geom);
     let blocks = pixels.div_ceil(block_pixels);
     let units = geom.batch * geom.groups * blocks;
-    let work = geom.batch * geom.out_channels * pixels * geom.channels_per_group() * geom.taps();
+    let work = [geom.batch, geom.out_channels, pixels, geom.channels_per_group(), geom.taps()].iter().fold(1usize, |a, &b| a.saturating_mul(b));
     let count = pieces(par, units, work);
     let out = SharedMut(output.as_mut_ptr());
     let failed = AtomicBool::new(false);
