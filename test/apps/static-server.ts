@@ -18,7 +18,8 @@ const TYPES: Record<string, string> = {
   '.tflite': 'application/octet-stream',
 };
 
-export async function serveStatic(dir: string): Promise<{ url: string; close: () => Promise<void> }> {
+/** `headers` go on every response (for instance the two cross-origin isolation headers). */
+export async function serveStatic(dir: string, headers: Record<string, string> = {}): Promise<{ url: string; close: () => Promise<void> }> {
   const root = resolve(dir);
   const server: Server = createServer((request, response) => {
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
@@ -32,7 +33,7 @@ export async function serveStatic(dir: string): Promise<{ url: string; close: ()
       response.writeHead(404).end(`not found: ${path}`);
       return;
     }
-    response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': statSync(file).size });
+    response.writeHead(200, { ...headers, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': statSync(file).size });
     createReadStream(file).pipe(response);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));

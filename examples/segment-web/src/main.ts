@@ -118,6 +118,20 @@ function getPool(): Promise<Pool> {
   return state.pool;
 }
 
+/**
+ * The threads each worker's runs use (intra-op threads need a cross-origin-isolated page, see the README),
+ * and why there is only one when more were wanted; also on <body> (data-threads, data-threads-reason).
+ */
+function showThreads(session: Session): void {
+  const threads = session.intraOpNumThreads;
+  const why = session.threadsUnavailable;
+  document.body.dataset.threads = String(threads);
+  if (why) document.body.dataset.threadsReason = why;
+  else delete document.body.dataset.threadsReason;
+  ui.engine.textContent = `${state.workers} worker${state.workers > 1 ? 's' : ''} · ${threads} thread${threads > 1 ? 's' : ''} each · wasm ${state.build}`;
+  ui.engine.title = why ? `one thread: ${why}` : `intra-op threads over one shared wasm memory`;
+}
+
 /** The wasm build the pool's workers loaded. */
 function poolBuild(pool: Pool): string {
   return pool.stats().build ?? 'none';
@@ -141,6 +155,7 @@ function loadModel(id: ModelId): Promise<LoadedModel> {
       }
       setStatus(`Loading ${source.label} into ${state.workers} worker${state.workers > 1 ? 's' : ''}…`, 'loading');
       const session = await pool.loadModel(source.bytes);
+      showThreads(session);
       return { source, session };
     })();
     state.models.set(id, loaded);

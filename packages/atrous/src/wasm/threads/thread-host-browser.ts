@@ -54,9 +54,10 @@ export function hardwareThreads(): number {
 
 /** Why shared memory cannot be made here, or undefined when it can. */
 export function sharedMemoryUnavailable(): string | undefined {
-  if (typeof SharedArrayBuffer === 'undefined') return 'SharedArrayBuffer is not available';
+  // Browsers hide SharedArrayBuffer itself from pages that are not isolated: name the cause, not the symptom.
   if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== true) {
     return 'the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
   }
+  if (typeof SharedArrayBuffer === 'undefined') return 'SharedArrayBuffer is not available';
   return undefined;
 }
