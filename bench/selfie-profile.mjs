@@ -5,7 +5,9 @@
  * unprofiled session, and the time outside the kernels: every wasm export is wrapped with a clock, so
  * run time - time inside wasm = JavaScript dispatch, view and descriptor set-up, feeds and output copies.
  * With `--against <dir>` a second atrous package (a snapshot of another build's dist/ + wasm/) runs the same
- * frames interleaved with this one, so an A/B ratio comes from one process on a shared machine.
+ * frames interleaved with this one, so an A/B ratio comes from one process on a shared machine. Whole runs
+ * are timed by the wall clock and by the process's CPU time (user + system, so time the scheduler gave
+ * other processes is left out: steadier on a loaded machine).
  *
  *   node --experimental-wasm-relaxed-simd bench/selfie-profile.mjs [--model general|landscape] [--runs 60]
  *        [--against /tmp/base/atrous] [--top 25]
@@ -108,21 +110,27 @@ async function main() {
     p.input = p.session.inputNames[0];
     p.feed = () => ({ [p.input]: new Tensor('float32', x, m.dims) });
     p.times = [];
+    p.cpu = [];
   }
   // Whole runs, unprofiled, interleaved between packages (order alternates per round).
   for (let i = 0; i < o.warmup; i++) for (const p of packs) await p.session.run(p.feed());
   for (let r = 0; r < o.runs; r++) {
     for (const p of r % 2 ? [...packs].reverse() : packs) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await p.session.run(p.feed());
       p.times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      p.cpu.push((c.user + c.system) / 1000);
     }
   }
   console.log(`# ${m.file} ${m.dims.join('x')}, Node ${process.version}, build ${packs[0].atrous.loadedBuild()}, ${o.runs} runs`);
-  for (const p of packs) console.log(`whole run (${p.label}): median ${f(median(p.times), 2)} ms, min ${f(Math.min(...p.times), 2)} ms`);
+  for (const p of packs) {
+    console.log(`whole run (${p.label}): wall median ${f(median(p.times), 2)} ms, min ${f(Math.min(...p.times), 2)} ms; CPU median ${f(median(p.cpu), 2)} ms, min ${f(Math.min(...p.cpu), 2)} ms`);
+  }
   if (packs.length === 2) {
-    const ratios = packs[0].times.map((t, i) => packs[1].times[i] / t);
-    console.log(`against/this: ratio of medians ${f(median(packs[1].times) / median(packs[0].times))}, median of per-round ratios ${f(median(ratios))}`);
+    const ratio = (k) => `ratio of medians ${f(median(packs[1][k]) / median(packs[0][k]))}, of minima ${f(Math.min(...packs[1][k]) / Math.min(...packs[0][k]))}`;
+    console.log(`against/this: wall ${ratio('times')}; CPU ${ratio('cpu')}`);
   }
 
   // Profiled runs of this package: per node and per op type, and wasm time vs the rest.

@@ -333,17 +333,26 @@ impl ConvTransposePlan {
         scratch.try_reserve_exact(need).map_err(|_| Status::OutOfMemory)?;
         scratch.resize(need, 0.0);
         plan.run_geometry(&geom, input, scratch, None)?;
-        let (plane, out_w) = ((height * width) as isize, (width * sw) as isize);
-        let (sh_i, sw_i) = (sh as isize, sw as isize);
-        copy_strided(
-            scratch,
-            0,
-            output,
-            0,
-            &[batch * self.shape.out_channels, sh, sw, height, width],
-            &[sh_i * sw_i * plane, sw_i * plane, plane, width as isize, 1],
-            &[sh_i * sw_i * plane, out_w, 1, sh_i * out_w, sw_i],
-        )
+        // Each output row interleaves `sw` rows of the conv's planes: a direct loop (the general strided
+        // copy works out every element's address from its index).
+        let plane = height * width;
+        let out_w = width * sw;
+        for nm in 0..batch * self.shape.out_channels {
+            let src = &scratch[nm * sh * sw * plane..(nm + 1) * sh * sw * plane];
+            let dst = &mut output[nm * sh * sw * plane..(nm + 1) * sh * sw * plane];
+            for y in 0..height {
+                for ky in 0..sh {
+                    let row = &mut dst[(y * sh + ky) * out_w..(y * sh + ky + 1) * out_w];
+                    for kx in 0..sw {
+                        let from = &src[(ky * sw + kx) * plane + y * width..(ky * sw + kx) * plane + (y + 1) * width];
+                        for (x, &value) in from.iter().enumerate() {
+                            row[x * sw + kx] = value;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
