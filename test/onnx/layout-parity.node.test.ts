@@ -32,6 +32,33 @@ describe('tmp layout', () => {
     for (const o of ['t', 'tl', 'ex']) m.output(o);
     await parity(m, { x: feed([2, 2, 3, 2, 2, 3, 2]), y: feed([2, 3, 4, 5]), z: feed([3, 1, 4]) });
   });
+  it('Transposes that move only axes of size 1 are views: of an input, as an output, and mid-graph', async () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 1, 4, 5]);
+    m.node('Transpose', ['x'], ['t'], { perm: [0, 2, 3, 1] });
+    m.node('Relu', ['x'], ['r']);
+    m.node('Transpose', ['r'], ['rt'], { perm: [2, 1, 0, 3] });
+    m.node('Transpose', ['rt'], ['back'], { perm: [1, 0, 3, 2] }); // moves 4 and 5: a copy
+    m.node('Add', ['t', 't'], ['tt']);
+    for (const o of ['t', 'rt', 'back', 'tt']) m.output(o);
+    await parity(m, { x: feed([1, 1, 4, 5]) });
+  });
+  it('a 1x1 conv after an upsampling Resize (run before it by the optimizer): linear and nearest, bias, residual after', async () => {
+    for (const [mode, extra] of [['linear', { coordinate_transformation_mode: 'half_pixel' }], ['nearest', { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }]] as const) {
+      const m = new ModelBuilder(13);
+      m.input('x', [1, 6, 5, 7]);
+      m.input('skip', [1, 3, 10, 21]);
+      m.init('scales', [4], [1, 1, 2, 3]);
+      const up = m.node('Resize', ['x', '', 'scales'], 1, { mode, ...extra });
+      m.init('w', [3, 6, 1, 1], randomFloats(18, 5));
+      m.init('b', [3], [0.5, -1, 2]);
+      m.node('Add', [m.node('Conv', [up, 'w', 'b']), 'skip'], ['y']);
+      m.output('y');
+      const session = await InferenceSession.create(m.bytes());
+      expect(session.optimizations.convsMovedBeforeResize, mode).toBe(1);
+      await parity(m, { x: feed([1, 6, 5, 7]), skip: feed([1, 3, 10, 21]) });
+    }
+  });
   it('pads with negative values, every mode; slices with negative steps', async () => {
     const m = new ModelBuilder(13);
     m.input('x', [4, 5, 6]);

@@ -61,7 +61,7 @@ export function defineSessionParity(expectBuild: string): void {
       m.node('HardSwish', [c3], ['y']);
       m.output('y');
       const session = await parity(m.bytes(), { x: feed([1, 8, 17, 19]) });
-      expect(session.optimizations).toEqual({ foldedBatchNorms: 2, fusedActivations: 3, fusedResiduals: 1, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0 });
+      expect(session.optimizations).toEqual({ foldedBatchNorms: 2, fusedActivations: 3, fusedResiduals: 1, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0, convsMovedBeforeResize: 0 });
     });
 
     it('runs an ASPP-like head: GlobalAveragePool, Resize to a shape, Concat, Sigmoid, Mul (SE), bilinear upsample', async () => {
@@ -267,7 +267,7 @@ export function defineSessionParity(expectBuild: string): void {
       m.node('Relu', [batchNorm(m, 'bnt', t, 6)], ['y']);
       m.output('y');
       const session = await parity(m.bytes(), { x: feed([1, 4, 5, 6]) });
-      expect(session.optimizations).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0 });
+      expect(session.optimizations).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0, convsMovedBeforeResize: 0 });
     });
 
     it('folds per-channel constant Adds into conv biases', async () => {
@@ -280,7 +280,7 @@ export function defineSessionParity(expectBuild: string): void {
       m.node('Relu', [m.node('Add', [batchNorm(m, 'bnb', m.node('Add', ['b1', c]), 4), 'b2'])], ['y']);
       m.output('y');
       const session = await parity(m.bytes(), { x: feed([2, 3, 6, 5]) });
-      expect(session.optimizations).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0, foldedBiasAdds: 2, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0 });
+      expect(session.optimizations).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0, foldedBiasAdds: 2, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0, convsMovedBeforeResize: 0 });
     });
   });
 }

@@ -136,6 +136,15 @@ fn check_shape(shape: ConvShape, batch: usize, h: usize, w: usize) {
 }
 
 #[test]
+fn stride_two_stem_convs() {
+    // Panels inside one output row read every other input value (packed as vector even lanes), up to the
+    // plane's last values; rows of 17 and 20 outputs make panels that wrap rows too.
+    check_shape(shape(3, 16, [3, 3], [2, 2], [1, 1], Padding::SameUpper, 1), 1, 32, 32);
+    check_shape(shape(3, 8, [3, 3], [2, 2], [1, 1], Padding::SameUpper, 1), 2, 34, 40);
+    check_shape(shape(4, 5, [2, 2], [1, 2], [1, 1], Padding::Valid, 1), 1, 6, 33);
+}
+
+#[test]
 fn kernel_larger_than_input() {
     check_shape(shape(3, 5, [3, 3], [1, 1], [4, 4], Padding::SameUpper, 1), 1, 5, 6);
     check_shape(shape(3, 5, [7, 7], [1, 1], [1, 1], Padding::Explicit([3, 3, 3, 3]), 1), 1, 4, 4);

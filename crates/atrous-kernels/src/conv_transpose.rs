@@ -9,6 +9,11 @@
 //! multiply-adds of the transposed convolution once each, where the spread-and-convolve form does
 //! `s_h * s_w` times as many, mostly on zeros. A phase's output is a lattice of the final output; it is
 //! computed into a scratch block and moved there by a strided copy (stride 1 writes straight through).
+//!
+//! When the kernel equals the stride (no dilation, no begin pad: the 2x2 stride-2 upsampling heads of
+//! segmenters), every phase is a 1x1 convolution of the same input, so they run as one 1x1 convolution
+//! with `M * kH * kW` outputs and one strided copy (a depth-to-space) puts its planes in place: the input
+//! is packed once instead of once per phase, and a single output channel still fills the register tile.
 
 use alloc::vec::Vec;
 
@@ -118,6 +123,10 @@ pub struct ConvTransposePlan {
     axes: [Vec<AxisPhase>; 2],
     /// `r_h * strides[1] + r_w`; `None` where the phase has no taps (a kernel shorter than the stride).
     phases: Vec<Option<ConvPlan>>,
+    /// All phases as one 1x1 convolution, output channel `(m * kH + ky) * kW + kx`, when the kernel
+    /// tiles the output exactly (kernel = stride, dilation 1, no begin pad). The phases stay for outputs
+    /// that are not exactly `stride x` the input (output_padding, output_shape).
+    depth_to_space: Option<ConvPlan>,
     bias: Vec<f32>,
     activation: Activation,
 }
@@ -138,15 +147,44 @@ impl ConvTransposePlan {
             Some(b) => bias_vec.extend_from_slice(b),
             None => bias_vec.resize(m, 0.0),
         }
+        let (g, cg, mg) = (shape.groups, shape.in_channels / shape.groups, m / shape.groups);
+        let (kh, kw) = (shape.kernel[0], shape.kernel[1]);
         let mut axes = [Vec::new(), Vec::new()];
+        let mut depth_to_space = None;
+        if shape.kernel == shape.strides && shape.dilations == [1, 1] && shape.pads_begin == [0, 0] && shape.kernel != [1, 1] {
+            let taps = kh * kw;
+            let mut merged = Vec::new();
+            merged.try_reserve_exact(m * cg * taps).map_err(|_| Status::OutOfMemory)?;
+            let mut merged_bias = Vec::new();
+            merged_bias.try_reserve_exact(m * taps).map_err(|_| Status::OutOfMemory)?;
+            // OIHW [(m, ky, kx), ci, 1, 1]: output m = group * mg + mo reads W[group * cg + ci, mo, ky, kx].
+            for group in 0..g {
+                for mo in 0..mg {
+                    for t in 0..taps {
+                        for ci in 0..cg {
+                            merged.push(weights[((group * cg + ci) * mg + mo) * taps + t]);
+                        }
+                        merged_bias.push(bias_vec[group * mg + mo]);
+                    }
+                }
+            }
+            let conv = ConvShape {
+                in_channels: shape.in_channels,
+                out_channels: m * taps,
+                kernel: [1, 1],
+                strides: [1, 1],
+                dilations: [1, 1],
+                padding: Padding::Explicit([0; 4]),
+                groups: g,
+            };
+            depth_to_space = Some(ConvPlan::new(conv, &merged, Some(&merged_bias), activation)?);
+        }
         for (a, list) in axes.iter_mut().enumerate() {
             list.try_reserve_exact(shape.strides[a]).map_err(|_| Status::OutOfMemory)?;
             list.extend((0..shape.strides[a]).map(|r| axis_phase(shape.kernel[a], shape.strides[a], shape.dilations[a], r)));
         }
         let mut phases = Vec::new();
         phases.try_reserve_exact(axes[0].len() * axes[1].len()).map_err(|_| Status::OutOfMemory)?;
-        let (g, cg, mg) = (shape.groups, shape.in_channels / shape.groups, m / shape.groups);
-        let (kh, kw) = (shape.kernel[0], shape.kernel[1]);
         let mut sub = Vec::new();
         for ph in &axes[0] {
             for pw in &axes[1] {
@@ -183,7 +221,7 @@ impl ConvTransposePlan {
                 phases.push(Some(ConvPlan::new(conv, &sub, Some(&bias_vec), activation)?));
             }
         }
-        Ok(ConvTransposePlan { shape, axes, phases, bias: bias_vec, activation })
+        Ok(ConvTransposePlan { shape, axes, phases, depth_to_space, bias: bias_vec, activation })
     }
 
     pub fn shape(&self) -> &ConvTransposeShape {
@@ -192,7 +230,7 @@ impl ConvTransposePlan {
 
     /// Bytes held by the packed phase weights and the bias.
     pub fn prepared_bytes(&self) -> usize {
-        self.phases.iter().flatten().map(|p| p.prepared_bytes()).sum::<usize>() + self.bias.len() * 4
+        self.phases.iter().chain(core::iter::once(&self.depth_to_space)).flatten().map(|p| p.prepared_bytes()).sum::<usize>() + self.bias.len() * 4
     }
 
     /// Runs on `input` (`[N, C, H, W]`), writing every pixel of `output` (`[N, M, OH, OW]`); the output
@@ -225,6 +263,11 @@ impl ConvTransposePlan {
         let [sh, sw] = s.strides;
         let (oh, ow) = (out_height as isize, out_width as isize);
         let mut scratch: Vec<f32> = Vec::new();
+        if let Some(plan) = &self.depth_to_space {
+            if out_height == height * sh && out_width == width * sw {
+                return self.run_depth_to_space(plan, input, batch, height, width, output, &mut scratch);
+            }
+        }
         for rho_h in 0..sh.min(out_height) {
             let (r_h, q0_h) = ((rho_h + s.pads_begin[0]) % sh, (rho_h + s.pads_begin[0]) / sh);
             for rho_w in 0..sw.min(out_width) {
@@ -268,6 +311,47 @@ impl ConvTransposePlan {
                     &[(ph * pw) as isize, pw as isize, 1],
                     &dst_strides,
                 )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The kernel-equals-stride case (see `depth_to_space`) for an output of exactly `stride x` the input:
+    /// one 1x1 convolution into `scratch`, then `out[m, sh * y + ky, sw * x + kx] = conv[(m, ky, kx), y, x]`.
+    #[allow(clippy::too_many_arguments)]
+    fn run_depth_to_space(
+        &self,
+        plan: &ConvPlan,
+        input: &[f32],
+        batch: usize,
+        height: usize,
+        width: usize,
+        output: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) -> Result<(), Status> {
+        let [sh, sw] = self.shape.strides;
+        let geom = plan.shape().geometry(batch, height, width)?;
+        let need = geom.output_len();
+        scratch.try_reserve_exact(need).map_err(|_| Status::OutOfMemory)?;
+        scratch.resize(need, 0.0);
+        plan.run_geometry(&geom, input, scratch, None)?;
+        // Each output row interleaves `sw` rows of the conv's planes: a direct loop (the general strided
+        // copy works out every element's address from its index).
+        let plane = height * width;
+        let out_w = width * sw;
+        for nm in 0..batch * self.shape.out_channels {
+            let src = &scratch[nm * sh * sw * plane..(nm + 1) * sh * sw * plane];
+            let dst = &mut output[nm * sh * sw * plane..(nm + 1) * sh * sw * plane];
+            for y in 0..height {
+                for ky in 0..sh {
+                    let row = &mut dst[(y * sh + ky) * out_w..(y * sh + ky + 1) * out_w];
+                    for kx in 0..sw {
+                        let from = &src[(ky * sw + kx) * plane + y * width..(ky * sw + kx) * plane + (y + 1) * width];
+                        for (x, &value) in from.iter().enumerate() {
+                            row[x * sw + kx] = value;
+                        }
+                    }
+                }
             }
         }
         Ok(())

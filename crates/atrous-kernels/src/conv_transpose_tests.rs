@@ -203,3 +203,21 @@ fn bad_arguments_are_errors() {
     assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, 4, 5, &SERIAL), Err(Status::OutputLengthMismatch));
     assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, 0, 4, &SERIAL), Err(Status::ZeroDimension));
 }
+
+#[test]
+fn kernel_equal_to_stride_runs_as_one_conv_and_a_depth_to_space() {
+    let mut rng = Rng(13);
+    // Exact `stride x` outputs take the merged path; an output_padding row/column falls back to the phases.
+    for (s, h, w, oh, ow) in [
+        (shape(16, 1, [2, 2], [2, 2], [1, 1], [0, 0], 1), 9, 13, 18, 26),
+        (shape(6, 4, [3, 2], [3, 2], [1, 1], [0, 0], 2), 4, 5, 12, 10),
+        (shape(5, 5, [2, 2], [2, 2], [1, 1], [0, 0], 5), 6, 7, 12, 14),
+        (shape(16, 1, [2, 2], [2, 2], [1, 1], [0, 0], 1), 9, 13, 19, 27),
+    ] {
+        let plan = ConvTransposePlan::new(s, &vec![0.0; s.weight_len().unwrap()], None, Activation::None).unwrap();
+        assert!(plan.depth_to_space.is_some(), "{s:?} takes the merged path");
+        for act in ACTIVATIONS {
+            check(&Case { shape: s, batch: 2, h, w, oh, ow, act, bias: true }, &mut rng);
+        }
+    }
+}

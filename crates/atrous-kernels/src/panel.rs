@@ -137,6 +137,12 @@ impl PanelBlock {
                     continue;
                 }
                 let contiguous = (0..NR).all(|j| offsets[j] >= 0 && offsets[j] == offsets[0] + j as isize);
+                // Stride 2 along a row (the stem convs of mobile networks): every other input value, as
+                // the even lanes of vector pairs. Only when all 2 * NR values read lie in the plane.
+                let every_other = !contiguous
+                    && offsets[0] >= 0
+                    && offsets[0] as usize + 2 * NR <= plane
+                    && (0..NR).all(|j| offsets[j] == offsets[0] + 2 * j as isize);
                 let dst_start = panel_start + count * channels * NR;
                 let dst = self.data.as_mut_ptr().add(dst_start);
                 for c in 0..channels {
@@ -147,6 +153,13 @@ impl PanelBlock {
                         let mut j = 0;
                         while j < NR {
                             v::store(d.add(j), v::load(s.add(j)));
+                            j += v::LANES;
+                        }
+                    } else if every_other {
+                        let s = src.add(offsets[0] as usize);
+                        let mut j = 0;
+                        while j < NR {
+                            v::store(d.add(j), v::even_lanes(v::load(s.add(2 * j)), v::load(s.add(2 * j + v::LANES))));
                             j += v::LANES;
                         }
                     } else {

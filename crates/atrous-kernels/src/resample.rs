@@ -147,10 +147,19 @@ pub fn resize(src: &[f32], dst: &mut [f32], planes: usize, (h, w): (usize, usize
         return Err(Status::OutOfMemory);
     }
     rows.resize(h * ow, 0.0);
+    // Decided once, not per pixel: most resizes sample inside on every column.
+    let cols_outside = tx.inside.iter().any(|&inside| !inside);
     for p in 0..planes {
         let plane = &src[p * h * w..(p + 1) * h * w];
         for (r, row) in rows.chunks_exact_mut(ow).enumerate() {
             let line = &plane[r * w..(r + 1) * w];
+            if tx.taps == 2 {
+                // Linear, the common case, without the general tap loop.
+                for ((out, i), wk) in row.iter_mut().zip(tx.index.chunks_exact(2)).zip(tx.weight.chunks_exact(2)) {
+                    *out = line[i[0] as usize] * wk[0] + line[i[1] as usize] * wk[1];
+                }
+                continue;
+            }
             for (x, out) in row.iter_mut().enumerate() {
                 let (index, weight) = tx.at(x);
                 *out = index.iter().zip(weight).map(|(&i, &wk)| line[i as usize] * wk).sum();
@@ -167,8 +176,10 @@ pub fn resize(src: &[f32], dst: &mut [f32], planes: usize, (h, w): (usize, usize
             for (&i, &wk) in index.iter().zip(weight).skip(1) {
                 add_scaled_row(out, &rows[i as usize * ow..][..ow], wk);
             }
-            for (o, _) in out.iter_mut().zip(&tx.inside).filter(|(_, &inside)| !inside) {
-                *o = extrapolation;
+            if cols_outside {
+                for (o, _) in out.iter_mut().zip(&tx.inside).filter(|(_, &inside)| !inside) {
+                    *o = extrapolation;
+                }
             }
         }
     }

@@ -35,4 +35,5 @@ export {
   type SessionRunOptions,
   type SessionMemory,
   type ProfileEntry,
+  type NodeProfileEntry,
 } from './onnx/session.js';

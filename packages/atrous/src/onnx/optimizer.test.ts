@@ -40,7 +40,7 @@ describe('optimizeGraph', () => {
     m.node('Relu', [bn(m, 'bn', conv(m, 'c', 'x'))], ['y']);
     m.output('y');
     const { graph, report } = optimized(m);
-    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0 });
+    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 1, fusedResiduals: 0, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0, convsMovedBeforeResize: 0 });
     expect(graph.nodes.map((n) => `${n.domain}.${n.opType}`)).toEqual(['atrous.FusedConv']);
     const node = graph.nodes[0]!;
     expect(node.outputs).toEqual(['y']);
@@ -69,7 +69,7 @@ describe('optimizeGraph', () => {
     m.node('Clip', [m.node('Add', [side, main]), 'lo', 'hi'], ['y']);
     m.output('y');
     const { graph, report } = optimized(m);
-    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 2, fusedResiduals: 1, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0 });
+    expect(report).toEqual({ foldedBatchNorms: 1, fusedActivations: 2, fusedResiduals: 1, foldedBiasAdds: 0, fusedLayerNorms: 0, fusedGelus: 0, fusedMatMulBiases: 0, foldedDecoderConvs: 0, convsMovedBeforeResize: 0 });
     const order = graph.nodes.map((n) => n.name);
     expect(order).toEqual(['c2', 'c1']);
     const c1 = graph.nodes[1]!;
@@ -126,5 +126,48 @@ describe('optimizeGraph', () => {
     g2.output(out);
     g2.output('r');
     expect(optimized(g2).report.fusedActivations).toBe(0);
+  });
+
+  describe('1x1 convs after an upsampling Resize', () => {
+    /** x [1, c, 4, 4] -> Resize(scales) -> Conv 1x1 (c -> m, bias) -> Relu -> y. */
+    function decoder(o: { c?: number; m?: number; scales?: number[]; sizes?: boolean; readTwice?: boolean; kernel?: number } = {}): ModelBuilder {
+      const { c = 8, m: out = 4, scales = [1, 1, 2, 2], kernel = 1 } = o;
+      const m = new ModelBuilder(13);
+      m.input('x', [1, c, 4, 4]);
+      if (o.sizes) m.init('sizes', [4], [1, c, 8, 8], 7);
+      else m.init('scales', [4], scales);
+      const up = m.node('Resize', ['x', '', o.sizes ? '' : 'scales', ...(o.sizes ? ['sizes'] : [])], 1, { mode: 'linear' }, 'up');
+      m.init('w', [out, c, kernel, kernel], randomFloats(out * c * kernel * kernel, 3));
+      m.init('b', [out], randomFloats(out, 4));
+      m.node('Relu', [m.node('Conv', [up, 'w', 'b'], 1, {}, 'mix')], ['y']);
+      m.output('y');
+      if (o.readTwice) m.output(up);
+      return m;
+    }
+
+    it('moves the conv before the Resize, keeping the activation after it', () => {
+      const { graph, report } = optimized(decoder());
+      expect(report.convsMovedBeforeResize).toBe(1);
+      expect(report.fusedActivations).toBe(0);
+      expect(graph.nodes.map((n) => n.opType)).toEqual(['Conv', 'Resize', 'Relu']);
+      const [conv, resize, relu] = graph.nodes;
+      expect(conv!.inputs[0]).toBe('x');
+      expect(resize!.inputs[0]).toBe(conv!.outputs[0]);
+      expect(relu!.inputs[0]).toBe(resize!.outputs[0]);
+    });
+
+    it('leaves it where it costs more or is not known to pay: more outputs, downsampling, sizes, a shared Resize, 3x3', () => {
+      for (const [what, m] of [
+        ['more output channels', decoder({ c: 4, m: 8 })],
+        ['downsampling', decoder({ scales: [1, 1, 0.5, 2] })],
+        ['sizes', decoder({ sizes: true })],
+        ['Resize read twice', decoder({ readTwice: true })],
+        ['3x3 conv', decoder({ kernel: 3 })],
+      ] as const) {
+        const { graph, report } = optimized(m);
+        expect(report.convsMovedBeforeResize, what).toBe(0);
+        expect(graph.nodes[0]!.opType, what).toBe('Resize');
+      }
+    });
   });
 });

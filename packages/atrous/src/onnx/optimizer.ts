@@ -5,6 +5,7 @@ import type { GraphIR, NodeIR } from './graph.js';
 import { batchNormAffine } from './ops/normalization.js';
 import { clipBounds } from './ops/unary.js';
 import { INTERNAL_DOMAIN } from './ops/registry.js';
+import { moveChannelMapsBeforeResize } from './resize-commute.js';
 import { fuseTransformerPatterns, type TransformerFusionReport } from './transformer-fusions.js';
 
 /** What the optimizer did, for tests and the session's report. */
@@ -13,6 +14,8 @@ export interface OptimizerReport extends TransformerFusionReport {
   fusedActivations: number;
   fusedResiduals: number;
   foldedBiasAdds: number;
+  /** 1x1 convs after an upsampling Resize run before it, on the smaller map (`resize-commute.ts`). */
+  convsMovedBeforeResize: number;
 }
 
 /** Consumers of each value, graph outputs counted as one consumer each. */
@@ -124,7 +127,9 @@ function activationOf(node: NodeIR, consts: Map<string, HostTensor>, opset: numb
  * A value is only absorbed when nothing else reads it and it is not a graph output.
  */
 export function optimizeGraph(graph: GraphIR): OptimizerReport {
-  const report: OptimizerReport = { foldedBatchNorms: 0, fusedActivations: 0, fusedResiduals: 0, foldedBiasAdds: 0, ...fuseTransformerPatterns(graph) };
+  const transformer = fuseTransformerPatterns(graph);
+  const convsMovedBeforeResize = moveChannelMapsBeforeResize(graph);
+  const report: OptimizerReport = { foldedBatchNorms: 0, fusedActivations: 0, fusedResiduals: 0, foldedBiasAdds: 0, convsMovedBeforeResize, ...transformer };
   const consts = graph.initializers;
   const outputs = new Set(graph.outputs.map((o) => o.name));
   const removed = new Set<NodeIR>();

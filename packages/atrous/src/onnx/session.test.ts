@@ -332,4 +332,35 @@ describe('InferenceSession.run with pre-allocated outputs', () => {
     expect(bits(y)).toEqual(bits((await s.run({ x })).y!));
     s.dispose();
   });
+
+  it('profile: true times each step, by op type and by node in run order; off, nothing is recorded', async () => {
+    const m = new ModelBuilder(13);
+    m.input('x', [1, 2, 6, 6]);
+    m.init('w', [3, 2, 1, 1], randomFloats(6, 5));
+    m.node('Relu', [m.node('Conv', ['x', 'w'], 1, {}, 'mix')], ['r'], {}, 'act');
+    m.node('Sigmoid', ['x'], ['s'], {}, 'gate');
+    m.node('Mul', ['r', 'r'], ['y'], {}, 'square');
+    m.output('y');
+    m.output('s');
+    const x = new Tensor('float32', randomFloats(72, 6), [1, 2, 6, 6]);
+    const plain = await InferenceSession.create(m.bytes());
+    await plain.run({ x });
+    expect(plain.profile).toEqual([]);
+    expect(plain.nodeProfile).toEqual([]);
+    const s = await InferenceSession.create(m.bytes(), { profile: true });
+    await s.run({ x });
+    // Conv + Relu fused into one step, named after the conv.
+    expect(s.nodeProfile.map((n) => [n.name, n.opType, n.outputDims])).toEqual([
+      ['mix', 'FusedConv', [1, 3, 6, 6]],
+      ['gate', 'Sigmoid', [1, 2, 6, 6]],
+      ['square', 'Mul', [1, 3, 6, 6]],
+    ]);
+    for (const n of s.nodeProfile) expect(n.ms).toBeGreaterThanOrEqual(0);
+    expect(s.profile.map((e) => [e.opType, e.count]).sort()).toEqual([['FusedConv', 1], ['Mul', 1], ['Sigmoid', 1]]);
+    const sum = (xs: readonly { ms: number }[]) => xs.reduce((a, e) => a + e.ms, 0);
+    expect(sum(s.profile)).toBeCloseTo(sum(s.nodeProfile), 9);
+    plain.dispose();
+    s.dispose();
+  });
 });
+

@@ -37,6 +37,16 @@ export interface ProfileEntry {
   ms: number;
 }
 
+/** Time of one step (one node of the optimized graph) in the last run, in ms. */
+export interface NodeProfileEntry {
+  /** The node's name (an optimizer fusion keeps the name of the node it rewrote). */
+  name: string;
+  opType: string;
+  /** Dims of its first output. */
+  outputDims: readonly number[];
+  ms: number;
+}
+
 /** A graph input or output as the model declares it; symbolic dims are names (`"batch"`) or `"?"`. */
 export interface ValueMetadata {
   name: string;
@@ -120,6 +130,7 @@ export class InferenceSession {
   private disposed = false;
   private profiling = false;
   private lastProfile: ProfileEntry[] = [];
+  private lastNodeProfile: NodeProfileEntry[] = [];
 
   private constructor(env: RunEnv, graph: GraphIR, states: Map<NodeIR, NodeState>, report: OptimizerReport) {
     this.engine = env.engine;
@@ -180,6 +191,11 @@ export class InferenceSession {
   /** With `profile: true`: time per op type in the last run. */
   get profile(): readonly ProfileEntry[] {
     return this.lastProfile;
+  }
+
+  /** With `profile: true`: time per step (node of the optimized graph) in the last run, in run order. */
+  get nodeProfile(): readonly NodeProfileEntry[] {
+    return this.lastNodeProfile;
   }
 
   /** Peak size of the wasm memory seen by this session's create and runs, in bytes. */
@@ -261,6 +277,7 @@ export class InferenceSession {
       }
     };
     const times = this.profiling ? new Map<string, ProfileEntry>() : undefined;
+    const nodeTimes: NodeProfileEntry[] = [];
     for (const step of program.steps) {
       if (memory.inPlace.has(step)) continue; // its inputs were written into its output
       if (!times) {
@@ -269,13 +286,18 @@ export class InferenceSession {
       }
       const t0 = performance.now();
       execute(step);
+      const ms = performance.now() - t0;
       const key = step.node.opType;
       const entry = times.get(key) ?? { opType: key, count: 0, ms: 0 };
       entry.count++;
-      entry.ms += performance.now() - t0;
+      entry.ms += ms;
       times.set(key, entry);
+      nodeTimes.push({ name: step.node.name, opType: key, outputDims: program.metas.get(step.outputs[0]!)?.dims ?? [], ms });
     }
-    if (times) this.lastProfile = [...times.values()].sort((a, b) => b.ms - a.ms);
+    if (times) {
+      this.lastProfile = [...times.values()].sort((a, b) => b.ms - a.ms);
+      this.lastNodeProfile = nodeTimes;
+    }
     const results: InferenceResults = {};
     for (const name of this.outputNames) {
       const out = given?.get(name);

@@ -99,8 +99,16 @@ function resize(linear: boolean): OpImporter {
     const b = ctx.b;
     const name = ctx.outputs[0]!.name;
     const nchw = b.asNchw(x);
-    let sizes: string;
-    if (x.signature[0]! >= 0 && x.signature[3]! >= 0) {
+    // Whole-number upsampling of a fixed H, W goes in as scales (ONNX samples at the same points: the scale
+    // is out / in either way, and N, C need not be known), so the optimizer can see that it upsamples
+    // (resize-commute.ts); any other size as sizes.
+    const fixedPlane = x.signature[1]! >= 0 && x.signature[2]! >= 0;
+    const whole = fixedPlane && size[0]! % x.dims[1]! === 0 && size[1]! % x.dims[2]! === 0;
+    let scales = '';
+    let sizes = '';
+    if (whole) {
+      scales = b.constant(`${name}/scales`, { type: 'float32', dims: [4], data: Float32Array.of(1, 1, size[0]! / x.dims[1]!, size[1]! / x.dims[2]!) });
+    } else if (x.signature[0]! >= 0 && x.signature[3]! >= 0) {
       sizes = b.ints(`${name}/sizes`, [x.dims[0]!, x.dims[3]!, size[0]!, size[1]!]);
     } else {
       // N or C is left to run time: sizes are [N, C] of the input's shape and the constant H, W, which the
@@ -113,7 +121,7 @@ function resize(linear: boolean): OpImporter {
       b.node('Concat', [batchAndChannels, b.ints(`${name}/hw`, [size[0]!, size[1]!])], [sizes], { axis: 0 });
     }
     const coord = alignCorners ? 'align_corners' : halfPixel ? (linear ? 'half_pixel' : 'tf_half_pixel_for_nn') : 'asymmetric';
-    b.node('Resize', [nchw, '', '', sizes], [ctx.output(0, 'nchw')], {
+    b.node('Resize', [nchw, '', scales, sizes], [ctx.output(0, 'nchw')], {
       mode: linear ? 'linear' : 'nearest',
       coordinate_transformation_mode: coord,
       ...(linear ? {} : { nearest_mode: alignCorners ? 'round_prefer_ceil' : 'floor' }),

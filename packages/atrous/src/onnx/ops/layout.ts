@@ -150,6 +150,10 @@ function transpose(ctx: OpContext): PreparedOp {
     throw opError(ctx.node, `perm ${show(perm)} is not a permutation of the ${rank} axes of dims ${show(x.dims)}`);
   }
   const dims = perm.map((p) => x.dims[p]!);
+  // Moving only axes of size 1 keeps every element where it is ([1, 1, H, W] -> [1, H, W, 1], the
+  // NCHW -> NHWC of a one-channel map): a view, no copy.
+  const moved = perm.filter((p) => x.dims[p] !== 1);
+  if (moved.every((p, i) => i === 0 || p > moved[i - 1]!)) return { outputs: [{ type: x.type, dims }], view: true, run: () => {} };
   const inStrides = stridesOf(x.dims);
   const ss = perm.map((p) => inStrides[p]!);
   const ds = stridesOf(dims);
