@@ -265,7 +265,7 @@ impl ConvTransposePlan {
         let mut scratch: Vec<f32> = Vec::new();
         if let Some(plan) = &self.depth_to_space {
             if out_height == height * sh && out_width == width * sw {
-                return self.run_depth_to_space(plan, input, batch, height, width, output, &mut scratch);
+                return self.run_depth_to_space(plan, input, batch, height, width, output, &mut scratch, par);
             }
         }
         for rho_h in 0..sh.min(out_height) {
@@ -328,13 +328,14 @@ impl ConvTransposePlan {
         width: usize,
         output: &mut [f32],
         scratch: &mut Vec<f32>,
+        par: &dyn Parallel,
     ) -> Result<(), Status> {
         let [sh, sw] = self.shape.strides;
         let geom = plan.shape().geometry(batch, height, width)?;
         let need = geom.output_len();
         scratch.try_reserve_exact(need).map_err(|_| Status::OutOfMemory)?;
         scratch.resize(need, 0.0);
-        plan.run_geometry(&geom, input, scratch, None)?;
+        plan.run_geometry(&geom, input, scratch, None, par)?;
         // Each output row interleaves `sw` rows of the conv's planes: a direct loop (the general strided
         // copy works out every element's address from its index).
         let plane = height * width;
