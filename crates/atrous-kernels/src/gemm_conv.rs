@@ -12,7 +12,7 @@ use crate::status::Status;
 use crate::isa::active as v;
 use crate::micro_kernel::{accumulate, Tile, MR, NR, NV};
 use crate::panel::PanelBlock;
-use crate::parallel::{piece_range, pieces, Parallel, SharedMut};
+use crate::parallel::{piece_range, pieces, Parallel, SharedMut, PIECES_PER_THREAD};
 use crate::weights::PackedWeights;
 
 /// Where a tile's results go and what is added to them.
@@ -39,15 +39,26 @@ pub unsafe fn run(
     let pixels = geom.out_height * geom.out_width;
     let block_pixels = PanelBlock::block_pixels(geom);
     let blocks = pixels.div_ceil(block_pixels);
-    let units = geom.batch * geom.groups * blocks;
     let work = [geom.batch, geom.out_channels, pixels, geom.channels_per_group(), geom.taps()].iter().fold(1usize, |a, &b| a.saturating_mul(b));
+    // Few pixel blocks (small feature maps, as in ASPP) also split the output channels: a unit then packs
+    // its panels for its share of the channel tiles only, a small cost beside the tiles' multiply-adds.
+    let spatial = geom.batch * geom.groups * blocks;
+    let tiles = weights.channel_tiles();
+    let wanted = par.width() * PIECES_PER_THREAD;
+    let tile_groups = if par.width() > 1 && work >= par.min_work() && spatial < wanted {
+        wanted.div_ceil(spatial).min(tiles.div_ceil(2)).max(1)
+    } else {
+        1
+    };
+    let units = spatial * tile_groups;
     let count = pieces(par, units, work);
     let out = SharedMut(output.as_mut_ptr());
     let failed = AtomicBool::new(false);
+    let split = Split { blocks, tile_groups, tiles };
     par.run(count, &|piece| {
         let range = piece_range(units, count, piece);
         // SAFETY: the caller's contract; units write disjoint output tiles.
-        if unsafe { run_units(geom, weights, epilogue, input, out, residual, blocks, range) }.is_err() {
+        if unsafe { run_units(geom, weights, epilogue, input, out, residual, &split, range) }.is_err() {
             failed.store(true, Ordering::Relaxed);
         }
     })?;
@@ -57,7 +68,15 @@ pub unsafe fn run(
     Ok(())
 }
 
-/// Units `range` (image-major, then group, then pixel block) of `run`.
+/// How `run` cut the output: `blocks` pixel blocks per image and group, each in `tile_groups` runs of the
+/// `tiles` channel tiles.
+struct Split {
+    blocks: usize,
+    tile_groups: usize,
+    tiles: usize,
+}
+
+/// Units `range` (image-major, then group, then pixel block, then run of channel tiles) of `run`.
 unsafe fn run_units(
     geom: &Geometry,
     weights: &PackedWeights,
@@ -65,7 +84,7 @@ unsafe fn run_units(
     input: &[f32],
     out: SharedMut<f32>,
     residual: Option<&[f32]>,
-    blocks: usize,
+    split: &Split,
     range: Range<usize>,
 ) -> Result<(), Status> {
     let mut block = PanelBlock::new(geom)?;
@@ -84,8 +103,11 @@ unsafe fn run_units(
         partial.resize(len, 0.0f32);
     }
     let out = out.get();
+    let (blocks, tile_groups) = (split.blocks, split.tile_groups);
     for unit in range {
-        let (n, g, b) = (unit / (geom.groups * blocks), unit / blocks % geom.groups, unit % blocks);
+        let (spatial, tile_group) = (unit / tile_groups, unit % tile_groups);
+        let (n, g, b) = (spatial / (geom.groups * blocks), spatial / blocks % geom.groups, spatial % blocks);
+        let tile_range = piece_range(split.tiles, tile_groups, tile_group);
         let group_input = input.as_ptr().add((n * geom.in_channels + g * cin) * plane);
         let first_channel = g * mg;
         let image_out = n * geom.out_channels * pixels;
@@ -97,7 +119,7 @@ unsafe fn run_units(
             for i in 0..panels {
                 block.pack(geom, group_input, i, start + i * NR, c0, count);
             }
-            for tile in 0..weights.channel_tiles() {
+            for tile in tile_range.clone() {
                 let a = weights.block(g, tile);
                 let m0 = first_channel + tile * MR;
                 let rows = MR.min(mg - tile * MR);

@@ -6,8 +6,10 @@
 //! row sums a few of those rows, which vectorises (a load and a multiply-add per tap and output pixel).
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::isa::active as v;
+use crate::parallel::{piece_range, pieces, Parallel, SharedMut, SERIAL};
 use crate::status::Status;
 
 /// How a coordinate between source samples is interpolated.
@@ -129,6 +131,11 @@ fn cubic_weights(r: f64, a: f64) -> [f64; 4] {
 /// `extrapolation`. Fails with `InvalidTable` when the tables do not fit the sizes, `InputLengthMismatch`
 /// or `OutputLengthMismatch` for short buffers, `OutOfMemory` without scratch.
 pub fn resize(src: &[f32], dst: &mut [f32], planes: usize, (h, w): (usize, usize), (oh, ow): (usize, usize), ty: &AxisTaps, tx: &AxisTaps, extrapolation: f32) -> Result<(), Status> {
+    resize_on(&SERIAL, src, dst, planes, (h, w), (oh, ow), ty, tx, extrapolation)
+}
+
+/// `resize` with its planes split over `par` (each piece a run of whole planes: the same bits).
+pub fn resize_on(par: &dyn Parallel, src: &[f32], dst: &mut [f32], planes: usize, (h, w): (usize, usize), (oh, ow): (usize, usize), ty: &AxisTaps, tx: &AxisTaps, extrapolation: f32) -> Result<(), Status> {
     let (Some(in_len), Some(out_len)) = (h.checked_mul(w).and_then(|n| n.checked_mul(planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(planes))) else {
         return Err(Status::SizeOverflow);
     };
@@ -142,6 +149,27 @@ pub fn resize(src: &[f32], dst: &mut [f32], planes: usize, (h, w): (usize, usize
     if dst.len() < out_len {
         return Err(Status::OutputLengthMismatch);
     }
+    let work = out_len.saturating_mul(ty.taps + tx.taps);
+    let count = pieces(par, planes, work);
+    let out = SharedMut(dst.as_mut_ptr());
+    let failed = AtomicBool::new(false);
+    par.run(count, &|piece| {
+        let range = piece_range(planes, count, piece);
+        // SAFETY: pieces write disjoint planes of `dst`, which holds `out_len` floats.
+        let dst = unsafe { core::slice::from_raw_parts_mut(out.get().add(range.start * oh * ow), range.len() * oh * ow) };
+        if resize_planes(&src[range.start * h * w..range.end * h * w], dst, (h, w), (oh, ow), ty, tx, extrapolation).is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+    })?;
+    if failed.load(Ordering::Relaxed) {
+        return Err(Status::OutOfMemory);
+    }
+    Ok(())
+}
+
+/// Every plane of `src` into `dst` (lengths checked by `resize_on`).
+fn resize_planes(src: &[f32], dst: &mut [f32], (h, w): (usize, usize), (oh, ow): (usize, usize), ty: &AxisTaps, tx: &AxisTaps, extrapolation: f32) -> Result<(), Status> {
+    let planes = src.len() / (h * w);
     let mut rows: Vec<f32> = Vec::new();
     if rows.try_reserve_exact(h * ow).is_err() {
         return Err(Status::OutOfMemory);
@@ -318,6 +346,9 @@ mod tests {
             let tx = AxisTaps::new(&xs, w, interpolation, extrapolate).unwrap();
             let mut dst = vec![f32::NAN; planes * oh * ow];
             resize(&src, &mut dst, planes, (h, w), (oh, ow), &ty, &tx, 7.5).unwrap();
+            let mut split = std::vec![f32::NAN; dst.len()];
+            resize_on(&crate::parallel::testing::Threads(3), &src, &mut split, planes, (h, w), (oh, ow), &ty, &tx, 7.5).unwrap();
+            assert!(split.iter().zip(&dst).all(|(a, b)| a.to_bits() == b.to_bits()), "3 threads differ from one");
             for p in 0..planes {
                 let want = reference_2d(&src[p * h * w..][..h * w], (h, w), &ys, &xs, interpolation, extrapolate.then_some(7.5));
                 for (i, (&got, &want)) in dst[p * oh * ow..][..oh * ow].iter().zip(&want).enumerate() {

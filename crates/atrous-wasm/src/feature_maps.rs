@@ -28,7 +28,9 @@ abi_table! {
         EXTRAPOLATE = 8,
         /// f32
         EXTRAPOLATION_VALUE = 9,
-        LEN = 10,
+        /// A team handle to split the planes over, or 0.
+        TEAM = 10,
+        LEN = 11,
     }
 }
 
@@ -52,7 +54,8 @@ pub unsafe extern "C" fn atrous_resize(src: *const f32, dst: *mut f32, desc: *co
     Status::code((|| {
         let r = ResizeCall::decode(desc, coords)?;
         let (in_len, out_len) = (len3(r.planes, r.h, r.w)?, len3(r.planes, r.oh, r.ow)?);
-        atrous_kernels::resample::resize(
+        atrous_kernels::resample::resize_on(
+            crate::team::runner(r.team),
             std::slice::from_raw_parts(src, in_len),
             std::slice::from_raw_parts_mut(dst, out_len),
             r.planes,
@@ -76,6 +79,7 @@ pub(crate) struct ResizeCall {
     pub ty: atrous_kernels::resample::AxisTaps,
     pub tx: atrous_kernels::resample::AxisTaps,
     pub extrapolation: f32,
+    pub team: *const crate::team::Team,
 }
 
 impl ResizeCall {
@@ -95,7 +99,7 @@ impl ResizeCall {
         let c = std::slice::from_raw_parts(coords, oh.checked_add(ow).ok_or(Status::SizeOverflow)?);
         let ty = AxisTaps::new(&c[..oh], h, interpolation, extrapolate)?;
         let tx = AxisTaps::new(&c[oh..], w, interpolation, extrapolate)?;
-        Ok(ResizeCall { planes, h, w, oh, ow, ty, tx, extrapolation: f32::from_bits(d[resize_desc::EXTRAPOLATION_VALUE]) })
+        Ok(ResizeCall { planes, h, w, oh, ow, ty, tx, extrapolation: f32::from_bits(d[resize_desc::EXTRAPOLATION_VALUE]), team: d[resize_desc::TEAM] as usize as *const crate::team::Team })
     }
 }
 

@@ -22,6 +22,7 @@ export class FeatureMapKernels {
     const c = e.alloc(bytes, `${op}: resize coordinates`);
     try {
       new Float64Array(e.exports.memory.buffer, c, coords.length).set(coords);
+      desc[ResizeDesc.TEAM] = e.teamPtr;
       const d = e.scratchU32(desc);
       check(e.exports.atrous_resize(src, dst, d, c), op, () => `descriptor ${Array.from(desc).join(', ')}`);
     } finally {

@@ -224,7 +224,8 @@ export const ResizeDesc = {
   EXCLUDE_OUTSIDE: 7,
   EXTRAPOLATE: 8,
   EXTRAPOLATION_VALUE: 9,
-  LEN: 10,
+  TEAM: 10,
+  LEN: 11,
 } as const;
 
 /** How `atrous_resize` interpolates. */
