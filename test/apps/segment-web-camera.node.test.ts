@@ -258,7 +258,7 @@ describe('segment-web: the person models', () => {
     await page.click('#camera-toggle');
     expect(await page.evaluate(() => document.body.dataset.camera)).toBe('off');
     expect(await page.evaluate(() => (window as unknown as { __streams: MediaStream[] }).__streams.flatMap((s) => s.getTracks()).map((t) => t.readyState))).toEqual(['ended']);
-    expect(await page.isHidden('#camera-box')).toBe(true);
+    await page.waitForSelector('#camera-box', { state: 'hidden', timeout: 10_000 });
     // The photo is back, and the frames counter stops.
     expect(await page.isVisible('#canvas-box')).toBe(true);
   });

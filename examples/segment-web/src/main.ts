@@ -559,6 +559,9 @@ async function startCamera(): Promise<void> {
     return;
   }
   setCameraState('starting');
+  // A new camera session starts its counters from nothing: a reader (the page's tests) must not see the
+  // previous session's frames or model size as this one's.
+  for (const key of ['frames', 'modelSize', 'dropped', 'person']) delete ui.cameraBox.dataset[key];
   state.run?.abort();
   try {
     const { session, source } = await loadModel(id);
