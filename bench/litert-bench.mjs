@@ -39,10 +39,12 @@ const HELP = `usage: node bench/litert-bench.mjs [flags]
   --warmup <n>        untimed frames per runtime per model before timing (default 10)
   --rounds <n>        at least this many rounds (one frame per runtime each) per model (default 100)
   --seconds <s>       and at least this many seconds of rounds per model (default 20)
+  --threads <n>       threads for both (default 1): LiteRT.js's threaded build and atrous's intraOpNumThreads,
+                      on a page served cross-origin isolated (COOP/COEP)
   --help`;
 
 function parseArgs(argv) {
-  const o = { photo: 'astronaut.png', warmup: 10, rounds: 100, seconds: 20 };
+  const o = { photo: 'astronaut.png', warmup: 10, rounds: 100, seconds: 20, threads: 1 };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].includes('=') ? argv[i].split(/=(.*)/s) : [argv[i], undefined];
     const value = () => inline ?? argv[++i];
@@ -58,6 +60,7 @@ function parseArgs(argv) {
     else if (flag === '--warmup') o.warmup = num(0);
     else if (flag === '--rounds') o.rounds = num(1);
     else if (flag === '--seconds') o.seconds = num(0);
+    else if (flag === '--threads') o.threads = num(1);
     else throw new Error(`unknown flag ${argv[i]}\n${HELP}`);
   }
   return o;
@@ -81,7 +84,14 @@ async function main() {
     root: resolve(here, 'litert'),
     cacheDir: resolve(here, 'node_modules/.vite-litert'),
     logLevel: 'warn',
-    server: { host: '127.0.0.1', port: 0, strictPort: false, fs: { allow: [searchForWorkspaceRoot(root), PHOTO_DIR] } },
+    server: {
+      host: '127.0.0.1',
+      port: 0,
+      strictPort: false,
+      fs: { allow: [searchForWorkspaceRoot(root), PHOTO_DIR] },
+      // Threads need SharedArrayBuffer, which only a cross-origin-isolated page has.
+      headers: o.threads > 1 ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {},
+    },
     // Bundled before the page loads, so the dev server does not reload the page halfway.
     optimizeDeps: { include: ['@litertjs/core'] },
   });
@@ -97,7 +107,7 @@ async function main() {
     await page.goto(url);
     await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
     out = await page.evaluate((opts) => window.runBench(opts), {
-      photoUrl: `/@fs${PHOTO_DIR}/${o.photo}`, warmup: o.warmup, minRounds: o.rounds, minSeconds: o.seconds, tolerance: TOLERANCE,
+      photoUrl: `/@fs${PHOTO_DIR}/${o.photo}`, warmup: o.warmup, minRounds: o.rounds, minSeconds: o.seconds, tolerance: TOLERANCE, threads: o.threads,
     });
   } finally {
     await browser.close();
@@ -108,14 +118,16 @@ async function main() {
 
   const flags = process.argv.slice(2).join(' ');
   const lines = [];
-  lines.push(`## Selfie segmentation in chromium, per frame, single thread: atrous vs LiteRT.js (issue 11)`);
+  const threadsText = o.threads > 1 ? `${o.threads} threads` : 'single thread';
+  lines.push(`## Selfie segmentation in chromium, per frame, ${threadsText}: atrous vs LiteRT.js (issues 10, 11)`);
   lines.push('');
   lines.push(`- date: ${new Date().toISOString()}, workspace ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain') ? ' (uncommitted changes)' : ''}`);
   lines.push(`- command: \`pnpm bench:litert${flags ? ' ' + flags : ''}\` = \`node bench/litert-bench.mjs${flags ? ' ' + flags : ''}\``);
   lines.push(`- machine: ${cpuModel()}, ${out.env.hardwareConcurrency} logical cores (lscpu)`);
   lines.push(`- load before: \`${loadBefore}\``);
-  lines.push(`- browser: Debian chromium ${chromiumVersion} (/usr/bin/chromium, headless, test/vitest.config.ts's flags) driven by playwright-core ${version('playwright-core')}; page served by Vite ${version('vite')}; crossOriginIsolated ${out.env.crossOriginIsolated} (so no SharedArrayBuffer: single thread for both); performance.now() step ${out.env.timerResolutionMs.toFixed(3)} ms`);
-  lines.push(`- atrous ${version('atrous')}, build \`${out.env.atrousBuild}\`, \`InferenceSession\` on the page's main thread (no worker); LiteRT.js @litertjs/core ${version('@litertjs/core')}, \`loadAndCompile(model, { accelerator: 'wasm' })\` (XNNPACK) from the plain single-thread \`litert_wasm_internal.js\`, on the same main thread`);
+  lines.push(`- browser: Debian chromium ${chromiumVersion} (/usr/bin/chromium, headless, test/vitest.config.ts's flags) driven by playwright-core ${version('playwright-core')}; page served by Vite ${version('vite')}; crossOriginIsolated ${out.env.crossOriginIsolated}${o.threads > 1 ? ` (COOP/COEP served: ${o.threads} threads for both)` : ' (so no SharedArrayBuffer: single thread for both)'}; performance.now() step ${out.env.timerResolutionMs.toFixed(3)} ms`);
+  const liteRtBuild = o.threads > 1 ? `the threaded \`litert_wasm_threaded_internal.js\` with \`cpuOptions: { numThreads: ${o.threads} }\`` : `the plain single-thread \`litert_wasm_internal.js\``;
+  lines.push(`- atrous ${version('atrous')}, build \`${out.env.atrousBuild}\` with \`intraOpNumThreads: ${o.threads}\`, \`InferenceSession\` on the page's main thread (no worker); LiteRT.js @litertjs/core ${version('@litertjs/core')}, \`loadAndCompile(model, { accelerator: 'wasm' })\` (XNNPACK) from ${liteRtBuild}, on the same main thread`);
   lines.push(`- frame (timed, the same for both): ${o.photo} drawn by the canvas at the model's size gives RGBA ImageData (outside the timing); per frame: RGBA -> NHWC float32 in [0, 1] (one JS loop), input tensor made (\`new Tensor('float32', x, shape)\` / \`new LiteRtTensor(x, shape)\`), \`await run\`, output read into a Float32Array (atrous \`.data\`; LiteRT.js \`toTypedArray().slice()\`, then the tensors deleted)`);
   lines.push(`- repetitions: one page, per model: outputs compared once, ${o.warmup} untimed frames per runtime, then rounds of one frame per runtime (order alternating each round) until >= ${o.rounds} rounds and >= ${o.seconds} s; each frame timed alone with performance.now()`);
   lines.push('');

@@ -5,6 +5,7 @@
 import { InferenceSession, Tensor, init, loadedBuild } from 'atrous';
 import { Tensor as LiteRtTensor, loadAndCompile, loadLiteRt } from '@litertjs/core';
 import liteRtJs from '@litertjs/core/wasm/litert_wasm_internal.js?url';
+import liteRtThreadedJs from '@litertjs/core/wasm/litert_wasm_threaded_internal.js?url';
 import generalUrl from '@mediapipe/selfie_segmentation/selfie_segmentation.tflite?url';
 import landscapeUrl from '@mediapipe/selfie_segmentation/selfie_segmentation_landscape.tflite?url';
 
@@ -39,9 +40,11 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-window.runBench = async ({ photoUrl, warmup, minRounds, minSeconds, tolerance }) => {
+window.runBench = async ({ photoUrl, warmup, minRounds, minSeconds, tolerance, threads }) => {
   await init();
-  await loadLiteRt(liteRtJs);
+  // Threads: LiteRT.js's threaded build (pthreads over SharedArrayBuffer) with `threads` XNNPACK threads,
+  // atrous with `intraOpNumThreads: threads`; both need the cross-origin-isolated page the bench serves then.
+  await loadLiteRt(threads > 1 ? liteRtThreadedJs : liteRtJs);
   const env = {
     userAgent: navigator.userAgent,
     crossOriginIsolated: globalThis.crossOriginIsolated,
@@ -52,8 +55,9 @@ window.runBench = async ({ photoUrl, warmup, minRounds, minSeconds, tolerance })
   const results = [];
   for (const m of MODELS) {
     const bytes = new Uint8Array(await (await fetch(m.url)).arrayBuffer());
-    const reference = await loadAndCompile(bytes.slice(), { accelerator: 'wasm' });
-    const session = await InferenceSession.create(bytes.slice());
+    const reference = await loadAndCompile(bytes.slice(), { accelerator: 'wasm', cpuOptions: { numThreads: threads } });
+    const session = await InferenceSession.create(bytes.slice(), { intraOpNumThreads: threads });
+    if (session.intraOpNumThreads !== threads) throw new Error(`atrous runs ${session.intraOpNumThreads} threads, not ${threads}: ${session.threadsUnavailable}`);
     const inputName = session.inputNames[0], outputName = session.outputNames[0];
     const shape = [1, m.height, m.width, 3];
     const pixels = await photoPixels(photoUrl, m.height, m.width);
