@@ -8,7 +8,6 @@
 //! compare, logical on bytes, Where) share it, so its coalescing is written once; ~200 of the lines are the tests.
 
 use crate::isa::{active as v, load_partial, store_partial, store_upto, LANES};
-use crate::parallel::{piece_range, pieces, Parallel, SharedMut};
 use crate::status::Status;
 use crate::vmath;
 use v::V;
@@ -102,41 +101,19 @@ impl<const K: usize> Broadcast<K> {
 
     /// Calls `row(offsets, inner_strides, out_offset, n)` for every innermost row.
     #[inline(always)]
-    fn for_each_row(&self, row: impl FnMut([usize; K], [usize; K], usize, usize)) {
-        self.for_each_span(0..self.len, row)
-    }
-
-    /// As `for_each_row` for the outputs `span` only (in row-major order): rows cut at its ends, so a
-    /// thread can take any run of outputs, inside one row or across many.
-    #[inline(always)]
-    fn for_each_span(&self, span: core::ops::Range<usize>, mut row: impl FnMut([usize; K], [usize; K], usize, usize)) {
-        if self.len == 0 || span.is_empty() {
+    fn for_each_row(&self, mut row: impl FnMut([usize; K], [usize; K], usize, usize)) {
+        if self.len == 0 {
             return;
         }
         let r = self.rank;
         let n = self.dims[r - 1];
         let inner: [usize; K] = core::array::from_fn(|k| self.strides[k][r - 1]);
-        // The multi-index of the span's first row, innermost outer dim fastest.
         let mut index = [0usize; MAX_RANK];
         let mut offsets = [0usize; K];
-        let mut rest = span.start / n;
-        for d in (0..r - 1).rev() {
-            index[d] = rest % self.dims[d];
-            rest /= self.dims[d];
-            for k in 0..K {
-                offsets[k] += index[d] * self.strides[k][d];
-            }
-        }
-        let mut col = span.start % n;
-        let mut out = span.start - col;
+        let mut out = 0;
         loop {
-            let count = (n - col).min(span.end - (out + col));
-            row(core::array::from_fn(|k| offsets[k] + col * inner[k]), inner, out + col, count);
+            row(offsets, inner, out, n);
             out += n;
-            col = 0;
-            if out >= span.end {
-                return;
-            }
             // Odometer over the outer dims, innermost outer dim fastest.
             let mut d = r - 1;
             loop {
@@ -192,47 +169,32 @@ fn fmod(a: V, b: V) -> V {
     v::sub(a, v::mul(v::trunc(v::div(a, b)), b))
 }
 
-/// `out = a op b` over `shape` (operand 0 `a`, operand 1 `b`), runs of outputs split over `par` (each
-/// element the same arithmetic wherever it lands: the same bits).
+/// `out = a op b` over `shape` (operand 0 `a`, operand 1 `b`).
 ///
 /// # Safety
 /// `a` and `b` valid for `shape.extent(0)` / `extent(1)` floats, `out` for `shape.len()`; `out` overlaps
 /// neither input, or is exactly an input whose strides are the output's own (in-place).
-pub unsafe fn binary(op: BinaryOp, a: *const f32, b: *const f32, out: *mut f32, shape: &Broadcast<2>, par: &dyn Parallel) -> Result<(), Status> {
-    // Runs of whole vectors-worth of outputs; the pieces never share an output.
-    const RUN: usize = 1024;
-    let runs = shape.len().div_ceil(RUN);
-    let count = pieces(par, runs, shape.len());
-    let (a, b, out) = (SharedMut(a as *mut f32), SharedMut(b as *mut f32), SharedMut(out));
-    par.run(count, &|piece| {
-        let r = piece_range(runs, count, piece);
-        let span = r.start * RUN..(r.end * RUN).min(shape.len());
-        // SAFETY: the caller's contract; pieces write disjoint outputs.
-        unsafe { binary_span(op, a.get(), b.get(), out.get(), shape, span) }
-    })
-}
-
-unsafe fn binary_span(op: BinaryOp, a: *const f32, b: *const f32, out: *mut f32, shape: &Broadcast<2>, span: core::ops::Range<usize>) {
+pub unsafe fn binary(op: BinaryOp, a: *const f32, b: *const f32, out: *mut f32, shape: &Broadcast<2>) {
     match op {
-        BinaryOp::Add => binary_with(a, b, out, shape, span.clone(), v::add),
-        BinaryOp::Sub => binary_with(a, b, out, shape, span.clone(), v::sub),
-        BinaryOp::Mul => binary_with(a, b, out, shape, span.clone(), v::mul),
-        BinaryOp::Div => binary_with(a, b, out, shape, span.clone(), v::div),
-        BinaryOp::Pow => binary_with(a, b, out, shape, span.clone(), vmath::pow),
-        BinaryOp::Max => binary_with(a, b, out, shape, span.clone(), v::max),
-        BinaryOp::Min => binary_with(a, b, out, shape, span.clone(), v::min),
-        BinaryOp::Fmod => binary_with(a, b, out, shape, span.clone(), fmod),
-        BinaryOp::Mod => binary_with(a, b, out, shape, span.clone(), |x, y| {
+        BinaryOp::Add => binary_with(a, b, out, shape, v::add),
+        BinaryOp::Sub => binary_with(a, b, out, shape, v::sub),
+        BinaryOp::Mul => binary_with(a, b, out, shape, v::mul),
+        BinaryOp::Div => binary_with(a, b, out, shape, v::div),
+        BinaryOp::Pow => binary_with(a, b, out, shape, vmath::pow),
+        BinaryOp::Max => binary_with(a, b, out, shape, v::max),
+        BinaryOp::Min => binary_with(a, b, out, shape, v::min),
+        BinaryOp::Fmod => binary_with(a, b, out, shape, fmod),
+        BinaryOp::Mod => binary_with(a, b, out, shape, |x, y| {
             let r = fmod(x, y);
             v::select(v::lt(v::mul(r, y), v::zero()), v::add(r, y), r)
         }),
-        BinaryOp::PRelu => binary_with(a, b, out, shape, span, |x, y| v::select(v::ge(x, v::zero()), x, v::mul(x, y))),
+        BinaryOp::PRelu => binary_with(a, b, out, shape, |x, y| v::select(v::ge(x, v::zero()), x, v::mul(x, y))),
     }
 }
 
 #[inline(never)]
-unsafe fn binary_with(a: *const f32, b: *const f32, out: *mut f32, shape: &Broadcast<2>, span: core::ops::Range<usize>, f: impl Fn(V, V) -> V + Copy) {
-    shape.for_each_span(span, |[oa, ob], [sa, sb], o, n| binary_row(a.add(oa), sa, b.add(ob), sb, out.add(o), n, f));
+unsafe fn binary_with(a: *const f32, b: *const f32, out: *mut f32, shape: &Broadcast<2>, f: impl Fn(V, V) -> V + Copy) {
+    shape.for_each_row(|[oa, ob], [sa, sb], o, n| binary_row(a.add(oa), sa, b.add(ob), sb, out.add(o), n, f));
 }
 
 #[inline(always)]
@@ -481,16 +443,7 @@ mod tests {
                     b.iter_mut().for_each(|x| if x.abs() < 0.1 { *x = 0.5 });
                 }
                 let mut out = vec![f32::NAN; n];
-                unsafe { binary(op, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), &shape, &crate::parallel::SERIAL).unwrap() };
-                // Cut into random spans (inside rows and across them, as threads take them): the same bits.
-                let mut split = vec![f32::NAN; n];
-                let mut start = 0;
-                while start < n {
-                    let end = (start + 1 + rng.below(n.max(2) / 2 + 1)).min(n);
-                    unsafe { binary_span(op, a.as_ptr(), b.as_ptr(), split.as_mut_ptr(), &shape, start..end) };
-                    start = end;
-                }
-                assert!(split.iter().zip(&out).all(|(x, y)| x.to_bits() == y.to_bits()), "case {case} {op:?}: spans differ from the whole");
+                unsafe { binary(op, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), &shape) };
                 for i in 0..n {
                     let (x, y) = (a[reference_index(i, &dims, &strides[0])], b[reference_index(i, &dims, &strides[1])]);
                     let want = op_ref(op, x as f64, y as f64);
@@ -576,7 +529,7 @@ mod tests {
         let b = [2.0f32];
         let shape = Broadcast::new(&[37], [&[1], &[0]]).unwrap();
         let p = a.as_mut_ptr();
-        unsafe { binary(BinaryOp::Mul, p, b.as_ptr(), p, &shape, &crate::parallel::SERIAL).unwrap() };
+        unsafe { binary(BinaryOp::Mul, p, b.as_ptr(), p, &shape) };
         assert!(a.iter().enumerate().all(|(i, &x)| x == 2.0 * i as f32));
     }
 }

@@ -136,9 +136,7 @@ abi_table! {
         DIMS = 1,
         /// operand k's strides start at STRIDES + k * MAX_RANK
         STRIDES = 7,
-        /// A team handle to split the outputs over (arithmetic ops), or 0.
-        TEAM = 25,
-        LEN = 26,
+        LEN = 25,
     }
 }
 

@@ -66,7 +66,7 @@ pub unsafe extern "C" fn atrous_binary(code: u32, a: *const f32, b: *const f32, 
         let kind = decode_op(code)?;
         let shape = decode_broadcast::<2>(d)?;
         match kind {
-            Kind::Arithmetic(o) => binary(o, a, b, dst as *mut f32, &shape, crate::team::runner(d.add(desc::TEAM).read() as usize as *const crate::team::Team))?,
+            Kind::Arithmetic(o) => binary(o, a, b, dst as *mut f32, &shape),
             Kind::Compare(o) => compare(o, a, b, dst, &shape),
             Kind::Logical(o) => logical(o, a as *const u8, b as *const u8, dst, &shape),
         }

@@ -33,14 +33,12 @@ export class ElementwiseKernels {
   binary(kind: BinaryKind, a: number, b: number, dst: number, dims: number[], aStrides: number[], bStrides: number[], op: string): void {
     const code = BinaryOpCode[kind];
     if (code === undefined) throw new AtrousError('INVALID_ARGUMENT', `${op}: unknown binary kind ${JSON.stringify(kind)}`);
-    this.desc[BroadcastDesc.TEAM] = this.engine.teamPtr;
     const d = this.describe(dims, [aStrides, bStrides], op);
     check(this.engine.exports.atrous_binary(code, a, b, dst, d), op, () => `${kind} over [${dims.join(', ')}], strides [${aStrides.join(', ')}] and [${bStrides.join(', ')}]`);
   }
 
   /** `dst = cond ? x : y` over `dims` (rank <= 6); `cond` u8 (nonzero true), `x`, `y`, `dst` float32. */
   where(cond: number, x: number, y: number, dst: number, dims: number[], condStrides: number[], xStrides: number[], yStrides: number[], op: string): void {
-    this.desc[BroadcastDesc.TEAM] = 0;
     const d = this.describe(dims, [condStrides, xStrides, yStrides], op);
     check(this.engine.exports.atrous_where(cond, x, y, dst, d), op, () => `where over [${dims.join(', ')}]`);
   }
@@ -51,7 +49,7 @@ export class ElementwiseKernels {
       throw new AtrousError('INVALID_SHAPE', `${op}: rank ${r} exceeds the element-wise kernels' maximum of ${BroadcastDesc.MAX_RANK} (dims [${dims.join(', ')}])`);
     }
     const d = this.desc;
-    d.fill(0, 0, BroadcastDesc.TEAM);
+    d.fill(0);
     d[BroadcastDesc.RANK] = r;
     for (let i = 0; i < r; i++) d[BroadcastDesc.DIMS + i] = dims[i]!;
     strides.forEach((s, k) => {

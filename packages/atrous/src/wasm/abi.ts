@@ -148,8 +148,7 @@ export const BroadcastDesc = {
   RANK: 0,
   DIMS: 1,
   STRIDES: 7,
-  TEAM: 25,
-  LEN: 26,
+  LEN: 25,
 } as const;
 
 /** `atrous_reduce` codes; keys are the facade's `ReduceKind`s. argMax/argMin write i32. */
