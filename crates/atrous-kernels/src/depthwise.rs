@@ -6,13 +6,12 @@
 
 use alloc::vec::Vec;
 use core::ops::Range;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::activation::Activation;
 use crate::geometry::Geometry;
 use crate::status::Status;
 use crate::isa::active as v;
-use crate::parallel::{piece_range, pieces, Parallel, SharedMut};
+use crate::parallel::{piece_range, pieces, try_run, Parallel, SharedMut};
 use crate::selection::{depthwise_kernel, DepthwiseKernel};
 
 /// Vectors computed together along an output row: enough independent accumulators to hide add latency.
@@ -37,18 +36,11 @@ pub unsafe fn run(
     let work = [geom.batch, geom.out_channels, geom.out_height, geom.out_width, geom.taps()].iter().fold(1usize, |a, &b| a.saturating_mul(b));
     let count = pieces(par, planes, work);
     let out = SharedMut(output.as_mut_ptr());
-    let failed = AtomicBool::new(false);
-    par.run(count, &|piece| {
+    try_run(par, count, &|piece| {
         let range = piece_range(planes, count, piece);
         // SAFETY: the caller's contract; planes write disjoint output channels.
-        if unsafe { run_planes(geom, weights, bias, activation, input, out, residual, range) }.is_err() {
-            failed.store(true, Ordering::Relaxed);
-        }
-    })?;
-    if failed.load(Ordering::Relaxed) {
-        return Err(Status::OutOfMemory);
-    }
-    Ok(())
+        unsafe { run_planes(geom, weights, bias, activation, input, out, residual, range) }
+    })
 }
 
 /// Input planes `range` (`n * in_channels + c`) of `run`.

@@ -19,13 +19,12 @@
 
 use alloc::vec::Vec;
 use core::ops::Range;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::activation::Activation;
 use crate::gemm_tiles::{panel_tiles, Epilogue, Strip};
 use crate::isa::{active as v, copy_floats};
 use crate::micro_kernel::{MR, NR};
-use crate::parallel::{piece_range, pieces, Parallel, SharedMut};
+use crate::parallel::{piece_range, pieces, try_run, Parallel, SharedMut, PIECES_PER_THREAD};
 use crate::status::Status;
 
 /// Most outer batch dims a call may have.
@@ -196,16 +195,12 @@ impl<'a> Gemm<'a> {
         let row_strips = self.m.div_ceil(MR);
         let work = len.saturating_mul(self.k);
         let base = count * col_blocks;
-        let row_groups = if pieces(par, base * row_strips, work) <= base { 1 } else { (par.width() * 4).div_ceil(base).min(row_strips) };
+        let row_groups = if pieces(par, base * row_strips, work) <= base { 1 } else { (par.width() * PIECES_PER_THREAD).div_ceil(base).min(row_strips) };
         let units = base * row_groups;
         let pieces = pieces(par, units, work);
-        let failed = AtomicBool::new(false);
         let out = SharedMut(out);
-        par.run(pieces, &|piece| {
-            let Ok(mut blocks) = self.blocks(packed, true) else {
-                failed.store(true, Ordering::Relaxed);
-                return;
-            };
+        try_run(par, pieces, &|piece| {
+            let mut blocks = self.blocks(packed, true)?;
             for unit in piece_range(units, pieces, piece) {
                 let (index, col_block, group) = (unit / (col_blocks * row_groups), unit / row_groups % col_blocks, unit % row_groups);
                 let strips = piece_range(row_strips, row_groups, group);
@@ -214,11 +209,8 @@ impl<'a> Gemm<'a> {
                 // SAFETY: the caller's contract; units write disjoint output tiles.
                 unsafe { self.unit(index, &b, &epilogue, &mut blocks, rows, cols, out.get()) };
             }
-        })?;
-        if failed.load(Ordering::Relaxed) {
-            return Err(Status::OutOfMemory);
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Rows `rows` and columns `cols` of batch matrix `index`.

@@ -4,7 +4,6 @@
 
 use alloc::vec::Vec;
 use core::ops::Range;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::activation::Activation;
 use crate::geometry::Geometry;
@@ -12,7 +11,7 @@ use crate::status::Status;
 use crate::isa::active as v;
 use crate::micro_kernel::{accumulate, Tile, MR, NR, NV};
 use crate::panel::PanelBlock;
-use crate::parallel::{piece_range, pieces, Parallel, SharedMut, PIECES_PER_THREAD};
+use crate::parallel::{piece_range, pieces, try_run, Parallel, SharedMut, PIECES_PER_THREAD};
 use crate::weights::PackedWeights;
 
 /// Where a tile's results go and what is added to them.
@@ -53,19 +52,12 @@ pub unsafe fn run(
     let units = spatial * tile_groups;
     let count = pieces(par, units, work);
     let out = SharedMut(output.as_mut_ptr());
-    let failed = AtomicBool::new(false);
     let split = Split { blocks, tile_groups, tiles };
-    par.run(count, &|piece| {
+    try_run(par, count, &|piece| {
         let range = piece_range(units, count, piece);
         // SAFETY: the caller's contract; units write disjoint output tiles.
-        if unsafe { run_units(geom, weights, epilogue, input, out, residual, &split, range) }.is_err() {
-            failed.store(true, Ordering::Relaxed);
-        }
-    })?;
-    if failed.load(Ordering::Relaxed) {
-        return Err(Status::OutOfMemory);
-    }
-    Ok(())
+        unsafe { run_units(geom, weights, epilogue, input, out, residual, &split, range) }
+    })
 }
 
 /// How `run` cut the output: `blocks` pixel blocks per image and group, each in `tile_groups` runs of the

@@ -5,6 +5,8 @@
 //! The kernels know nothing of threads: atrous-wasm's team (a shared-memory build's helper instances) and
 //! the tests' scoped std threads implement `Parallel`; `SERIAL` runs every piece on the caller.
 
+use core::sync::atomic::{AtomicI32, Ordering};
+
 use crate::status::Status;
 
 /// A piece of work: `job(task)` for every `task` in `0..tasks`, each exactly once, in any order and on
@@ -21,6 +23,21 @@ pub trait Parallel: Sync {
     /// Runs `job` for every task in `0..tasks` and returns when all are done. Fails (`WorkerCrashed`)
     /// only when a thread died; the outputs are then unspecified.
     fn run(&self, tasks: usize, job: Job) -> Result<(), Status>;
+}
+
+/// `par.run` for pieces that may fail: runs every piece (a failed one does not stop the others) and
+/// returns the first failure seen, or the runner's own (`WorkerCrashed`).
+pub fn try_run(par: &dyn Parallel, tasks: usize, job: &(dyn Fn(usize) -> Result<(), Status> + Sync)) -> Result<(), Status> {
+    let failure = AtomicI32::new(0);
+    par.run(tasks, &|task| {
+        if let Err(e) = job(task) {
+            let _ = failure.compare_exchange(0, e as i32, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    })?;
+    match Status::from_code(failure.load(Ordering::Relaxed)) {
+        None | Some(Status::Ok) => Ok(()),
+        Some(e) => Err(e),
+    }
 }
 
 /// Every piece on the calling thread, in order.

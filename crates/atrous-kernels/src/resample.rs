@@ -6,10 +6,9 @@
 //! row sums a few of those rows, which vectorises (a load and a multiply-add per tap and output pixel).
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::isa::active as v;
-use crate::parallel::{piece_range, pieces, Parallel, SharedMut, SERIAL};
+use crate::parallel::{piece_range, pieces, try_run, Parallel, SharedMut, SERIAL};
 use crate::status::Status;
 
 /// How a coordinate between source samples is interpolated.
@@ -152,19 +151,12 @@ pub fn resize_on(par: &dyn Parallel, src: &[f32], dst: &mut [f32], planes: usize
     let work = out_len.saturating_mul(ty.taps + tx.taps);
     let count = pieces(par, planes, work);
     let out = SharedMut(dst.as_mut_ptr());
-    let failed = AtomicBool::new(false);
-    par.run(count, &|piece| {
+    try_run(par, count, &|piece| {
         let range = piece_range(planes, count, piece);
         // SAFETY: pieces write disjoint planes of `dst`, which holds `out_len` floats.
         let dst = unsafe { core::slice::from_raw_parts_mut(out.get().add(range.start * oh * ow), range.len() * oh * ow) };
-        if resize_planes(&src[range.start * h * w..range.end * h * w], dst, (h, w), (oh, ow), ty, tx, extrapolation).is_err() {
-            failed.store(true, Ordering::Relaxed);
-        }
-    })?;
-    if failed.load(Ordering::Relaxed) {
-        return Err(Status::OutOfMemory);
-    }
-    Ok(())
+        resize_planes(&src[range.start * h * w..range.end * h * w], dst, (h, w), (oh, ow), ty, tx, extrapolation)
+    })
 }
 
 /// Every plane of `src` into `dst` (lengths checked by `resize_on`).

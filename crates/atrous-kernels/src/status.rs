@@ -14,6 +14,13 @@ macro_rules! statuses {
         impl Status {
             /// Every status by name, as the ABI table lists them.
             pub const ALL: &'static [(&'static str, i32)] = &[$((stringify!($name), $code),)*];
+            /// The status with code `code`, if there is one.
+            pub fn from_code(code: i32) -> Option<Status> {
+                match code {
+                    $($code => Some(Status::$name),)*
+                    _ => None,
+                }
+            }
         }
     };
 }

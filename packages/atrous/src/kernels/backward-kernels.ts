@@ -1,8 +1,8 @@
 import type { ActivationParams } from '../ops/activation.js';
-import { AtrousError } from '../errors.js';
-import { ActivationSaved, ResizeDesc } from '../wasm/abi.js';
+import { ActivationSaved } from '../wasm/abi.js';
 import type { Engine } from '../wasm/engine.js';
 import { check } from './status.js';
+import { withResizeCoords } from './feature-map-kernels.js';
 
 /** Where a conv's gradients go: arena addresses, 0 to skip one. */
 export interface ConvGradientPointers {
@@ -51,17 +51,8 @@ export class BackwardKernels {
    */
   resize(gradOutput: number, gradInput: number, desc: Uint32Array, coords: Float64Array, op: string): void {
     const e = this.engine;
-    const [oh, ow] = [desc[ResizeDesc.OUT_H]!, desc[ResizeDesc.OUT_W]!];
-    if (coords.length !== oh + ow) {
-      throw new AtrousError('INVALID_ARGUMENT', `${op}: resize needs ${oh + ow} coordinates (${oh} rows, ${ow} columns), got ${coords.length}`);
-    }
-    const bytes = Math.max(8, coords.byteLength);
-    const c = e.alloc(bytes, `${op}: resize coordinates`);
-    try {
-      new Float64Array(e.exports.memory.buffer, c, coords.length).set(coords);
+    withResizeCoords(e, desc, coords, op, (c) => {
       check(e.exports.atrous_resize_backward(gradOutput, gradInput, e.scratchU32(desc), c), op, () => `resize gradient, descriptor ${Array.from(desc).join(', ')}`);
-    } finally {
-      e.free(c, bytes);
-    }
+    });
   }
 }

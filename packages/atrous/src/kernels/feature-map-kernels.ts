@@ -14,20 +14,10 @@ export class FeatureMapKernels {
    */
   resize(src: number, dst: number, desc: Uint32Array, coords: Float64Array, op: string): void {
     const e = this.engine;
-    const [oh, ow] = [desc[ResizeDesc.OUT_H]!, desc[ResizeDesc.OUT_W]!];
-    if (coords.length !== oh + ow) {
-      throw new AtrousError('INVALID_ARGUMENT', `${op}: resize needs ${oh + ow} coordinates (${oh} rows, ${ow} columns), got ${coords.length}`);
-    }
-    const bytes = Math.max(8, coords.byteLength);
-    const c = e.alloc(bytes, `${op}: resize coordinates`);
-    try {
-      new Float64Array(e.exports.memory.buffer, c, coords.length).set(coords);
-      desc[ResizeDesc.TEAM] = e.teamPtr;
-      const d = e.scratchU32(desc);
-      check(e.exports.atrous_resize(src, dst, d, c), op, () => `descriptor ${Array.from(desc).join(', ')}`);
-    } finally {
-      e.free(c, bytes);
-    }
+    desc[ResizeDesc.TEAM] = e.teamPtr;
+    withResizeCoords(e, desc, coords, op, (c) => {
+      check(e.exports.atrous_resize(src, dst, e.scratchU32(desc), c), op, () => `descriptor ${Array.from(desc).join(', ')}`);
+    });
   }
 
   /** `dst[p][i] = src[p][i] * scale[p]`. */
@@ -75,5 +65,24 @@ export class FeatureMapKernels {
   /** `dst = activation(src)` over `n` floats. */
   activate(src: number, dst: number, n: number, a: ActivationParams, op: string): void {
     check(this.engine.exports.atrous_activate(src, dst, n, a.code, a.p0, a.p1), op, () => `activation code ${a.code}`);
+  }
+}
+
+/**
+ * Checks `coords` against the `resize_desc` descriptor's output size, copies them into wasm memory for
+ * the duration of `call(address)` (the forward resize and its gradient both read them there).
+ */
+export function withResizeCoords(e: Engine, desc: Uint32Array, coords: Float64Array, op: string, call: (address: number) => void): void {
+  const [oh, ow] = [desc[ResizeDesc.OUT_H]!, desc[ResizeDesc.OUT_W]!];
+  if (coords.length !== oh + ow) {
+    throw new AtrousError('INVALID_ARGUMENT', `${op}: resize needs ${oh + ow} coordinates (${oh} rows, ${ow} columns), got ${coords.length}`);
+  }
+  const bytes = Math.max(8, coords.byteLength);
+  const c = e.alloc(bytes, `${op}: resize coordinates`);
+  try {
+    new Float64Array(e.exports.memory.buffer, c, coords.length).set(coords);
+    call(c);
+  } finally {
+    e.free(c, bytes);
   }
 }
