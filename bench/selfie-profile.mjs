@@ -25,7 +25,7 @@ const MODELS = {
 };
 
 function parseArgs(argv) {
-  const o = { model: 'general', runs: 60, against: undefined, top: 25, warmup: 10 };
+  const o = { model: 'general', runs: 60, against: undefined, top: 25, warmup: 10, file: undefined, dims: undefined };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i], value = () => argv[++i];
     if (flag === '--model') o.model = value();
@@ -33,6 +33,8 @@ function parseArgs(argv) {
     else if (flag === '--warmup') o.warmup = Number(value());
     else if (flag === '--against') o.against = value();
     else if (flag === '--top') o.top = Number(value());
+    else if (flag === '--file') o.file = resolve(value());
+    else if (flag === '--dims') o.dims = value().split('x').map(Number);
     else throw new Error(`unknown flag ${flag}`);
   }
   if (!MODELS[o.model]) throw new Error(`--model must be one of ${Object.keys(MODELS).join(', ')}, got ${o.model}`);
@@ -97,8 +99,9 @@ async function loadPackage(dir) {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  const m = MODELS[o.model];
-  const path = join(selfieDir, m.file);
+  const m = o.file ? { file: o.file, dims: o.dims } : MODELS[o.model];
+  if (o.file && !(o.dims?.length > 0 && o.dims.every((d) => Number.isInteger(d) && d > 0))) throw new Error(`--file needs --dims like 1x3x256x256, got ${o.dims}`);
+  const path = o.file ?? join(selfieDir, m.file);
   const packs = [{ label: 'this', atrous: await loadPackage(join(here, '..', 'packages', 'atrous')) }];
   if (o.against) packs.push({ label: 'against', atrous: await loadPackage(o.against) });
   const x = frame(m.dims.reduce((a, b) => a * b, 1));

@@ -3,8 +3,10 @@
 // model; the pipeline worker turns the output into a matte and composites frame and matte into the camera
 // canvas, handed to it with transferControlToOffscreen() (camera-compositor.ts), at its next animation
 // frame. The main thread only passes messages: no drawing, no per-pixel work.
-// Latest frame wins: while as many frames are in flight as the pool has workers, new camera frames are
-// dropped (and counted), never queued.
+// Latest frame wins: while `maxInFlight` frames are in flight, new camera frames are dropped (and counted),
+// never queued. The page allows one frame more than the pool has workers, so that one frame's resampling and
+// compositing in the pipeline worker overlap the next frame's model run instead of leaving the pool idle:
+// a pipeline rather than a round trip, at most one frame waiting in the pool's queue.
 import * as Comlink from 'comlink';
 import { Tensor } from 'atrous';
 import type { ModelSpec } from 'segment-core';
@@ -30,8 +32,12 @@ export interface CameraStats {
   /** Camera frame taken -> its matte ready, last frame and median of the last 30, in ms. */
   latencyMs: number;
   medianLatencyMs: number;
-  /** Of the last frame's latency, the time in the pool (session.run), ms. */
+  /** Of the last frame's latency: grabbing the frame and resampling it into the model input (pipeline worker), ms. */
+  inputMs: number;
+  /** Of the last frame's latency, the time in the pool (session.run, including any wait in its queue), ms. */
   modelMs: number;
+  /** Of the last frame's latency: output -> matte, queued for compositing (pipeline worker), ms. */
+  matteMs: number;
   /** Person share of the last frame (matte > 0.5). */
   personShare: number;
   width: number;
@@ -44,7 +50,7 @@ export interface CameraOptions {
   pipeline: Comlink.Remote<PipelineApi>;
   session: RunSession;
   spec: ModelSpec;
-  /** Frames that may be in flight at once (the pool's worker count). */
+  /** Frames that may be in flight at once (the pool's worker count + 1: see the top of this file). */
   maxInFlight: number;
   onStats: (stats: CameraStats) => void;
   onError: (error: unknown) => void;
@@ -78,7 +84,7 @@ export class CameraSession {
   private lastVideoTime = -1;
   private done: number[] = [];
   private latencies: number[] = [];
-  private stats: CameraStats = { frames: 0, dropped: 0, fps: 0, latencyMs: 0, medianLatencyMs: 0, modelMs: 0, personShare: 0, width: 0, height: 0, modelSize: [0, 0] };
+  private stats: CameraStats = { frames: 0, dropped: 0, fps: 0, latencyMs: 0, medianLatencyMs: 0, inputMs: 0, modelMs: 0, matteMs: 0, personShare: 0, width: 0, height: 0, modelSize: [0, 0] };
 
   constructor(private readonly options: CameraOptions) {
     this.video.muted = true;
@@ -147,8 +153,10 @@ export class CameraSession {
       const input = await pipeline.cameraInput(seq, Comlink.transfer(bitmap, [bitmap]), size, [...spec.mean], [...spec.std], nhwc ? 'nhwc' : 'nchw');
       const tensor = new Tensor('float32', input, nhwc ? [1, size[0], size[1], 3] : [1, 3, size[0], size[1]]);
       const runStart = performance.now();
+      const inputMs = runStart - taken;
       const outputs = await session.run({ [spec.inputName ?? session.inputNames[0]]: tensor }, { transfer: true });
-      const modelMs = performance.now() - runStart;
+      const matteStart = performance.now();
+      const modelMs = matteStart - runStart;
       const out = outputs[spec.outputName ?? session.outputNames[0]];
       const data = out.data as Float32Array;
       if (!this.running) {
@@ -157,17 +165,21 @@ export class CameraSession {
       }
       const { share, width, height } = await pipeline.cameraMatte(seq, Comlink.transfer(data, [data.buffer]), [...out.dims], spec);
       if (!this.running) return;
-      const latency = performance.now() - taken;
+      const now = performance.now();
+      const latency = now - taken;
+      const matteMs = now - matteStart;
       this.latencies.push(latency);
       if (this.latencies.length > 30) this.latencies.shift();
       const sorted = [...this.latencies].sort((a, b) => a - b);
-      this.done.push(performance.now());
+      this.done.push(now);
       this.stats = {
         ...this.stats,
         frames: this.stats.frames + 1,
         latencyMs: latency,
         medianLatencyMs: sorted[Math.floor(sorted.length / 2)],
+        inputMs,
         modelMs,
+        matteMs,
         personShare: share,
         width,
         height,

@@ -578,10 +578,10 @@ async function startCamera(): Promise<void> {
       pipeline,
       session,
       spec: source.spec!,
-      maxInFlight: state.workers,
+      maxInFlight: state.workers + 1,
       onStats: (stats) => {
         ui.camFps.textContent = `${stats.fps}`;
-        ui.camLatency.textContent = `${stats.latencyMs.toFixed(0)} ms (median ${stats.medianLatencyMs.toFixed(0)}, model ${stats.modelMs.toFixed(0)})`;
+        ui.camLatency.textContent = `${stats.latencyMs.toFixed(0)} ms (median ${stats.medianLatencyMs.toFixed(0)}; input ${stats.inputMs.toFixed(0)}, model ${stats.modelMs.toFixed(0)}, matte ${stats.matteMs.toFixed(0)})`;
         ui.camFrames.textContent = `${stats.frames}`;
         ui.camDropped.textContent = `${stats.dropped}`;
         ui.camInput.textContent = `${stats.modelSize[1]} × ${stats.modelSize[0]}`;
