@@ -9,7 +9,7 @@ use crate::activation::Activation;
 use crate::geometry::Geometry;
 use crate::status::Status;
 use crate::isa::active as v;
-use crate::micro_kernel::{accumulate, Tile, MR, NR, NV};
+use crate::micro_kernel::{accumulate, steps, Tile, MR, NR, NV};
 use crate::panel::PanelBlock;
 use crate::parallel::{piece_range, pieces, try_run, Parallel, SharedMut, PIECES_PER_THREAD};
 use crate::weights::PackedWeights;
@@ -115,7 +115,15 @@ unsafe fn run_units(
                 let a = weights.block(g, tile);
                 let m0 = first_channel + tile * MR;
                 let rows = MR.min(mg - tile * MR);
-                for i in 0..panels {
+                // Whole tiles of a one-chunk reduction go through in one pass; the rest (a last panel past
+                // the image's pixels, a tile short of MR channels, reductions in chunks) below.
+                let mut first_panel = 0;
+                if chunks == 1 && rows == MR {
+                    first_panel = if pixels - start >= panels * NR { panels } else { panels - 1 };
+                    let at = image_out + m0 * pixels + start;
+                    finished_tiles(a, &block, first_panel, cin, epilogue, m0, out.add(at), pixels, residual.map(|r| r.as_ptr().add(at)));
+                }
+                for i in first_panel..panels {
                     let saved = partial.as_mut_ptr().add((tile * block.capacity() + i) * MR * NR);
                     let mut acc: Tile = if c == 0 { [[v::zero(); NV]; MR] } else { load_partial(saved) };
                     accumulate(&mut acc, a, block.taps(i), cin, c0, count, block.panel(i));
@@ -132,6 +140,36 @@ unsafe fn run_units(
         }
     }
     Ok(())
+}
+
+/// Panels `0..panels` of `block` against one full channel tile (weights `a`, all `cin` channels in one
+/// chunk), each tile from zero to its store with the epilogue (`out` and `residual` at the tile's first
+/// output, row stride `pixels`). Out of line with its loop, so the tile stays in registers from the first
+/// multiply-add to the store: going through `accumulate` and then `store_tile` wrote the tile to memory and
+/// read it back per tile, which cost as much as the multiply-adds at 16 input channels. The arithmetic is
+/// the other path's, in the same order, so the bits are too.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn finished_tiles(
+    a: *const f32,
+    block: &PanelBlock,
+    panels: usize,
+    cin: usize,
+    epilogue: &Epilogue,
+    first_channel: usize,
+    out: *mut f32,
+    pixels: usize,
+    residual: Option<*const f32>,
+) {
+    for i in 0..panels {
+        let mut acc: Tile = [[v::zero(); NV]; MR];
+        let mut b = block.panel(i);
+        for &tap in block.taps(i) {
+            steps(&mut acc, a.add(tap as usize * cin * MR), b, cin);
+            b = b.add(cin * NR);
+        }
+        store_tile(&acc, epilogue, first_channel, MR, NR, out.add(i * NR), pixels, residual.map(|r| r.add(i * NR)));
+    }
 }
 
 #[inline(always)]
