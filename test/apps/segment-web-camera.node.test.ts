@@ -13,7 +13,7 @@ import { PNG } from 'pngjs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStatic } from './static-server.js';
-import { pngToY4m } from './y4m.js';
+import { rgbaToY4m } from '../../tools/y4m.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const WEB = join(ROOT, 'examples/segment-web');
@@ -113,7 +113,7 @@ beforeAll(async () => {
   run('pnpm', ['--filter', 'segment-core', '--filter', 'segment-node', '--filter', 'segment-web', 'run', 'build']);
   tmp = mkdtempSync(join(tmpdir(), 'segment-web-camera-'));
   const y4m = join(tmp, 'astronaut.y4m');
-  pngToY4m(ASTRONAUT, y4m, 30, 30);
+  rgbaToY4m(PNG.sync.read(readFileSync(ASTRONAUT)), y4m, 30, 30);
   server = await serveStatic(join(WEB, 'dist'));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',

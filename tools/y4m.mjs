@@ -1,14 +1,20 @@
 // A Y4M video (what chromium's --use-file-for-fake-video-capture reads) made from a PNG: the photo as
 // every frame, RGB -> YCbCr BT.601 limited range, 4:2:0 (C420jpeg: chroma sited between the luma samples).
-import { readFileSync, writeFileSync } from 'node:fs';
-import { PNG } from 'pngjs';
+import { writeFileSync } from 'node:fs';
 
-export function pngToY4m(pngPath: string, y4mPath: string, frames = 30, fps = 30): { width: number; height: number } {
-  const png = PNG.sync.read(readFileSync(pngPath));
+// Shared by the camera test (test/apps) and the camera benchmark (bench/camera-bench.mjs).
+/**
+ * @param {{ width: number, height: number, data: Uint8Array }} png decoded RGBA pixels (pngjs's PNG.sync.read)
+ * @param {string} y4mPath
+ * @param {number} frames how many frames the file holds (chromium loops it)
+ * @param {number} fps the frame rate the fake camera plays it at
+ * @returns {{ width: number, height: number }}
+ */
+export function rgbaToY4m(png, y4mPath, frames = 30, fps = 30) {
   // Even sizes for 4:2:0.
   const width = png.width & ~1;
   const height = png.height & ~1;
-  const px = (x: number, y: number, c: number) => png.data[(y * png.width + x) * 4 + c]!;
+  const px = (x, y, c) => png.data[(y * png.width + x) * 4 + c];
   const Y = Buffer.alloc(width * height);
   const U = Buffer.alloc((width / 2) * (height / 2));
   const V = Buffer.alloc((width / 2) * (height / 2));
@@ -21,7 +27,7 @@ export function pngToY4m(pngPath: string, y4mPath: string, frames = 30, fps = 30
   for (let y = 0; y < height / 2; y++) {
     for (let x = 0; x < width / 2; x++) {
       let r = 0, g = 0, b = 0;
-      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]] as const) {
+      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
         r += px(2 * x + dx, 2 * y + dy, 0) / 4;
         g += px(2 * x + dx, 2 * y + dy, 1) / 4;
         b += px(2 * x + dx, 2 * y + dy, 2) / 4;
