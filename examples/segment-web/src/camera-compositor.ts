@@ -36,14 +36,24 @@ export function setBackground(mode: Background, image?: ImageBitmap): void {
   schedule();
 }
 
-/** A frame as the model input (same resampling as photos); the frame is kept until its matte comes. */
-export function input(seq: number, frame: ImageBitmap, size: [number, number], mean: number[], std: number[], layout: 'nchw' | 'nhwc'): Float32Array {
-  if (!reader || reader.canvas.width !== frame.width || reader.canvas.height !== frame.height) reader = canvas2d(frame.width, frame.height, true);
-  reader.ctx.drawImage(frame, 0, 0);
-  const pixels = reader.ctx.getImageData(0, 0, frame.width, frame.height);
-  let planes = imageToPlanes({ width: pixels.width, height: pixels.height, data: pixels.data } as RgbaImage, size[1], size[0], mean, std);
-  if (layout === 'nhwc') planes = planesToNhwc(planes, size[0], size[1]);
+/**
+ * A frame as the model input; the frame is kept until its matte comes. The browser shrinks the frame to the
+ * model's size (createImageBitmap's 'high' quality: an antialiased filter, as segment-core's triangle filter
+ * for photos is), so only the model's pixels are read back and converted, not the camera's: measured in this
+ * worker, reading back a 512 x 512 frame and resampling it in JavaScript took longer than the model run.
+ */
+export async function input(seq: number, frame: ImageBitmap, size: [number, number], mean: number[], std: number[], layout: 'nchw' | 'nhwc'): Promise<Float32Array> {
   pending.set(seq, frame);
+  const [height, width] = size;
+  const small = await createImageBitmap(frame, { resizeWidth: width, resizeHeight: height, resizeQuality: 'high' });
+  if (!reader || reader.canvas.width !== width || reader.canvas.height !== height) reader = canvas2d(width, height, true);
+  reader.ctx.globalCompositeOperation = 'copy';
+  reader.ctx.drawImage(small, 0, 0);
+  small.close();
+  const pixels = reader.ctx.getImageData(0, 0, width, height);
+  // At the same size segment-core's resampler is the identity: this is the photos' normalisation and layout.
+  let planes = imageToPlanes({ width, height, data: pixels.data } as RgbaImage, width, height, mean, std);
+  if (layout === 'nhwc') planes = planesToNhwc(planes, size[0], size[1]);
   return planes;
 }
 

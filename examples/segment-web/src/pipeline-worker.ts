@@ -44,8 +44,8 @@ const api = {
     compositor.setBackground(mode, image);
   },
   /** A frame (transferred here) as the model input; the frame waits here for its matte. */
-  cameraInput(seq: number, frame: ImageBitmap, size: [number, number], mean: number[], std: number[], layout: 'nchw' | 'nhwc'): Float32Array {
-    const input = compositor.input(seq, frame, size, mean, std, layout);
+  async cameraInput(seq: number, frame: ImageBitmap, size: [number, number], mean: number[], std: number[], layout: 'nchw' | 'nhwc'): Promise<Float32Array> {
+    const input = await compositor.input(seq, frame, size, mean, std, layout);
     return Comlink.transfer(input, [input.buffer]);
   },
   cameraMatte(seq: number, scores: Float32Array, dims: number[], spec: ModelSpec) {
