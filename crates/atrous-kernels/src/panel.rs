@@ -103,60 +103,98 @@ impl PanelBlock {
         let (h, w) = (geom.height as isize, geom.width as isize);
         let plane = geom.height * geom.width;
         let input = input.add(first_channel * plane);
+        let panel_start = index * self.panel_len;
+
+        // A panel inside one output row (most panels) reads, at each tap, one input row at evenly spaced
+        // columns: where that run lies inside the plane, it is copied without working out each pixel's
+        // offset (that per-pixel work cost as much as the multiply-adds for convs with few channels, such
+        // as the 3-channel stems of mobile networks). The panel's contents are the same either way.
+        let (oy, ox) = (first_pixel / geom.out_width, first_pixel % geom.out_width);
+        let one_row = ox + NR <= geom.out_width;
+        let (row0, col0) = ((oy * geom.strides[0]) as isize - geom.pads[0] as isize, (ox * geom.strides[1]) as isize - geom.pads[1] as isize);
+        let step = geom.strides[1] as isize;
 
         // Top-left input coordinate of each pixel's window; None past the last pixel.
         let mut origin = [None::<(isize, isize)>; NR];
-        for (j, o) in origin.iter_mut().enumerate() {
-            let p = first_pixel + j;
-            if p < pixels {
-                let (oy, ox) = (p / geom.out_width, p % geom.out_width);
-                *o = Some((
-                    (oy * geom.strides[0]) as isize - geom.pads[0] as isize,
-                    (ox * geom.strides[1]) as isize - geom.pads[1] as isize,
-                ));
+        if !one_row {
+            for (j, o) in origin.iter_mut().enumerate() {
+                let p = first_pixel + j;
+                if p < pixels {
+                    let (oy, ox) = (p / geom.out_width, p % geom.out_width);
+                    *o = Some((
+                        (oy * geom.strides[0]) as isize - geom.pads[0] as isize,
+                        (ox * geom.strides[1]) as isize - geom.pads[1] as isize,
+                    ));
+                }
             }
         }
 
         let mut count = 0;
-        let panel_start = index * self.panel_len;
         for ky in 0..geom.kernel[0] {
             for kx in 0..geom.kernel[1] {
                 let (dy, dx) = ((ky * geom.dilations[0]) as isize, (kx * geom.dilations[1]) as isize);
                 let mut offsets = [-1isize; NR];
-                let mut any = false;
-                for j in 0..NR {
-                    if let Some((y0, x0)) = origin[j] {
-                        let (iy, ix) = (y0 + dy, x0 + dx);
-                        if iy >= 0 && iy < h && ix >= 0 && ix < w {
-                            offsets[j] = iy * w + ix;
-                            any = true;
+                let mut run = None;
+                if one_row {
+                    let (iy, ix0) = (row0 + dy, col0 + dx);
+                    let ix_last = ix0 + (NR as isize - 1) * step;
+                    if iy < 0 || iy >= h || ix_last < 0 || ix0 >= w {
+                        continue; // the whole panel reads padding at this tap
+                    }
+                    if ix0 >= 0 && ix_last < w {
+                        run = Some((iy * w + ix0) as usize);
+                    } else {
+                        for (j, o) in offsets.iter_mut().enumerate() {
+                            let ix = ix0 + j as isize * step;
+                            if ix >= 0 && ix < w {
+                                *o = iy * w + ix;
+                            }
+                        }
+                        if offsets.iter().all(|&o| o < 0) {
+                            continue;
                         }
                     }
+                } else {
+                    let mut any = false;
+                    for j in 0..NR {
+                        if let Some((y0, x0)) = origin[j] {
+                            let (iy, ix) = (y0 + dy, x0 + dx);
+                            if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                                offsets[j] = iy * w + ix;
+                                any = true;
+                            }
+                        }
+                    }
+                    if !any {
+                        continue;
+                    }
+                    if (0..NR).all(|j| offsets[j] >= 0 && offsets[j] == offsets[0] + j as isize) {
+                        run = Some(offsets[0] as usize);
+                    }
                 }
-                if !any {
-                    continue;
+                // A run of NR pixels: contiguous at stride 1; at stride 2 (the stem convs of mobile
+                // networks) every other input value, as the even lanes of vector pairs, when all 2 * NR
+                // values read lie in the plane. Otherwise each pixel's own offset (zero for padding).
+                let contiguous = run.filter(|_| !one_row || step == 1);
+                let every_other = run.filter(|&r| one_row && step == 2 && r + 2 * NR <= plane);
+                if let (Some(r), None, None) = (run, contiguous, every_other) {
+                    for (j, o) in offsets.iter_mut().enumerate() {
+                        *o = r as isize + j as isize * step;
+                    }
                 }
-                let contiguous = (0..NR).all(|j| offsets[j] >= 0 && offsets[j] == offsets[0] + j as isize);
-                // Stride 2 along a row (the stem convs of mobile networks): every other input value, as
-                // the even lanes of vector pairs. Only when all 2 * NR values read lie in the plane.
-                let every_other = !contiguous
-                    && offsets[0] >= 0
-                    && offsets[0] as usize + 2 * NR <= plane
-                    && (0..NR).all(|j| offsets[j] == offsets[0] + 2 * j as isize);
-                let dst_start = panel_start + count * channels * NR;
-                let dst = self.data.as_mut_ptr().add(dst_start);
+                let dst = self.data.as_mut_ptr().add(panel_start + count * channels * NR);
                 for c in 0..channels {
                     let src = input.add(c * plane);
                     let d = dst.add(c * NR);
-                    if contiguous {
-                        let s = src.add(offsets[0] as usize);
+                    if let Some(r) = contiguous {
+                        let s = src.add(r);
                         let mut j = 0;
                         while j < NR {
                             v::store(d.add(j), v::load(s.add(j)));
                             j += v::LANES;
                         }
-                    } else if every_other {
-                        let s = src.add(offsets[0] as usize);
+                    } else if let Some(r) = every_other {
+                        let s = src.add(r);
                         let mut j = 0;
                         while j < NR {
                             v::store(d.add(j), v::even_lanes(v::load(s.add(2 * j)), v::load(s.add(2 * j + v::LANES))));
