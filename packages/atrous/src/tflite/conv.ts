@@ -24,17 +24,8 @@ export const conv2d: OpImporter = (ctx) => {
   const channels = fixedDim(ctx, x, 3, 'the input channel count');
   const perGroup = w.dims[3]!;
   if (channels % perGroup !== 0) throw invalidOp(ctx, `input has ${channels} channels, not a multiple of the filter's ${perGroup}`);
-  const b = ctx.b;
-  const weights = b.constant(`${ctx.inputs[1]!.name}/oihw`, permuteTensor(w, [0, 3, 1, 2]));
-  const inputs = [b.asNchw(x), weights, ...biasName(ctx, 2)];
-  withActivation(ctx, o?.fusedActivationFunction() ?? ActivationFunctionType.NONE, 'nchw', (out) =>
-    b.node('Conv', inputs, [out], {
-      kernel_shape: [w.dims[1]!, w.dims[2]!],
-      strides: [o?.strideH() || 1, o?.strideW() || 1],
-      dilations: [o?.dilationHFactor() || 1, o?.dilationWFactor() || 1],
-      auto_pad: autoPad(ctx, o?.padding() ?? Padding.SAME),
-      group: channels / perGroup,
-    }));
+  // OHWI -> OIHW.
+  convNode(ctx, o, x, permuteTensor(w, [0, 3, 1, 2]), [w.dims[1]!, w.dims[2]!], channels / perGroup);
 };
 
 /** DEPTHWISE_CONV_2D: weights [1, kH, kW, C * M] are a conv with C groups, output channel c * M + m. */
@@ -49,18 +40,30 @@ export const depthwiseConv2d: OpImporter = (ctx) => {
   const declared = o?.depthMultiplier() ?? 0;
   // The schema calls depth_multiplier redundant (newer converters may write 0); the filter decides.
   if (declared > 0 && declared !== multiplier) throw invalidOp(ctx, `depth_multiplier ${declared} disagrees with the filter (${outChannels} / ${channels} channels)`);
+  // [1, kH, kW, C * M] -> [C * M, 1, kH, kW].
+  convNode(ctx, o, x, permuteTensor(w, [3, 0, 1, 2]), [w.dims[1]!, w.dims[2]!], channels);
+};
+
+/** The ONNX Conv (NCHW, OIHW weights) both TFLite convolutions become, with its fused activation. */
+function convNode(
+  ctx: OpImport,
+  o: Conv2DOptions | DepthwiseConv2DOptions | null,
+  x: TensorRef,
+  oihw: ReturnType<typeof permuteTensor>,
+  kernel: [number, number],
+  group: number,
+): void {
   const b = ctx.b;
-  const weights = b.constant(`${ctx.inputs[1]!.name}/oihw`, permuteTensor(w, [3, 0, 1, 2]));
-  const inputs = [b.asNchw(x), weights, ...biasName(ctx, 2)];
+  const inputs = [b.asNchw(x), b.constant(`${ctx.inputs[1]!.name}/oihw`, oihw), ...biasName(ctx, 2)];
   withActivation(ctx, o?.fusedActivationFunction() ?? ActivationFunctionType.NONE, 'nchw', (out) =>
     b.node('Conv', inputs, [out], {
-      kernel_shape: [w.dims[1]!, w.dims[2]!],
+      kernel_shape: kernel,
       strides: [o?.strideH() || 1, o?.strideW() || 1],
       dilations: [o?.dilationHFactor() || 1, o?.dilationWFactor() || 1],
       auto_pad: autoPad(ctx, o?.padding() ?? Padding.SAME),
-      group: channels,
+      group,
     }));
-};
+}
 
 /**
  * A transposed conv to a given output size, with TFLite's padding: SAME's total pad is what a forward conv
