@@ -89,7 +89,8 @@ pub fn softmax_cross_entropy(s: LossShape, logits: &[f32], labels: &[i32], weigh
             for c in 0..classes {
                 sum = v::add(sum, vmath::exp(v::sub(load(c), max)));
             }
-            let (ml, sl) = (v::lanes(max), v::lanes(sum));
+            // no_std has no f64 logarithm: the log-sum is the vector log's (f32, about 1 ulp).
+            let (ml, sl) = (v::lanes(max), v::lanes(vmath::log(sum)));
             // Per lane: its share of the mean (0 at ignored pixels) and, from it, the loss term.
             let mut share = [0.0f32; 16];
             for l in 0..lanes {
@@ -100,7 +101,7 @@ pub fn softmax_cross_entropy(s: LossShape, logits: &[f32], labels: &[i32], weigh
                 let w = weight_of(label);
                 share[l] = w * inv_total;
                 let xt = x[label as usize * spatial + p + l];
-                loss_sum += w as f64 * ((sl[l] as f64).ln() + ml[l] as f64 - xt as f64);
+                loss_sum += w as f64 * (sl[l] as f64 + ml[l] as f64 - xt as f64);
                 out.correct += (argmax[l] == label as usize) as u64;
             }
             if let Some(g) = grad.as_deref_mut() {
