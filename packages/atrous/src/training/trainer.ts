@@ -1,5 +1,5 @@
 import { AtrousError, show } from '../errors.js';
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { currentEngine, init, loadedBuild } from '../wasm/loader.js';
 import type { Engine } from '../wasm/engine.js';
 import { foldConstants } from '../onnx/constant-folding.js';
@@ -134,6 +134,21 @@ export class Trainer {
   async evaluate(feeds: TrainingFeeds, labels: Labels): Promise<EvaluationResult> {
     const r = this.pass(feeds, labels, false, 'trainer.evaluate');
     return { loss: r.loss, pixelAccuracy: r.counted > 0 ? r.correct / r.counted : NaN };
+  }
+
+  /** The logits output for `feeds` with the current weights (the forward `step` trains). */
+  async forward(feeds: TrainingFeeds): Promise<Tensor<'float32'>> {
+    this.checkLive('trainer.forward');
+    const { program } = this.prepare(checkFeeds(this.graph, feeds));
+    const dims = program.metas.get(this.output)!.dims;
+    const buffers = new StepBuffers(this.engine);
+    try {
+      const values = runForward(this.env, program, buffers, this.graph.inputs.map((v) => v.name), feeds, new Map(), this.output);
+      const data = Float32Array.from(this.engine.f32(values.get(rootOf(program, this.output))!, dims.reduce((a, b) => a * b, 1)));
+      return new Tensor('float32', data, dims);
+    } finally {
+      buffers.releaseAll();
+    }
   }
 
   /** The model's ONNX bytes with the tuned weights (loadable by InferenceSession and onnxruntime). */
