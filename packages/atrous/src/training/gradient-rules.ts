@@ -66,6 +66,24 @@ export function keptValues(step: Step, trained: ReadonlySet<number>): string[] {
   }
 }
 
+/** The geometry each op's backward needs from its forward, by op type (gradient-info.ts). */
+const NEEDS: Record<string, string> = { Resize: 'resize', Upsample: 'resize', MaxPool: 'pool', AveragePool: 'pool', Concat: 'concat' };
+
+/**
+ * Refuses, when the program is prepared (before any step), a node whose prepared form has no backward:
+ * a nearest Resize, pooling on uint8, an activation on integers.
+ */
+export function checkBackward(step: Step): void {
+  const op = step.node.opType;
+  if (op === 'Conv' || op === 'BatchNormalization' || op === 'Add' || op === 'GlobalAveragePool') return;
+  const need = NEEDS[op];
+  if (need === undefined) return void activationOf(step);
+  if (step.gradient?.kind !== need) {
+    const what = need === 'resize' ? 'only linear and cubic Resize have a backward in atrous' : `no backward for this form of ${op}`;
+    throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(step.node)}: ${what}; train only the layers after it with { after }`);
+  }
+}
+
 /** Runs the backward of one node. */
 export function backward(c: BackwardCall): void {
   const { step, env } = c;

@@ -13,7 +13,7 @@ import { specialize, type Program } from '../onnx/shape-inference.js';
 import type { RunEnv } from '../onnx/value.js';
 import { StepBuffers } from './buffers.js';
 import { rootOf, runForward } from './forward-pass.js';
-import { backward, keptValues } from './gradient-rules.js';
+import { backward, checkBackward, keptValues } from './gradient-rules.js';
 import { checkLabels, type Labels } from './labels.js';
 import { replaceInitializers } from './model-export.js';
 import { applyUpdate, type Parameter } from './optimizer.js';
@@ -188,6 +188,7 @@ export class Trainer {
     for (const step of program.steps) {
       const trained = this.part.differentiated.get(step.node);
       if (!trained) continue;
+      checkBackward(step);
       for (const name of keptValues(step, trained)) keep.set(rootOf(program, name), (keep.get(rootOf(program, name)) ?? 0) + 1);
     }
     const meta = program.metas.get(this.output)!;
