@@ -9,7 +9,7 @@ export { conv2d } from './ops/conv2d.js';
 export { conv1d, type Conv1dOptions } from './ops/conv1d.js';
 export { activationBackward, type ActivationBackwardOptions } from './ops/activation-backward.js';
 export { conv2dBackward, conv1dBackward, type Conv2dBackwardOptions, type Conv1dBackwardOptions, type ConvGradients } from './ops/conv-backward.js';
-export { createTrainer, Trainer, type EvaluationResult, type StepResult, type TrainingFeeds, type Labels, type LossOptions, type OptimizerOptions, type TrainableSpec, type TrainerOptions } from './training/index.js';
+export { createTrainer, Trainer, type EvaluationResult, type StepResult, type TrainerMemory, type TrainingFeeds, type Labels, type LossOptions, type OptimizerOptions, type TrainableSpec, type TrainerOptions } from './training/index.js';
 export {
   receptiveField,
   type ReceptiveField,

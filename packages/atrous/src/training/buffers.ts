@@ -7,6 +7,9 @@ import type { Engine } from '../wasm/engine.js';
  */
 export class StepBuffers {
   private readonly sizes = new Map<number, number>();
+  private held = 0;
+  /** Most bytes held at once since this object was made. */
+  peak = 0;
   constructor(private readonly engine: Engine) {}
 
   /** `n` floats (at least 16 bytes: the allocator is never asked for 0). */
@@ -14,6 +17,8 @@ export class StepBuffers {
     const bytes = Math.max(16, n * 4);
     const ptr = this.engine.alloc(bytes, what);
     this.sizes.set(ptr, bytes);
+    this.held += bytes;
+    this.peak = Math.max(this.peak, this.held);
     return ptr;
   }
 
@@ -28,18 +33,18 @@ export class StepBuffers {
     const bytes = this.sizes.get(ptr);
     if (bytes === undefined) return;
     this.sizes.delete(ptr);
+    this.held -= bytes;
     this.engine.free(ptr, bytes);
   }
 
   /** Bytes held now. */
   get bytes(): number {
-    let total = 0;
-    for (const b of this.sizes.values()) total += b;
-    return total;
+    return this.held;
   }
 
   releaseAll(): void {
     for (const [ptr, bytes] of this.sizes) this.engine.free(ptr, bytes);
     this.sizes.clear();
+    this.held = 0;
   }
 }

@@ -125,4 +125,26 @@ describe('trainer errors', () => {
     expect(engine.memoryBytes).toBe(before);
     u.dispose();
   });
+
+  it('memory: only what the backward reads is kept, and a frozen prefix keeps nothing', async () => {
+    const big = { x: new Tensor('float32', randomFloats(2 * 64 * 64, 4), [1, 2, 64, 64]) };
+    const labels = Uint8Array.from({ length: 64 * 64 }, (_, i) => i % 3);
+    const plane = 64 * 64 * 4;
+    const all = await createTrainer(model('Relu', 64), base);
+    await all.step(big, labels);
+    // conv1 keeps its input x (2 planes), each Relu its output (4 planes each), the second one's being
+    // also the head's input.
+    expect(all.memory.keptActivationBytes).toBe((2 + 4 + 4) * plane);
+    const head = await createTrainer(model('Relu', 64), { ...base, trainable: { after: 'middle' } });
+    await head.step(big, labels);
+    expect(head.memory.keptActivationBytes).toBe(4 * plane);
+    // Peak: what is kept, the logits and their gradient (3 planes each), and two gradients in flight (a
+    // node's dy and its dx, 4 planes each), plus small uploads (weights, labels: 1 plane of i32).
+    expect(head.memory.peakStepBytes).toBeLessThan(all.memory.peakStepBytes);
+    expect(all.memory.peakStepBytes).toBeLessThanOrEqual((10 + 3 + 3 + 4 + 4 + 1) * plane + 4096);
+    expect(head.memory.peakStepBytes).toBeLessThanOrEqual((4 + 3 + 3 + 1) * plane + 4096);
+    expect(all.memory.weightBytes).toBeGreaterThan(0);
+    all.dispose();
+    head.dispose();
+  });
 });

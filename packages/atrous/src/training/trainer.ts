@@ -27,6 +27,16 @@ export interface StepResult {
   loss: number;
 }
 
+/** What training holds in wasm memory, in bytes. */
+export interface TrainerMemory {
+  /** Activations the last step's forward kept for its backward. */
+  keptActivationBytes: number;
+  /** Most bytes the last step held at once (activations, gradients, scratch uploads); 0 before a step. */
+  peakStepBytes: number;
+  /** Packed weights and folded constants (what an InferenceSession would hold too). */
+  weightBytes: number;
+}
+
 export interface EvaluationResult {
   loss: number;
   /** Share of the counted (not ignored) pixels whose largest logit is at their label; NaN when none counts. */
@@ -60,6 +70,8 @@ export class Trainer {
   private readonly output: string;
   private steps = 0;
   private disposed = false;
+  private lastKept = 0;
+  private lastPeak = 0;
 
   private constructor(
     env: RunEnv,
@@ -105,6 +117,17 @@ export class Trainer {
       trainer.dispose();
       throw e;
     }
+  }
+
+  /**
+   * Memory: a step holds at most the kept activations (only those the trained part's backward reads; a
+   * frozen prefix keeps none), the forward's live values between steps, and the gradients in flight, each
+   * as large as an activation; the peak is measured, not estimated.
+   */
+  get memory(): TrainerMemory {
+    let weightBytes = 0;
+    for (const s of this.states.values()) weightBytes += s.bytes;
+    return { keptActivationBytes: this.lastKept, peakStepBytes: this.lastPeak, weightBytes };
   }
 
   /** Names of the trained initializers. */
@@ -215,6 +238,10 @@ export class Trainer {
     try {
       const values = runForward(this.env, program, buffers, this.graph.inputs.map((v) => v.name), feeds, train ? keep : new Map(), this.output);
       const logits = values.get(rootOf(program, this.output))!;
+      if (train) {
+        this.lastKept = 0;
+        for (const root of keep.keys()) this.lastKept += program.metas.get(root)!.dims.reduce((a, b) => a * b, 4);
+      }
       const labelPtr = buffers.alloc(ids.length, `${op}: labels`);
       new Int32Array(this.engine.exports.memory.buffer, labelPtr, ids.length).set(ids);
       const weightPtr = classWeights ? buffers.upload(classWeights, `${op}: class weights`) : 0;
@@ -224,6 +251,7 @@ export class Trainer {
       if (train) this.backward(program, values, keep, buffers, grad);
       return sums;
     } finally {
+      if (train) this.lastPeak = buffers.peak;
       buffers.releaseAll();
     }
   }
