@@ -25,6 +25,7 @@ export { PooledConvPlan, PooledConvStack, type PooledRunOptions } from './pool/p
 export { serveWorker, type WorkerOp } from './pool/worker-service.js';
 export { planTiles, cropTile, pasteTile, type Tile, type TilePlan, type Region } from './pool/tiling.js';
 export { PooledSession } from './pool/pooled-session.js';
+export { PooledTrainer, type TrainOptions, type TrainProgress, type TrainerCallOptions } from './pool/pooled-trainer.js';
 export {
   InferenceSession,
   type SessionOptions,
