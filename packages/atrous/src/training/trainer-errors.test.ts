@@ -107,6 +107,7 @@ describe('trainer errors', () => {
     expect(e.message).toMatch(/options\.loss\.classWeights has 2 values, the logits \[1, 3, 4, 4\] have 3 classes/);
     const wrongFeed = await failure(t.step({ x: new Tensor('float32', new Float32Array(16), [1, 1, 4, 4]) }, good));
     expect(wrongFeed.code).toBe('INVALID_FEED');
+    expect(wrongFeed.message).toMatch(/^trainer\.step: feed "x"/);
     t.dispose();
     expect((await failure(t.step({ x }, good))).code).toBe('DISPOSED');
 

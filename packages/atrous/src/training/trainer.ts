@@ -162,7 +162,7 @@ export class Trainer {
   /** The logits output for `feeds` with the current weights (the forward `step` trains). */
   async forward(feeds: TrainingFeeds): Promise<Tensor<'float32'>> {
     this.checkLive('trainer.forward');
-    const { program } = this.prepare(checkFeeds(this.graph, feeds));
+    const { program } = this.prepare(this.feedDims(feeds, 'trainer.forward'));
     const dims = program.metas.get(this.output)!.dims;
     const buffers = new StepBuffers(this.engine);
     try {
@@ -187,6 +187,16 @@ export class Trainer {
     for (const s of this.states.values()) s.dispose();
     this.states.clear();
     this.programs.clear();
+  }
+
+  /** The feeds' dims, checked as a session checks them, errors named after the trainer's call. */
+  private feedDims(feeds: TrainingFeeds, op: string): Map<string, number[]> {
+    try {
+      return checkFeeds(this.graph, feeds);
+    } catch (e) {
+      if (e instanceof AtrousError) throw new AtrousError(e.code, e.message.replace(/^InferenceSession\.run/, op));
+      throw e;
+    }
   }
 
   private checkLive(op: string): void {
@@ -226,7 +236,7 @@ export class Trainer {
 
   private pass(feeds: TrainingFeeds, labels: Labels, train: boolean, op: string) {
     this.checkLive(op);
-    const { program, keep } = this.prepare(checkFeeds(this.graph, feeds));
+    const { program, keep } = this.prepare(this.feedDims(feeds, op));
     const logitDims = program.metas.get(this.output)!.dims;
     const { ignoreIndex, classWeights } = this.options;
     const ids = checkLabels(labels, logitDims, ignoreIndex, op);
