@@ -8,7 +8,7 @@ const PARAMETER_INPUTS: Record<string, readonly number[]> = { Conv: [1, 2], Batc
 export const DIFFERENTIABLE = new Set([
   'Conv', 'BatchNormalization', 'Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'Elu',
   'Softplus', 'Gelu', 'Add', 'Concat', 'Resize', 'Upsample', 'MaxPool', 'AveragePool', 'GlobalAveragePool',
-  'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity',
+  'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout',
 ]);
 
 /** Ops whose output depends on the input's dims only: no gradient flows through them. */
