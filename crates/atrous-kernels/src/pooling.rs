@@ -20,7 +20,7 @@ pub struct PoolShape {
 }
 
 /// Taps `[first, end)` of the window at output `o` that land inside an axis of `size`.
-fn taps(o: usize, stride: usize, pad: usize, dilation: usize, kernel: usize, size: usize) -> (usize, usize, isize) {
+pub(crate) fn taps(o: usize, stride: usize, pad: usize, dilation: usize, kernel: usize, size: usize) -> (usize, usize, isize) {
     let start = (o * stride) as isize - pad as isize;
     let mut first = 0;
     while first < kernel && start + ((first * dilation) as isize) < 0 {
@@ -161,13 +161,7 @@ pub fn avg_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape, pad_end: [usize; 
     if src.len() < in_len || dst.len() < out_len {
         return Err(Status::InvalidDescriptor);
     }
-    // Taps of a window counted with the padding: those below `size + pad_end` (the start is never before
-    // `-pad_begin`), every `dilation`.
-    let padded_taps = |start: isize, axis: usize, size: usize| -> usize {
-        let (k, d) = (s.kernel[axis] as isize, s.dilations[axis] as isize);
-        let end = (start + (k - 1) * d + 1).min((size + pad_end[axis]) as isize);
-        if end <= start { 0 } else { ((end - start + d - 1) / d) as usize }
-    };
+    let padded_taps = |start: isize, axis: usize, size: usize| padded_taps(s, pad_end, start, axis, size);
     let mut columns: Vec<(usize, usize, isize, usize)> = Vec::new();
     let mut row: Vec<f32> = Vec::new();
     if columns.try_reserve_exact(ow).is_err() || row.try_reserve_exact(w).is_err() {
@@ -205,6 +199,15 @@ pub fn avg_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape, pad_end: [usize; 
         }
     }
     Ok(())
+}
+
+/// Taps of a window starting at `start` on `axis`, counted with the padding (AveragePool's
+/// count_include_pad divisor): those below `size + pad_end` (the start is never before `-pad_begin`),
+/// every `dilation`.
+pub(crate) fn padded_taps(s: &PoolShape, pad_end: [usize; 2], start: isize, axis: usize, size: usize) -> usize {
+    let (k, d) = (s.kernel[axis] as isize, s.dilations[axis] as isize);
+    let end = (start + (k - 1) * d + 1).min((size + pad_end[axis]) as isize);
+    if end <= start { 0 } else { ((end - start + d - 1) / d) as usize }
 }
 
 /// `acc = f(acc, x)` element-wise: `vf` on whole vectors, `sf` on the tail (the same operation).

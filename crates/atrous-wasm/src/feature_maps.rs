@@ -194,7 +194,7 @@ pub unsafe extern "C" fn atrous_max_pool2d_with_indices(src: *const f32, dst: *m
 ///
 /// # Safety
 /// `d` valid for `pool_desc::LEN` u32s.
-unsafe fn decode_pool(d: *const u32) -> atrous_kernels::pooling::PoolShape {
+pub(crate) unsafe fn decode_pool(d: *const u32) -> atrous_kernels::pooling::PoolShape {
     let d = std::slice::from_raw_parts(d, desc::LEN);
     let u = |i: usize| d[i] as usize;
     atrous_kernels::pooling::PoolShape {

@@ -20,3 +20,4 @@ mod memory;
 mod normalization;
 mod select;
 mod team;
+mod training;

@@ -9,6 +9,7 @@ export { conv2d } from './ops/conv2d.js';
 export { conv1d, type Conv1dOptions } from './ops/conv1d.js';
 export { activationBackward, type ActivationBackwardOptions } from './ops/activation-backward.js';
 export { conv2dBackward, conv1dBackward, type Conv2dBackwardOptions, type Conv1dBackwardOptions, type ConvGradients } from './ops/conv-backward.js';
+export { createTrainer, Trainer, type EvaluationResult, type StepResult, type TrainerMemory, type TrainingFeeds, type Labels, type LossOptions, type OptimizerOptions, type TrainableSpec, type TrainerOptions } from './training/index.js';
 export {
   receptiveField,
   type ReceptiveField,
@@ -24,6 +25,7 @@ export { PooledConvPlan, PooledConvStack, type PooledRunOptions } from './pool/p
 export { serveWorker, type WorkerOp } from './pool/worker-service.js';
 export { planTiles, cropTile, pasteTile, type Tile, type TilePlan, type Region } from './pool/tiling.js';
 export { PooledSession } from './pool/pooled-session.js';
+export { PooledTrainer, type TrainOptions, type TrainProgress, type TrainerCallOptions } from './pool/pooled-trainer.js';
 export {
   InferenceSession,
   type SessionOptions,

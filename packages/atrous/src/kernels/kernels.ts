@@ -1,6 +1,7 @@
 import type { Engine } from '../wasm/engine.js';
 import { ConvKernels } from './conv-kernels.js';
 import { BackwardKernels } from './backward-kernels.js';
+import { TrainingKernels } from './training-kernels.js';
 import { ConvTransposeKernels } from './conv-transpose-kernels.js';
 import { LayoutKernels } from './layout-kernels.js';
 import { GemmKernels } from './gemm-kernels.js';
@@ -17,6 +18,7 @@ import { SelectKernels } from './select-kernels.js';
 export class Kernels {
   readonly conv: ConvKernels;
   readonly backward: BackwardKernels;
+  readonly training: TrainingKernels;
   readonly maps: FeatureMapKernels;
   readonly layout: LayoutKernels;
   readonly convTranspose: ConvTransposeKernels;
@@ -28,6 +30,7 @@ export class Kernels {
   constructor(readonly engine: Engine) {
     this.conv = new ConvKernels(engine);
     this.backward = new BackwardKernels(engine);
+    this.training = new TrainingKernels(engine);
     this.maps = new FeatureMapKernels(engine);
     this.layout = new LayoutKernels(engine);
     this.convTranspose = new ConvTransposeKernels(engine);

@@ -12,6 +12,8 @@ export interface Step {
   inputs: string[];
   outputs: string[];
   run: PreparedOp['run'];
+  /** What the op told a trainer about its geometry, if anything. */
+  gradient?: PreparedOp['gradient'];
 }
 
 /** The graph specialized to one set of input dims: every dim known, every dims-only value computed. */
@@ -80,7 +82,7 @@ export function specialize(
       // Inputs a load hook consumed (packed weights) are not read at run time.
       const consumed = consumedInputs(definition, states.get(node));
       const read = node.inputs.map((name, i) => (consumed.includes(i) ? '' : name));
-      steps.push({ node, inputs: read, outputs: node.outputs, run: prepared.run });
+      steps.push({ node, inputs: read, outputs: node.outputs, run: prepared.run, gradient: prepared.gradient });
     }
   }
   return { inputDims, metas, consts, steps, viewOf };

@@ -36,6 +36,14 @@ export class JobQueue<J> {
     return job;
   }
 
+  /** Takes out the first waiting job that `fits` (a call pinned to a worker waits for that worker). */
+  take(fits: (job: J) => boolean): J | undefined {
+    const i = this.items.findIndex((job, k) => k >= this.head && fits(job));
+    if (i < 0) return undefined;
+    if (i === this.head) return this.shift();
+    return this.items.splice(i, 1)[0];
+  }
+
   /** Takes `job` out wherever it waits (a cancelled call); false if it is not queued. */
   remove(job: J): boolean {
     const i = this.items.indexOf(job, this.head);

@@ -5,6 +5,7 @@ import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import { AtrousError } from '../errors.js';
 import type { PoolCallOptions } from './pool-types.js';
 import type { Scheduler } from './scheduler.js';
+import type { WorkerSlot } from './worker-slot.js';
 
 interface ResourceRecord {
   id: number;
@@ -47,6 +48,21 @@ export class ResourceRegistry {
       throw failure.reason;
     }
     return new PooledResource(this, record, label, created!.value);
+  }
+
+  /**
+   * Creates a resource of `kind` in one worker only (whichever is free first), for state that must not be
+   * copied: a trainer's weights change with every call. Its calls all go to that worker.
+   */
+  async createPinned(kind: string, payload: unknown, label: string): Promise<PinnedResource> {
+    if (this.scheduler.isTerminated) throw new AtrousError('TERMINATED', `${label}: the pool was terminated`);
+    const id = this.nextId++;
+    let home: WorkerSlot | undefined;
+    const info = await this.scheduler.submit(label, (slot) => {
+      home = slot;
+      return slot.ensure(id, kind, payload);
+    });
+    return new PinnedResource(this.scheduler, home!, id, kind, label, info);
   }
 
   /** @internal used by PooledResource: calls `method` in whichever worker is free, creating the resource there first if needed. */
@@ -107,5 +123,45 @@ export class PooledResource {
   /** Frees the resource in every worker. Calls already waiting for it fail with DISPOSED. */
   dispose(): Promise<void> {
     return this.registry.dispose(this.record);
+  }
+}
+
+/**
+ * A resource living in one worker (see `ResourceRegistry.createPinned`): every call waits for that worker.
+ * If the worker dies (a crash, `pool.terminate()`), the resource and its state are gone and calls fail.
+ */
+export class PinnedResource {
+  private disposed = false;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly home: WorkerSlot,
+    private readonly id: number,
+    private readonly kind: string,
+    readonly label: string,
+    /** What the worker said about it (see ResourceKind.describe). */
+    readonly info: unknown,
+  ) {}
+
+  /** Calls `method` on the resource in its worker. */
+  invoke<T>(method: string, args: unknown[], transfers: ArrayBuffer[], options: PoolCallOptions = {}): Promise<T> {
+    const label = `${this.label}.${method}`;
+    if (this.disposed && !this.scheduler.isTerminated) return Promise.reject(new AtrousError('DISPOSED', `${label}: this ${this.kind} was disposed`));
+    return this.scheduler.submit(
+      label,
+      (slot) => {
+        if (this.disposed) throw new AtrousError('DISPOSED', `${label}: this ${this.kind} was disposed`);
+        return slot.call((r) => r.invoke(this.id, method, Comlink.transfer(args, transfers)) as Promise<any>);
+      },
+      options,
+      this.home,
+    );
+  }
+
+  /** Frees the resource in its worker. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.home.release(this.id);
   }
 }

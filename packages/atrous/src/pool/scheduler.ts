@@ -17,6 +17,8 @@ interface Job {
   reject: (error: AtrousError) => void;
   state: 'queued' | 'running' | 'settled';
   slot: WorkerSlot | undefined;
+  /** The one worker this call may run on (a stateful resource that lives there), if any. */
+  pinned: WorkerSlot | undefined;
   cleanup: () => void;
 }
 
@@ -77,6 +79,10 @@ export class Scheduler {
     if (!slot.started) this.counts.startFailed++;
     else if (error.code === 'WORKER_CRASHED') this.counts.crashed++;
     if (i < 0 || this.terminated) return;
+    // Calls waiting for this very worker (pinned to a resource only it held) cannot run anywhere else.
+    for (let job = this.queue.take((j) => j.pinned === slot); job; job = this.queue.take((j) => j.pinned === slot)) {
+      this.settle(job, new AtrousError('WORKER_CRASHED', `${job.label}: the worker holding this resource died (${error.message}); its state is lost`));
+    }
     // A replacement that dies while loading the kernels is tried again a few times (the cause may pass);
     // then the pool gives up on that place and shrinks.
     const attempt = slot.started ? 1 : slot.attempt + 1;
@@ -100,10 +106,11 @@ export class Scheduler {
   }
 
   /**
-   * Queues `work` for the next free worker. `work` gets the worker and makes the Comlink call(s).
-   * This is the one way in for every call of the pool.
+   * Queues `work` for the next free worker (or for `pinned`, when given: a call on a resource that lives in
+   * that worker only). `work` gets the worker and makes the Comlink call(s). This is the one way in for
+   * every call of the pool.
    */
-  submit<T>(label: string, work: (slot: WorkerSlot) => Promise<T>, options: PoolCallOptions = {}): Promise<T> {
+  submit<T>(label: string, work: (slot: WorkerSlot) => Promise<T>, options: PoolCallOptions = {}, pinned?: WorkerSlot): Promise<T> {
     try {
       checkCallOptions(options, label);
     } catch (error) {
@@ -111,6 +118,7 @@ export class Scheduler {
     }
     if (this.terminated) return Promise.reject(new AtrousError('TERMINATED', `${label}: the pool was terminated`));
     if (this.slots.length === 0) return Promise.reject(new AtrousError('WORKER_CRASHED', `${label}: no worker left in the pool`));
+    if (pinned?.dead) return Promise.reject(new AtrousError('WORKER_CRASHED', `${label}: the worker holding this resource died; its state is lost`));
     const { signal, timeoutMs } = options;
     if (signal?.aborted) {
       this.counts.failed++;
@@ -130,12 +138,14 @@ export class Scheduler {
         reject,
         state: 'queued',
         slot: undefined,
+        pinned,
         cleanup: () => {
           if (timer !== undefined) clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
         },
       };
-      const idle = this.queue.length === 0 ? this.slots.find((s) => s.state === 'idle') : undefined;
+      const free = (s: WorkerSlot) => s.state === 'idle' && (pinned === undefined || s === pinned);
+      const idle = this.queue.length === 0 ? this.slots.find(free) : undefined;
       if (idle) {
         this.run(job, idle);
       } else {
@@ -184,7 +194,9 @@ export class Scheduler {
   private pump(): void {
     for (const slot of this.slots) {
       if (this.queue.length === 0) return;
-      if (slot.state === 'idle') this.run(this.queue.shift()!, slot);
+      if (slot.state !== 'idle') continue;
+      const job = this.queue.take((j) => j.pinned === undefined || j.pinned === slot);
+      if (job) this.run(job, slot);
     }
   }
 

@@ -15,6 +15,9 @@ import type { ConvLayer } from '../analysis/receptive-field.js';
 import type { PoolCallOptions, TiledRunOptions, WorkerPoolOptions, WorkerPoolStats } from './pool-types.js';
 import { PooledConvPlan, PooledConvStack, layerPayload } from './pooled-conv.js';
 import { PooledSession } from './pooled-session.js';
+import { PooledTrainer } from './pooled-trainer.js';
+import type { TrainerPayload } from './trainer-resource.js';
+import { resolveOptions, type TrainerOptions } from '../training/options.js';
 import { ResourceRegistry, type PooledResource } from './resource-registry.js';
 import { Scheduler } from './scheduler.js';
 import type { SessionPayload } from './session-resource.js';
@@ -156,6 +159,25 @@ export class WorkerPool {
     const bytes = model instanceof Uint8Array ? model.slice() : new Uint8Array(model.slice(0));
     const payload: SessionPayload = { bytes, intraOpNumThreads: threads };
     return new PooledSession(await this.resources.create('onnxSession', payload, 'InferenceSession'));
+  }
+
+  /**
+   * A trainer (see `createTrainer`) in one worker of the pool, with the same methods, async, and `train`
+   * for many steps with progress and cancellation between steps. Options are checked here first; the
+   * worker's build is used (`options.build` is refused). If that worker dies, the trainer is lost
+   * (export the model to keep progress).
+   */
+  async createTrainer(model: Uint8Array | ArrayBuffer, options: TrainerOptions): Promise<PooledTrainer> {
+    const op = 'createTrainer';
+    if (!(model instanceof Uint8Array) && !(model instanceof ArrayBuffer)) {
+      throw new AtrousError('INVALID_ARGUMENT', `${op}: model must be the .onnx bytes as a Uint8Array or an ArrayBuffer, got ${show(model)}`);
+    }
+    resolveOptions(options);
+    if (options.build !== undefined) throw new AtrousError('INVALID_ARGUMENT', `${op}: options.build is the pool's (createWorkerPool({ build })), got ${show(options.build)}`);
+    const bytes = model instanceof Uint8Array ? model.slice() : new Uint8Array(model.slice(0));
+    const { build: _build, ...rest } = options;
+    const payload: TrainerPayload = { bytes, options: rest };
+    return new PooledTrainer(await this.resources.createPinned('trainer', payload, 'trainer'));
   }
 
   /**

@@ -48,6 +48,7 @@ function workerApi(ops: Record<string, WorkerOp>): WorkerApi {
   const resources = new ResourceTable({
     ...CONV_RESOURCES,
     onnxSession: async () => (await import('./session-resource.js')).SESSION_RESOURCES.onnxSession!,
+    trainer: async () => (await import('./trainer-resource.js')).TRAINER_RESOURCES.trainer!,
   });
   return {
     init: (build) =>

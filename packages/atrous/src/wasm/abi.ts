@@ -21,6 +21,11 @@ export interface KernelExports {
   atrous_resize(src: number, dst: number, desc: number, coords: number): number;
   atrous_activation_backward(saved: number, gradOutput: number, gradInput: number, n: number, code: number, p0: number, p1: number, savedKind: number): number;
   atrous_resize_backward(gradOutput: number, gradInput: number, desc: number, coords: number): number;
+  atrous_softmax_cross_entropy(logits: number, labels: number, weights: number, grad: number, batch: number, classes: number, spatial: number, ignoreIndex: number, sums: number): number;
+  atrous_max_pool2d_backward(src: number, gradOutput: number, gradInput: number, desc: number): number;
+  atrous_avg_pool2d_backward(gradOutput: number, gradInput: number, desc: number, padBottom: number, padRight: number, countIncludePad: number): number;
+  atrous_mean_planes_backward(gradOutput: number, gradInput: number, planes: number, len: number): number;
+  atrous_batch_norm_backward(x: number, gradOutput: number, gradInput: number, gradGamma: number, gradBeta: number, batch: number, channels: number, spatial: number, scale: number, invStd: number, mean: number): number;
   atrous_scale_planes(src: number, scale: number, dst: number, planes: number, len: number): number;
   atrous_mean_planes(src: number, dst: number, planes: number, len: number): number;
   atrous_combine(a: number, b: number, dst: number, n: number, multiply: number): number;

@@ -110,6 +110,7 @@ function concat(ctx: OpContext): PreparedOp {
         offset += row;
       }
     },
+    gradient: { kind: 'concat', axis },
   };
 }
 

@@ -1,6 +1,7 @@
 import { AtrousError, show } from '../../errors.js';
 import type { ElemType, HostTensor } from '../data-types.js';
 import type { Engine } from '../../wasm/engine.js';
+import type { GradientInfo } from './gradient-info.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
 import type { RunEnv, Value } from '../value.js';
 import { ValueNeededError } from '../shape-feeds.js';
@@ -34,6 +35,8 @@ export interface PreparedOp {
   run(inputs: (Value | undefined)[], outputs: Value[], env: RunEnv): void;
   /** Output 0 is input 0 reinterpreted with new dims (Reshape, Flatten, ...): nothing to run, no copy. */
   view?: boolean;
+  /** For a trainer's backward: the geometry the forward kernel call was given (see gradient-info.ts). */
+  gradient?: GradientInfo;
 }
 
 /** Per-node state an op prepares once at load (packed weights in wasm memory). */

@@ -97,9 +97,10 @@ function pool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {
       }),
     };
   }
-  if (kind === 'max') return { outputs, run: ([src], [dst], env) => env.kernels.maps.maxPool2d(src!.ptr, dst!.ptr, desc, label) };
   const padEnd: [number, number] = [wh.padEnd, ww.padEnd];
-  return { outputs, run: ([src], [dst], env) => env.kernels.maps.avgPool2d(src!.ptr, dst!.ptr, desc, padEnd, includePad, label) };
+  const gradient = { kind: 'pool' as const, max: kind === 'max', desc, padEnd, includePad };
+  if (kind === 'max') return { outputs, run: ([src], [dst], env) => env.kernels.maps.maxPool2d(src!.ptr, dst!.ptr, desc, label), gradient };
+  return { outputs, run: ([src], [dst], env) => env.kernels.maps.avgPool2d(src!.ptr, dst!.ptr, desc, padEnd, includePad, label), gradient };
 }
 
 function globalPool(ctx: OpContext, kind: 'max' | 'average'): PreparedOp {

@@ -115,7 +115,7 @@ function resize(ctx: OpContext, legacyUpsample: boolean): PreparedOp {
   const coords = new Float64Array(OH + OW);
   coords.set(ys, 0);
   coords.set(xs, OH);
-  return { outputs, run: ([a], [out], env) => env.kernels.maps.resize(a!.ptr, out!.ptr, desc, coords, label) };
+  return { outputs, run: ([a], [out], env) => env.kernels.maps.resize(a!.ptr, out!.ptr, desc, coords, label), gradient: { kind: 'resize', desc, coords } };
 }
 
 /**

@@ -19,7 +19,7 @@ function unary(ctx: OpContext, a: ActivationParams, int?: IntFn): PreparedOp {
   const n = sizeOf(x.dims);
   const label = nodeLabel(ctx.node);
   const outputs = [{ type: x.type, dims: [...x.dims] }];
-  if (x.type === 'float32') return { outputs, run: ([src], [dst], env) => env.kernels.elementwise.unary(src!.ptr, dst!.ptr, n, a, label) };
+  if (x.type === 'float32') return { outputs, run: ([src], [dst], env) => env.kernels.elementwise.unary(src!.ptr, dst!.ptr, n, a, label), gradient: { kind: 'activation', params: a } };
   if (!int || x.type === 'bool') throw opError(ctx.node, `input ${JSON.stringify(ctx.node.inputs[0])} must be a float tensor, got ${x.type}`);
   if (residesInWasm(x.type)) {
     return {
