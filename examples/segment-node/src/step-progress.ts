@@ -1,6 +1,7 @@
-// How `finetune` shows its steps: every step's loss as one line on stdout (so a log or a pipe keeps the
-// whole curve), and on a terminal a cli-progress bar under those lines with the step, the latest loss and
-// steps/s. The lines go through the bar's own log() so they scroll above it instead of tearing it.
+// How `finetune` shows its steps: every step's loss as one line (on stdout when it is not a terminal, so a
+// log or a pipe keeps the whole curve), and on a terminal a cli-progress bar under those lines with the
+// step, the latest loss and steps/s. There the lines go through the bar's own log() so they scroll above it
+// instead of tearing it.
 import cliProgress from 'cli-progress';
 
 export class StepProgress {
@@ -25,6 +26,9 @@ export class StepProgress {
     if (this.bar && this.single) {
       this.bar.log(`${line}\n`);
       this.single.update(step, { loss: loss.toFixed(4), rate });
+      // A step blocks the event loop, so the bar's redraw timer never fires between steps: redraw now
+      // (this also writes the logged line).
+      this.bar.update();
     } else {
       process.stdout.write(`${line}\n`);
     }
