@@ -2,12 +2,13 @@
 // few small scenes of scenes.py's shifted domain: the loss of every step, mIoU before and after, and a tuned
 // ONNX that atrous loads and that differs from the built-in model in the trained head's weights only.
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InferenceSession, Tensor } from 'atrous';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { holdOut } from './holdout.js';
 
 const require = createRequire(import.meta.url);
 const { onnx } = require('onnx-proto');
@@ -22,9 +23,9 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], cwd: string): Promise<Run> {
+function cli(args: string[], cwd: string, command = 'finetune'): Promise<Run> {
   return new Promise((done) => {
-    execFile('node', [CLI, 'finetune', ...args], { cwd, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile('node', [CLI, command, ...args], { cwd, encoding: 'utf8' }, (error, stdout, stderr) => {
       done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -96,6 +97,19 @@ describe('atrous-segment finetune', () => {
     }
     expect(outputs[1].length).toBe(6 * SIZE * SIZE);
     expect(outputs[1].some((v, i) => Math.abs(v - outputs[0][i]) > 1e-4)).toBe(true);
+
+    // The description written beside it makes the tuned model a drop-in for `segment`, whose pipeline
+    // (worker pool, InferenceSession) scores the held-out scenes as finetune's trainer forward did.
+    const description = JSON.parse(readFileSync(join(dir, 'tuned.json'), 'utf8'));
+    expect(description.file).toBe('tuned.onnx');
+    expect(description.classes).toEqual(['background', 'disc', 'rectangle', 'triangle', 'ring', 'star']);
+    const files = readdirSync(join(dir, 'scenes')).filter((f) => !f.endsWith('.mask.png')).map((f) => join('scenes', f));
+    const { heldOut } = holdOut(files, (f) => f, 0.34);
+    const segment = await cli([...heldOut, '--model', 'tuned.onnx', '--size', String(SIZE), '--truth', 'scenes', '--out', 'tuned-masks', '--workers', '1'], dir, 'segment');
+    expect(segment.code).toBe(0);
+    expect(segment.stdout).toMatch(/model {6}tuned\.onnx \(atrous-default-synthetic-v1\)/);
+    const segmentIoU = Number(/mIoU (\S+) against 2 ground-truth masks/.exec(segment.stdout)?.[1]);
+    expect(segmentIoU).toBeCloseTo(after, 2);
   });
 
   it('refuses bad flags with a message naming the flag and its value', async () => {

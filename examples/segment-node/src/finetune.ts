@@ -2,8 +2,8 @@
 // head on labelled images with atrous's trainer (createTrainer: the frozen part runs forward only), scores
 // mIoU on a held-out split before and after, and writes the tuned ONNX.
 import { existsSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { basename, dirname, relative, resolve } from 'node:path';
 import { AtrousError, createTrainer, InferenceSession, Tensor, type Trainer, type WasmBuild } from 'atrous';
 import { specForUnknownModel, type ModelSpec } from 'segment-core';
 import { scoreHeldOut } from './held-out-score.js';
@@ -120,6 +120,21 @@ async function firstInputName(model: ResolvedModel): Promise<string> {
   }
 }
 
+/**
+ * The source model's description (classes, palette, normalisation, native size) for the tuned model, as
+ * `<out>.json` beside it: without it `--model tuned.onnx` would be a bare ONNX, run at the default 512 px
+ * instead of the model's native size. The source's measured mIoU is dropped (it is not the tuned model's).
+ */
+async function tunedDescription(model: ResolvedModel, outPath: string, steps: number): Promise<Uint8Array | undefined> {
+  if (!model.descriptionPath) return undefined;
+  const description = JSON.parse(await readFile(model.descriptionPath, 'utf8')) as Record<string, unknown>;
+  delete description.miou;
+  delete description.samples;
+  description.file = basename(outPath);
+  description.finetuned = { from: model.path, steps, by: 'atrous-segment finetune' };
+  return new TextEncoder().encode(`${JSON.stringify(description, null, 2)}\n`);
+}
+
 function percent(x: number | undefined): string {
   return x === undefined ? '  -  ' : x.toFixed(3);
 }
@@ -193,8 +208,12 @@ export async function runFinetune(inputs: string[], opts: FinetuneOptions): Prom
     out(`  held out   mIoU after  ${tuned.meanIoU.toFixed(4)} (pixel accuracy ${tuned.pixelAccuracy.toFixed(4)}), ${opts.steps} steps in ${seconds.toFixed(1)} s`);
     out(`  per class  ${spec.classes.slice(0, classCount).map((name, c) => `${name} ${percent(before.perClass[c])} -> ${percent(tuned.perClass[c])}`).join(', ')}`);
     await mkdir(dirname(outPath), { recursive: true });
+    const shown = (path: string) => (relative(process.cwd(), path).startsWith('..') ? path : relative(process.cwd(), path));
     await writeFileAtomic(outPath, trainer.exportModel());
-    out(`  wrote      ${relative(process.cwd(), outPath).startsWith('..') ? outPath : relative(process.cwd(), outPath)}`);
+    const description = await tunedDescription(model, outPath, opts.steps);
+    const descriptionPath = outPath.replace(/\.onnx$/i, '.json');
+    if (description) await writeFileAtomic(descriptionPath, description);
+    out(`  wrote      ${shown(outPath)}${description ? ` and its description ${shown(descriptionPath)}` : ''}`);
     return 0;
   } finally {
     trainer.dispose();
