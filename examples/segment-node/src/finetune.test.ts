@@ -2,12 +2,13 @@
 // few small scenes of scenes.py's shifted domain: the loss of every step, mIoU before and after, and a tuned
 // ONNX that atrous loads and that differs from the built-in model in the trained head's weights only.
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InferenceSession, Tensor } from 'atrous';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodePng } from './codecs.js';
 import { holdOut } from './holdout.js';
 
 const require = createRequire(import.meta.url);
@@ -51,6 +52,19 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'atrous-finetune-'));
   execFileSync('/usr/bin/python3', [join(REPO, 'models/scenes.py'), 'samples', join(dir, 'scenes'), '--count', '6', '--size', String(SIZE), '--first-seed', '3000000', '--domain', 'shifted']);
+  mkdirSync(join(dir, 'other'));
+  copyFileSync(join(dir, 'scenes/scene-00.png'), join(dir, 'other/scene-00.png'));
+  // Masks that do not fit: one of the wrong size, one with a class the model lacks (7 of 0..5).
+  mkdirSync(join(dir, 'unfit'));
+  for (const name of ['scene-00', 'scene-01']) copyFileSync(join(dir, `scenes/${name}.png`), join(dir, `unfit/${name}.png`));
+  const grey = (width: number, value: number) => encodePng({ width, height: SIZE, data: new Uint8Array(width * SIZE * 4).map((_, i) => (i % 4 === 3 ? 255 : value)) });
+  writeFileSync(join(dir, 'unfit/scene-00.mask.png'), grey(SIZE, 7));
+  writeFileSync(join(dir, 'unfit/scene-01.mask.png'), grey(SIZE, 1));
+  mkdirSync(join(dir, 'unfit-size'));
+  copyFileSync(join(dir, 'scenes/scene-00.png'), join(dir, 'unfit-size/scene-00.png'));
+  copyFileSync(join(dir, 'scenes/scene-01.png'), join(dir, 'unfit-size/scene-01.png'));
+  copyFileSync(join(dir, 'scenes/scene-01.mask.png'), join(dir, 'unfit-size/scene-01.mask.png'));
+  writeFileSync(join(dir, 'unfit-size/scene-00.mask.png'), grey(SIZE / 2, 0));
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -137,6 +151,18 @@ describe('atrous-segment finetune', () => {
     const missing = await cli(['scenes', '--masks', join(REPO, 'models/default'), '--out', 'x.onnx'], dir);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--masks .*models\/default: 6 of 6 images have no mask: scene-00\.png \(no .*scene-00\.mask\.png\)/);
+    const twoNamed = await cli(['scenes', 'other', '--masks', 'scenes', '--out', 'x.onnx'], dir);
+    expect(twoNamed.code).toBe(2);
+    expect(twoNamed.stderr).toMatch(/--masks scenes: scenes\/scene-00\.png and other\/scene-00\.png would share the mask scene-00\.mask\.png/);
+    const gone = await cli(['scenes', 'gone.png', '--masks', 'scenes', '--out', 'x.onnx'], dir);
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toMatch(/finetune: gone\.png: no such file or folder/);
+    const badClass = await cli(['unfit', '--masks', 'unfit', '--size', String(SIZE), '--out', 'x.onnx'], dir);
+    expect(badClass.code).toBe(2);
+    expect(badClass.stderr).toMatch(/--masks: .*unfit\/scene-00\.mask\.png has class 7 but the model has 6 classes \(0\.\.5\)/);
+    const badSize = await cli(['unfit-size', '--masks', 'unfit-size', '--out', 'x.onnx'], dir);
+    expect(badSize.code).toBe(2);
+    expect(badSize.stderr).toMatch(/--masks: .*unfit-size\/scene-00\.mask\.png is 32x64 but unfit-size\/scene-00\.png is 64x64/);
     expect(existsSync(join(dir, 'x.onnx'))).toBe(false);
   });
 });

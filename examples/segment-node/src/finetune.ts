@@ -3,13 +3,13 @@
 // mIoU on a held-out split before and after, and writes the tuned ONNX.
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { basename, dirname, relative, resolve } from 'node:path';
+import { basename, dirname, extname, relative, resolve } from 'node:path';
 import { AtrousError, createTrainer, InferenceSession, Tensor, type Trainer, type WasmBuild } from 'atrous';
 import { specForUnknownModel, type ModelSpec } from 'segment-core';
 import { scoreHeldOut } from './held-out-score.js';
 import { holdOut } from './holdout.js';
 import { writeFileAtomic } from './image-files.js';
-import { collectInputs, outputStems, type Failure } from './inputs.js';
+import { collectInputs, type Failure } from './inputs.js';
 import { resolveModel, type ResolvedModel } from './models.js';
 import { StepProgress } from './step-progress.js';
 import { checkClassIds, checkMasksExist, loadSample, maskPathFor, type TrainingSample } from './training-samples.js';
@@ -149,10 +149,15 @@ export async function runFinetune(inputs: string[], opts: FinetuneOptions): Prom
   const after = opts.after ?? (opts.model === 'default' ? DEFAULT_MODEL_HEAD : undefined);
 
   const failures: Failure[] = [];
-  const files = await collectInputs(inputs, resolve(opts.masks, '.none'), failures);
+  // No folder to skip while scanning: finetune writes one file, not a folder of masks that could be rescanned.
+  const files = await collectInputs(inputs, '', failures);
   if (failures.length > 0) throw new Error(`finetune: ${failures.map((f) => `${f.file}: ${f.reason}`).join('; ')}`);
   if (files.length === 0) throw new Error(`finetune: no image files (PNG, JPEG, WebP, AVIF, TIFF) found in ${inputs.join(', ')}`);
-  const stems = outputStems(files);
+  const stems = files.map((file) => basename(file, extname(file)));
+  const twice = stems.findIndex((stem, i) => stems.indexOf(stem) !== i);
+  if (twice >= 0) {
+    throw new Error(`--masks ${opts.masks}: ${files[stems.indexOf(stems[twice])]} and ${files[twice]} would share the mask ${stems[twice]}.mask.png; give the images different names`);
+  }
   checkMasksExist(resolve(opts.masks), files, stems);
   const { train, heldOut } = holdOut(files.map((file, i) => ({ file, stem: stems[i] })), (f) => f.file, opts.holdout);
 
