@@ -20,8 +20,18 @@ Objects range from small (radius ~6 px at 256x256) to most of the image (radius 
 overlap (the label is the topmost object), and the image gets blur, noise and contrast jitter after
 the labels are fixed, so the labels stay exact.
 
+Domains (``make_scene(seed, size, domain)``):
+
+  default   the scenes above: what the built-in model was trained on
+  shifted   the same shapes, placement and photometrics, but each object class wears the NEXT class's
+            texture family (disc: checkerboard, rectangle: stripes, triangle: cross-hatch, ring: blocky
+            speckle, star: polka dots), and so do the clutter blobs that wear a class texture. Texture is
+            half of what the built-in model learned to look at, so it degrades there; a model fine-tuned on
+            shifted scenes has to re-learn which texture goes with which shape. (Used by the fine-tuning
+            proof in examples/segment-node/README.md.)
+
 Command line:
-  python3 models/scenes.py samples OUT_DIR [--count 20] [--size 256] [--first-seed 1000000]
+  python3 models/scenes.py samples OUT_DIR [--count 20] [--size 256] [--first-seed 1000000] [--domain default]
 writes OUT_DIR/scene-XX.png (RGB) and OUT_DIR/scene-XX.mask.png (8-bit grey, value = class index).
 """
 
@@ -182,6 +192,12 @@ def tex_waves(rng, yy, xx):
 
 
 CLASS_TEXTURES = {1: tex_dots, 2: tex_checker, 3: tex_stripes, 4: tex_hatch, 5: tex_speckle}
+# The texture each class wears in each domain (see the module docstring).
+DOMAIN_TEXTURES = {
+    "default": CLASS_TEXTURES,
+    "shifted": {c: CLASS_TEXTURES[c % 5 + 1] for c in CLASS_TEXTURES},
+}
+DOMAINS = tuple(DOMAIN_TEXTURES)
 BACKGROUND_TEXTURES = [tex_flat, tex_lowfreq, tex_waves]
 # Share of clutter blobs that wear one of the object classes' textures (shape must then decide).
 CLUTTER_CLASS_TEXTURE_P = 0.15
@@ -283,8 +299,11 @@ def _paint(img, lab, rng, shape_fn, tex_fn, cx, cy, r, label, size, alpha=1.0):
     return int(m.sum())
 
 
-def make_scene(seed, size=256):
-    """Return (image uint8 [size, size, 3], mask uint8 [size, size]) for this seed."""
+def make_scene(seed, size=256, domain="default"):
+    """Return (image uint8 [size, size, 3], mask uint8 [size, size]) for this seed in this domain."""
+    if domain not in DOMAIN_TEXTURES:
+        raise ValueError("domain must be one of %s, got %r" % (", ".join(DOMAINS), domain))
+    textures = DOMAIN_TEXTURES[domain]
     rng = np.random.default_rng(seed)
     s = float(size)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
@@ -313,7 +332,7 @@ def make_scene(seed, size=256):
         r = s * math.exp(rng.uniform(math.log(0.02), math.log(0.12)))
         cx, cy = rng.uniform(0, s, size=2)
         if rng.uniform() < CLUTTER_CLASS_TEXTURE_P:
-            tex = CLASS_TEXTURES[int(rng.integers(1, 6))]
+            tex = textures[int(rng.integers(1, 6))]
         else:
             tex = BACKGROUND_TEXTURES[int(rng.integers(0, len(BACKGROUND_TEXTURES)))]
         _paint(img, lab, rng, shape_blob, tex, cx, cy, r, None, size, alpha=rng.uniform(0.6, 1.0))
@@ -328,7 +347,7 @@ def make_scene(seed, size=256):
         cls = int(rng.integers(1, 6))
         cx = rng.uniform(-0.1 * r, s + 0.1 * r)
         cy = rng.uniform(-0.1 * r, s + 0.1 * r)
-        _paint(img, lab, rng, CLASS_SHAPES[cls], CLASS_TEXTURES[cls], cx, cy, r, cls, size)
+        _paint(img, lab, rng, CLASS_SHAPES[cls], textures[cls], cx, cy, r, cls, size)
 
     # photometric: contrast/brightness jitter, blur, noise (labels stay exact)
     img = (img - 0.5) * rng.uniform(0.7, 1.15) + 0.5 + rng.uniform(-0.1, 0.1)
@@ -408,11 +427,11 @@ def read_png(path):
     return out.reshape(h, w, ch) if ch > 1 else out.reshape(h, w)
 
 
-def write_samples(out_dir, count=20, size=256, first_seed=HELD_OUT_FIRST_SEED):
+def write_samples(out_dir, count=20, size=256, first_seed=HELD_OUT_FIRST_SEED, domain="default"):
     os.makedirs(out_dir, exist_ok=True)
     names = []
     for i in range(count):
-        img, lab = make_scene(first_seed + i, size)
+        img, lab = make_scene(first_seed + i, size, domain)
         base = "scene-%02d" % i
         write_png(os.path.join(out_dir, base + ".png"), img)
         write_png(os.path.join(out_dir, base + ".mask.png"), lab)
@@ -423,15 +442,20 @@ def write_samples(out_dir, count=20, size=256, first_seed=HELD_OUT_FIRST_SEED):
 def _main(argv):
     if len(argv) >= 2 and argv[0] == "samples":
         out_dir = argv[1]
-        opts = {"--count": 20, "--size": 256, "--first-seed": HELD_OUT_FIRST_SEED}
+        opts = {"--count": 20, "--size": 256, "--first-seed": HELD_OUT_FIRST_SEED, "--domain": "default"}
         i = 2
         while i < len(argv):
             if argv[i] not in opts or i + 1 >= len(argv):
                 raise SystemExit("unknown or incomplete option: %r" % argv[i])
-            opts[argv[i]] = int(argv[i + 1])
+            if argv[i] == "--domain":
+                if argv[i + 1] not in DOMAINS:
+                    raise SystemExit("--domain must be one of %s, got %r" % (", ".join(DOMAINS), argv[i + 1]))
+                opts["--domain"] = argv[i + 1]
+            else:
+                opts[argv[i]] = int(argv[i + 1])
             i += 2
-        names = write_samples(out_dir, opts["--count"], opts["--size"], opts["--first-seed"])
-        print("wrote %d scenes to %s (seeds %d..%d)" % (len(names), out_dir, names[0][1], names[-1][1]))
+        names = write_samples(out_dir, opts["--count"], opts["--size"], opts["--first-seed"], opts["--domain"])
+        print("wrote %d %s scenes to %s (seeds %d..%d)" % (len(names), opts["--domain"], out_dir, names[0][1], names[-1][1]))
         return 0
     print(__doc__)
     return 2

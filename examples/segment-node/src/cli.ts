@@ -3,10 +3,12 @@
 // atrous-segment enqueue <files or folders...> --redis <url>   one BullMQ job per image, for queue workers
 // atrous-segment worker --redis <url>                          consume jobs until SIGTERM, then drain
 // atrous-segment status --redis <url>                          counts and failures
+// atrous-segment finetune <images...> --masks <dir> --out t.onnx  fine-tune the head on labelled images
 import { availableParallelism } from 'node:os';
 import v8 from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { WasmBuild } from 'atrous';
+import { DEFAULT_MODEL_HEAD, runFinetune, type FinetuneOptions } from './finetune.js';
 import { describeError } from './inputs.js';
 import { runLocal, type LocalRunOptions } from './local-run.js';
 import { DEFAULT_QUEUE, enqueue, parseQueueName, parseRedisUrl, runWorker, showStatus } from './queue.js';
@@ -22,6 +24,20 @@ function positiveInt(name: string, max: number, min = 1) {
 function opacity(value: string): number {
   const n = Number(value);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`opacity must be a number in 0..1, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!(Number.isFinite(n) && n > 0) || value.trim() === '') throw new InvalidArgumentError(`${name} must be a number > 0, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+function share(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n < 1) || value.trim() === '') throw new InvalidArgumentError(`--holdout must be a number between 0 and 1 (the share of images held out), got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -118,6 +134,28 @@ async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .action(async (opts) => {
       code = await showStatus(opts);
+    });
+
+  program
+    .command('finetune')
+    .description('fine-tune a model on images and their masks; prints the loss per step and mIoU on held-out images before and after, writes the tuned ONNX')
+    .argument('<images...>', 'image files or folders (PNG, JPEG, WebP, AVIF, TIFF); *.mask.png files are skipped')
+    .requiredOption('--masks <dir>', 'folder of masks <name>.mask.png for every image: 8-bit grey, value = class index (as models/default/samples)')
+    .requiredOption('-o, --out <file.onnx>', 'where the tuned model goes')
+    .addOption(new Option('-m, --model <model>', 'default (the built-in model) or a path to an .onnx file with class scores [N, C, H, W]').default('default'))
+    .option('--steps <n>', 'training steps', positiveInt('--steps', 1_000_000), 100)
+    .option('--after <node>', `train only the layers after this node (default for the built-in model: ${DEFAULT_MODEL_HEAD}, its decoder and classifier; for another model: every layer)`)
+    .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), 1e-3)
+    .option('--batch <n>', 'images per step', positiveInt('--batch', 256), 4)
+    .option('--holdout <share>', 'share of the images held out for mIoU, chosen by file name (deterministic)', share, 0.25)
+    .option('--seed <n>', 'seed of the order training images are drawn in', positiveInt('--seed', 2 ** 31 - 1, 0), 1)
+    .addOption(sizeOption())
+    .option('--classes <names>', 'comma-separated class names for an .onnx that carries none')
+    .addOption(buildOption())
+    .showHelpAfterError()
+    .action(async (images: string[], opts: FinetuneOptions) => {
+      enableRelaxedSimd(opts.build);
+      code = await runFinetune(images, opts);
     });
 
   await program.parseAsync(argv);

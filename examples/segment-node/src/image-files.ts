@@ -59,6 +59,19 @@ export async function resizeToRgb(image: RgbaImage, width: number, height: numbe
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/**
+ * A label map (one byte per pixel, value = class index) resized to `width` x `height` by nearest neighbour:
+ * labels are ids, so blending two of them would invent a third class.
+ */
+export async function resizeLabels(labels: Uint8Array, fromWidth: number, fromHeight: number, width: number, height: number): Promise<Uint8Array> {
+  if (fromWidth === width && fromHeight === height) return labels;
+  const data = await sharp(Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength), { raw: { width: fromWidth, height: fromHeight, channels: 1 }, limitInputPixels: false })
+    .resize(width, height, { fit: 'fill', kernel: 'nearest' })
+    .raw()
+    .toBuffer();
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
 /** RGBA pixels as an 8-bit RGBA PNG. */
 export async function encodePng(image: RgbaImage): Promise<Buffer> {
   return rawInput(image).png({ compressionLevel: 6 }).toBuffer();

@@ -18,6 +18,8 @@ export interface ResolvedModel {
   bytes: Uint8Array;
   /** Known description; undefined for a bare .onnx (the spec is then made from its output and metadata). */
   spec?: ModelSpec;
+  /** The JSON file `spec` was read from, if any. */
+  descriptionPath?: string;
   metadata: Record<string, string>;
 }
 
@@ -51,7 +53,7 @@ export async function resolveModel(choice: string): Promise<ResolvedModel> {
     }
     const bytes = new Uint8Array(await readFile(path));
     const spec = parseModelSpec(JSON.parse(await readFile(jsonPath, 'utf8')), 'models/default/model.json');
-    return { label: `built-in (${spec.name})`, path, bytes, spec, metadata: readOnnxMetadata(bytes) };
+    return { label: `built-in (${spec.name})`, path, bytes, spec, descriptionPath: jsonPath, metadata: readOnnxMetadata(bytes) };
   }
   if (choice === 'isnet') {
     if (!existsSync(ISNET_PATH)) {
@@ -82,7 +84,7 @@ export async function resolveModel(choice: string): Promise<ResolvedModel> {
   for (const jsonPath of [path.replace(/\.onnx$/i, '.json'), join(dirname(path), 'model.json')]) {
     if (existsSync(jsonPath)) {
       const spec = parseModelSpec(JSON.parse(await readFile(jsonPath, 'utf8')), basename(jsonPath));
-      return { label: `${basename(path)} (${spec.name})`, path, bytes, spec, metadata };
+      return { label: `${basename(path)} (${spec.name})`, path, bytes, spec, descriptionPath: jsonPath, metadata };
     }
   }
   return { label: basename(path), path, bytes, metadata };

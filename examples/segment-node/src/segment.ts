@@ -42,7 +42,7 @@ export interface Segmentation {
  * [1, H, W, 3] for an NHWC model (spec.layout, the TFLite selfie segmenter).
  * sharp (libvips) resizes; only the small resized image is walked here, to normalise it into planes.
  */
-async function rgbToTensor(image: RgbaImage, spec: ModelSpec, size: [number, number]): Promise<Tensor<'float32'>> {
+export async function rgbToTensor(image: RgbaImage, spec: ModelSpec, size: [number, number]): Promise<Tensor<'float32'>> {
   const [height, width] = size;
   const rgb = await resizeToRgb(image, width, height);
   const plane = width * height;
