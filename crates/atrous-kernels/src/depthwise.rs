@@ -185,14 +185,11 @@ impl Channel<'_> {
     /// Stores the first `count` lanes of `sum` (plus bias and residual, activated) at `index`.
     #[inline(always)]
     unsafe fn finish_partial(&self, index: usize, sum: v::V, count: usize) {
-        let lanes = v::lanes(v::add(sum, v::splat(self.bias)));
-        for (l, x) in lanes.iter().enumerate().take(count) {
-            let mut x = *x;
-            if let Some(r) = self.residual {
-                x += *r.add(index + l);
-            }
-            *self.out.add(index + l) = self.activation.apply_scalar(x);
+        let mut x = v::add(sum, v::splat(self.bias));
+        if let Some(r) = self.residual {
+            x = v::add(x, crate::isa::load_partial(r.add(index), count));
         }
+        crate::isa::store_partial(self.out.add(index), self.activation.apply(x), count);
     }
 
     #[inline(always)]
@@ -220,38 +217,63 @@ impl Channel<'_> {
     }
 
     /// Every output row. Inlined with a constant `taps` for the common sizes, so the tap loop unrolls.
+    ///
+    /// Runs of `RUN` vectors along each row first; then the vectors left at the end of the rows (1-3 pixels,
+    /// or a few whole vectors), one column of them at a time across `RUN` rows: on its own, such a vector
+    /// is one chain of dependent adds, and with 33-pixel rows (DeepLab's small maps) its wait was a third
+    /// of the row's time.
     #[inline(always)]
     unsafe fn run_rows(&self, geom: &Geometry, taps: usize) {
-        let ow = geom.out_width;
-        for oy in 0..geom.out_height {
+        let (oh, ow) = (geom.out_height, geom.out_width);
+        let runs_end = ow - ow % (v::LANES * RUN);
+        for oy in 0..oh {
             let origin = self.plane.add(oy * self.row_step);
             let out_row = oy * ow;
             let mut ox = 0;
-            while ox + v::LANES * RUN <= ow {
-                let acc = self.vectors::<RUN>(origin.add(ox), taps);
+            while ox < runs_end {
+                let acc = self.vectors::<RUN>(origin.add(ox), v::LANES, taps);
                 for (r, a) in acc.iter().enumerate() {
                     self.finish_vector(out_row + ox + v::LANES * r, *a);
                 }
                 ox += v::LANES * RUN;
             }
-            while ox + v::LANES <= ow {
-                let [a] = self.vectors::<1>(origin.add(ox), taps);
-                self.finish_vector(out_row + ox, a);
-                ox += v::LANES;
+        }
+        let mut ox = runs_end;
+        while ox < ow {
+            // A vector at the end of a row reads past the row's end (the scratch's slack covers the last
+            // row); the lanes past `ow` are dropped.
+            let count = (ow - ox).min(v::LANES);
+            let mut oy = 0;
+            while oy + RUN <= oh {
+                let acc = self.vectors::<RUN>(self.plane.add(oy * self.row_step + ox), self.row_step, taps);
+                for (r, a) in acc.iter().enumerate() {
+                    self.finish_upto((oy + r) * ow + ox, *a, count);
+                }
+                oy += RUN;
             }
-            if ox < ow {
-                // The last 1-3 pixels of the row as one vector, reading past the row's end (the scratch's
-                // slack covers the last row; those lanes are dropped): cheaper than scalar taps per pixel.
-                let [a] = self.vectors::<1>(origin.add(ox), taps);
-                self.finish_partial(out_row + ox, a, ow - ox);
+            while oy < oh {
+                let [a] = self.vectors::<1>(self.plane.add(oy * self.row_step + ox), 0, taps);
+                self.finish_upto(oy * ow + ox, a, count);
+                oy += 1;
             }
+            ox += v::LANES;
         }
     }
 
-    /// `N` vectors of consecutive output pixels whose windows start at `origin`. The accumulators are
-    /// indexed only by the unrolled `r` loop, so they live in registers.
     #[inline(always)]
-    unsafe fn vectors<const N: usize>(&self, origin: *const f32, taps: usize) -> [v::V; N] {
+    unsafe fn finish_upto(&self, index: usize, sum: v::V, count: usize) {
+        if count == v::LANES {
+            self.finish_vector(index, sum);
+        } else {
+            self.finish_partial(index, sum, count);
+        }
+    }
+
+    /// `N` output vectors whose windows start at `origin`, `origin + step`, ...: consecutive vectors along
+    /// a row (`step` = LANES) or one column of vectors down the rows (`step` = the row step). The
+    /// accumulators are indexed only by the unrolled `r` loop, so they live in registers.
+    #[inline(always)]
+    unsafe fn vectors<const N: usize>(&self, origin: *const f32, step: usize, taps: usize) -> [v::V; N] {
         let mut acc = [v::zero(); N];
         for t in 0..taps {
             let weight = v::load_splat(self.weights.as_ptr().add(t));
@@ -260,7 +282,7 @@ impl Channel<'_> {
             // chain, and a fused multiply-add's longer latency (4 cycles against an add's 3 on Zen 4)
             // made the relaxed build 20 % slower than simd128 on a 3x3 depthwise layer.
             for (r, a) in acc.iter_mut().enumerate() {
-                *a = v::add(v::mul(weight, v::load(src.add(v::LANES * r))), *a);
+                *a = v::add(v::mul(weight, v::load(src.add(step * r))), *a);
             }
         }
         acc
