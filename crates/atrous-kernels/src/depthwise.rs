@@ -75,18 +75,59 @@ unsafe fn run_planes(
                 offsets: &offsets,
                 weights: &weights[m * taps..][..taps],
                 bias: bias[m],
-                activation,
+                activation: (),
                 out: out.get().add(at),
                 residual: residual.map(|r| r.as_ptr().add(at)),
             };
-            match depthwise_kernel(geom.kernel) {
-                DepthwiseKernel::ThreeByThree => channel.run_3x3(geom),
-                DepthwiseKernel::FiveByFive => channel.run_5x5(geom),
-                DepthwiseKernel::AnySize => channel.run_any_size(geom),
+            match Clamp::of(activation) {
+                Some(clamp) => channel.with(clamp).run(geom),
+                None => channel.with(activation).run(geom),
             }
         }
     }
     Ok(())
+}
+
+/// The activation as the epilogue applies it to a vector. The kernels are compiled once per
+/// implementation: with `Clamp` (no activation, Relu, Clip: most depthwise layers) the epilogue of a run of
+/// vectors is two instructions each and LLVM keeps the accumulators in registers; with `Activation`'s
+/// match per vector it kept them in a stack array and looped over it.
+trait Epilogue: Copy {
+    fn apply(self, x: v::V) -> v::V;
+}
+
+impl Epilogue for Activation {
+    #[inline(always)]
+    fn apply(self, x: v::V) -> v::V {
+        Activation::apply(self, x)
+    }
+}
+
+/// `min(max(x, lo), hi)` with wasm's pmin/pmax, which return `x` itself for infinite bounds (NaN and
+/// -0.0 included): the same bits as `Activation::apply` for None, Relu and Clip.
+#[derive(Clone, Copy)]
+struct Clamp {
+    lo: v::V,
+    hi: v::V,
+}
+
+impl Clamp {
+    fn of(activation: Activation) -> Option<Clamp> {
+        let (lo, hi) = match activation {
+            Activation::None => (f32::NEG_INFINITY, f32::INFINITY),
+            Activation::Relu => (0.0, f32::INFINITY),
+            Activation::Clip { min, max } => (min, max),
+            _ => return None,
+        };
+        Some(Clamp { lo: v::splat(lo), hi: v::splat(hi) })
+    }
+}
+
+impl Epilogue for Clamp {
+    #[inline(always)]
+    fn apply(self, x: v::V) -> v::V {
+        v::min(v::max(x, self.lo), self.hi)
+    }
 }
 
 /// One input plane, zero-bordered, its columns split into `stride_w` phases of `rows x pitch` floats.
@@ -169,19 +210,38 @@ impl Scratch {
 }
 
 /// One output channel's work: its scratch plane and tap offsets, its taps, its epilogue.
-struct Channel<'a> {
+struct Channel<'a, E> {
     plane: *const f32,
     /// Floats between the windows of consecutive output rows.
     row_step: usize,
     offsets: &'a [usize],
     weights: &'a [f32],
     bias: f32,
-    activation: Activation,
+    activation: E,
     out: *mut f32,
     residual: Option<*const f32>,
 }
 
-impl Channel<'_> {
+impl<'a> Channel<'a, ()> {
+    fn with<E: Epilogue>(self, activation: E) -> Channel<'a, E> {
+        let Channel { plane, row_step, offsets, weights, bias, out, residual, .. } = self;
+        Channel { plane, row_step, offsets, weights, bias, activation, out, residual }
+    }
+}
+
+impl<E: Epilogue> Channel<'_, E> {
+    fn run(&self, geom: &Geometry) {
+        // SAFETY: the plane, output and residual pointers were sized from `geom` by `run_planes`.
+        unsafe {
+            match depthwise_kernel(geom.kernel) {
+                DepthwiseKernel::ThreeByThree => self.run_3x3(geom),
+                DepthwiseKernel::FiveByFive => self.run_5x5(geom),
+                DepthwiseKernel::AnySize => self.run_any_size(geom),
+            }
+        }
+    }
+
+
     /// Stores the first `count` lanes of `sum` (plus bias and residual, activated) at `index`.
     #[inline(always)]
     unsafe fn finish_partial(&self, index: usize, sum: v::V, count: usize) {
