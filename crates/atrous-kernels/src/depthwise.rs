@@ -186,7 +186,7 @@ impl Scratch {
                 2 => {
                     // Input column 2i is padded column 2i + pl, 2i + 1 the next: one phase each.
                     let even = row.add(pl % 2 * self.phase_len + pl / 2);
-                    let odd = row.add((pl + 1) % 2 * self.phase_len + (pl + 1) / 2);
+                    let odd = row.add((pl + 1) % 2 * self.phase_len + pl.div_ceil(2));
                     let mut i = 0;
                     while 2 * (i + v::LANES) <= w {
                         let (a, b) = (v::load(src.add(2 * i)), v::load(src.add(2 * i + v::LANES)));
