@@ -9,6 +9,9 @@ export const CASES = [
   { id: 'undilated', m: 64, c: 64, kernel: [3, 3], dilations: [1, 1], strides: [1, 1], pads: [1, 1, 1, 1], groups: 1, hw: [128, 128] },
   { id: 'dw3', m: 960, c: 960, kernel: [3, 3], dilations: [2, 2], strides: [1, 1], pads: [2, 2, 2, 2], groups: 960, hw: [33, 33] },
   { id: 'dw5', m: 480, c: 480, kernel: [5, 5], dilations: [2, 2], strides: [1, 1], pads: [4, 4, 4, 4], groups: 480, hw: [65, 65] },
+  // MobileNetV2/V3 downsampling depthwise (expanded 24 -> 144 channels, stride 2) and a V3 5x5 undilated one.
+  { id: 'dw3s2', m: 144, c: 144, kernel: [3, 3], dilations: [1, 1], strides: [2, 2], pads: [1, 1, 1, 1], groups: 144, hw: [128, 128] },
+  { id: 'dw5u', m: 240, c: 240, kernel: [5, 5], dilations: [1, 1], strides: [1, 1], pads: [2, 2, 2, 2], groups: 240, hw: [33, 33] },
   { id: 'strided', m: 64, c: 32, kernel: [3, 3], dilations: [2, 2], strides: [2, 2], pads: [2, 2, 2, 2], groups: 1, hw: [128, 128] },
   { id: 'tcn', m: 128, c: 128, kernel: [1, 3], dilations: [1, 64], strides: [1, 1], pads: [0, 64, 0, 64], groups: 1, hw: [1, 4096] },
   { id: 'pointwise', m: 256, c: 960, kernel: [1, 1], dilations: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0], groups: 1, hw: [33, 33] },

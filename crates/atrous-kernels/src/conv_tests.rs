@@ -193,6 +193,56 @@ fn depthwise_common_sizes_with_long_rows() {
 }
 
 #[test]
+fn depthwise_every_stride_dilation_and_pad() {
+    // Each combination of stride and dilation per axis, padding (none, symmetric, asymmetric, larger than
+    // the kernel), the unrolled and the generic kernel sizes, one and two outputs per input channel, and
+    // output widths that leave every remainder of a vector and of a run (1 to 41 pixels).
+    let mut rng = Rng(0xd3e9);
+    let mut ran = 0;
+    for kernel in [[3, 3], [5, 5], [2, 3]] {
+        for strides in [[1, 1], [2, 2], [1, 2], [2, 1], [3, 3]] {
+            for dilations in [[1, 1], [2, 2], [1, 3], [3, 1]] {
+                for pads in [[0, 0, 0, 0], [1, 1, 1, 1], [2, 0, 1, 3], [6, 5, 7, 4]] {
+                    for (i, width) in [1, 6, 13, 37, 41].into_iter().enumerate() {
+                        let multiplier = 1 + (ran % 2);
+                        let case = Case {
+                            shape: shape(2, 2 * multiplier, kernel, strides, dilations, Padding::Explicit(pads), 2),
+                            batch: 1,
+                            height: 3 + (i * 5 + ran) % 9,
+                            width,
+                            activation: ACTIVATIONS[ran % ACTIVATIONS.len()],
+                            bias: true,
+                            residual: ran % 3 == 0,
+                        };
+                        if case.shape.geometry(1, case.height, width).is_ok() {
+                            check(&case, &mut rng);
+                            ran += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(ran > 800, "only {ran} cases had an output");
+}
+
+#[test]
+fn depthwise_tall_planes_and_many_channels() {
+    // More than 8 rows with row ends left over (the row-end vectors run 8 rows at a time, then one by one),
+    // and channel counts that split unevenly over threads.
+    let mut rng = Rng(0x7a11);
+    for (shape, h, w) in [
+        (shape(19, 19, [3, 3], [1, 1], [2, 2], Padding::Explicit([2, 2, 2, 2]), 19), 33, 33),
+        (shape(7, 7, [3, 3], [2, 2], [1, 1], Padding::Explicit([0, 0, 1, 1]), 7), 64, 64),
+        (shape(5, 10, [5, 5], [1, 1], [1, 1], Padding::SameUpper, 5), 29, 35),
+    ] {
+        for (activation, residual) in [(Activation::None, false), (Activation::Clip { min: 0.0, max: 6.0 }, true), (Activation::HardSwish, true)] {
+            check(&Case { shape, batch: 2, height: h, width: w, activation, bias: true, residual }, &mut rng);
+        }
+    }
+}
+
+#[test]
 fn large_channel_counts_cover_full_tiles_and_blocks() {
     let mut rng = Rng(99);
     let case = Case {

@@ -1,18 +1,22 @@
-//! Direct kernels for convolutions with one input channel per group (depthwise, with any channel
+//! Direct kernel for convolutions with one input channel per group (depthwise, with any channel
 //! multiplier). Each input plane is copied once into a zero-bordered scratch plane, so the inner loops
-//! read with no bounds checks at all; output pixels are computed in runs of vectors along a row, with
-//! several independent accumulators so the adds do not wait on each other. 3x3 and 5x5 get their own
-//! instantiations (taps unrolled, weights broadcast once per channel); other sizes share a generic loop.
+//! read with no bounds checks at all. The scratch splits the padded columns into `stride_w` phases
+//! (padded column `j` lands in phase `j % stride_w` at index `j / stride_w`): at every tap, consecutive
+//! output pixels then read consecutive floats of one phase, so every stride and dilation runs the same
+//! unit-stride vector loop (a stride-2 layer no longer gathers even lanes from two loads per tap). Output
+//! pixels are computed in runs of vectors along a row, with several independent accumulators so the adds
+//! do not wait on each other. 3x3 and 5x5 get their own instantiations (constant tap counts); other sizes
+//! share a generic loop.
 
 use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::activation::Activation;
 use crate::geometry::Geometry;
-use crate::status::Status;
 use crate::isa::active as v;
 use crate::parallel::{piece_range, pieces, try_run, Parallel, SharedMut};
 use crate::selection::{depthwise_kernel, DepthwiseKernel};
+use crate::status::Status;
 
 /// Vectors computed together along an output row: enough independent accumulators to hide add latency.
 const RUN: usize = 8;
@@ -54,78 +58,198 @@ unsafe fn run_planes(
     residual: Option<&[f32]>,
     range: Range<usize>,
 ) -> Result<(), Status> {
-    let [pt, pl, pb, pr] = geom.pads;
-    let (ph, pw) = (geom.height + pt + pb, geom.width + pl + pr);
-    // Slack after the plane: stride-2 vectors load one float past their last tap.
-    let plane_len = ph * pw + 8;
-    let mut padded = Vec::new();
-    padded.try_reserve_exact(plane_len).map_err(|_| Status::OutOfMemory)?;
-    padded.resize(plane_len, 0.0f32);
+    let mut scratch = Scratch::new(geom)?;
+    let offsets = scratch.tap_offsets(geom)?;
     let plane = geom.height * geom.width;
     let pixels = geom.out_height * geom.out_width;
     let multiplier = geom.out_channels / geom.in_channels;
     let taps = geom.taps();
     for unit in range {
         let (n, c) = (unit / geom.in_channels, unit % geom.in_channels);
-        let src = input[(n * geom.in_channels + c) * plane..][..plane].as_ptr();
-        for y in 0..geom.height {
-            crate::isa::copy_floats(padded.as_mut_ptr().add((y + pt) * pw + pl), src.add(y * geom.width), geom.width);
-        }
+        scratch.fill(geom, input[(n * geom.in_channels + c) * plane..][..plane].as_ptr());
         for m in c * multiplier..(c + 1) * multiplier {
             let at = (n * geom.out_channels + m) * pixels;
             let channel = Channel {
-                plane: padded.as_ptr(),
-                plane_width: pw,
+                plane: scratch.data.as_ptr(),
+                row_step: geom.strides[0] * scratch.pitch,
+                offsets: &offsets,
                 weights: &weights[m * taps..][..taps],
                 bias: bias[m],
-                activation,
+                activation: (),
                 out: out.get().add(at),
                 residual: residual.map(|r| r.as_ptr().add(at)),
             };
-            match depthwise_kernel(geom.kernel, geom.strides[1]) {
-                DepthwiseKernel::ThreeByThree => channel.run_3x3(geom),
-                DepthwiseKernel::FiveByFive => channel.run_5x5(geom),
-                DepthwiseKernel::AnySize => channel.run_any_size(geom),
-                DepthwiseKernel::StrideTwo => channel.run_stride_2(geom),
-                DepthwiseKernel::Strided => channel.run_strided(geom),
+            match Clamp::of(activation) {
+                Some(clamp) => channel.with(clamp).run(geom),
+                None => channel.with(activation).run(geom),
             }
         }
     }
     Ok(())
 }
 
-/// One output channel's work: its zero-bordered input plane, its taps, its epilogue.
-struct Channel<'a> {
+/// The activation as the epilogue applies it to a vector. The kernels are compiled once per
+/// implementation: with `Clamp` (no activation, Relu, Clip: most depthwise layers) the epilogue of a run of
+/// vectors is two instructions each and LLVM keeps the accumulators in registers; with `Activation`'s
+/// match per vector it kept them in a stack array and looped over it.
+trait Epilogue: Copy {
+    fn apply(self, x: v::V) -> v::V;
+}
+
+impl Epilogue for Activation {
+    #[inline(always)]
+    fn apply(self, x: v::V) -> v::V {
+        Activation::apply(self, x)
+    }
+}
+
+/// `min(max(x, lo), hi)` with wasm's pmin/pmax, which return `x` itself for infinite bounds (NaN and
+/// -0.0 included): the same bits as `Activation::apply` for None, Relu and Clip.
+#[derive(Clone, Copy)]
+struct Clamp {
+    lo: v::V,
+    hi: v::V,
+}
+
+impl Clamp {
+    fn of(activation: Activation) -> Option<Clamp> {
+        let (lo, hi) = match activation {
+            Activation::None => (f32::NEG_INFINITY, f32::INFINITY),
+            Activation::Relu => (0.0, f32::INFINITY),
+            Activation::Clip { min, max } => (min, max),
+            _ => return None,
+        };
+        Some(Clamp { lo: v::splat(lo), hi: v::splat(hi) })
+    }
+}
+
+impl Epilogue for Clamp {
+    #[inline(always)]
+    fn apply(self, x: v::V) -> v::V {
+        v::min(v::max(x, self.lo), self.hi)
+    }
+}
+
+/// One input plane, zero-bordered, its columns split into `stride_w` phases of `rows x pitch` floats.
+/// Only the interior is written per plane, so the borders stay the zeros of the first fill.
+struct Scratch {
+    data: Vec<f32>,
+    /// Floats per row of one phase: the padded width divided by the stride, rounded up.
+    pitch: usize,
+    /// Floats per phase.
+    phase_len: usize,
+}
+
+impl Scratch {
+    fn new(geom: &Geometry) -> Result<Self, Status> {
+        let [pt, pl, pb, pr] = geom.pads;
+        let sw = geom.strides[1];
+        let pitch = (geom.width + pl + pr).div_ceil(sw);
+        let phase_len = (geom.height + pt + pb) * pitch;
+        // Slack after the last phase: a row's last, partial vector reads up to LANES - 1 floats past the
+        // row (into the next row, the next phase or this slack; those lanes are dropped).
+        let len = sw * phase_len + v::LANES;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len).map_err(|_| Status::OutOfMemory)?;
+        data.resize(len, 0.0f32);
+        Ok(Scratch { data, pitch, phase_len })
+    }
+
+    /// Where tap `ky * kW + kx` of output pixel (0, 0) reads: padded row `ky * dh`, padded column
+    /// `kx * dw`, i.e. phase `kx * dw % sw` at index `kx * dw / sw`. Output pixel (oy, ox) adds
+    /// `oy * sh * pitch + ox`.
+    fn tap_offsets(&self, geom: &Geometry) -> Result<Vec<usize>, Status> {
+        let [kh, kw] = geom.kernel;
+        let [dh, dw] = geom.dilations;
+        let sw = geom.strides[1];
+        let mut offsets = Vec::new();
+        offsets.try_reserve_exact(kh * kw).map_err(|_| Status::OutOfMemory)?;
+        for ky in 0..kh {
+            for kx in 0..kw {
+                offsets.push(kx * dw % sw * self.phase_len + ky * dh * self.pitch + kx * dw / sw);
+            }
+        }
+        Ok(offsets)
+    }
+
+    /// Copies input plane `src` (`height x width`) into the interior: input pixel (y, x) is padded pixel
+    /// (y + pt, x + pl).
+    unsafe fn fill(&mut self, geom: &Geometry, src: *const f32) {
+        let [pt, pl, _, _] = geom.pads;
+        let (w, sw) = (geom.width, geom.strides[1]);
+        let data = self.data.as_mut_ptr();
+        for y in 0..geom.height {
+            let src = src.add(y * w);
+            let row = data.add((y + pt) * self.pitch);
+            match sw {
+                1 => crate::isa::copy_floats(row.add(pl), src, w),
+                2 => {
+                    // Input column 2i is padded column 2i + pl, 2i + 1 the next: one phase each.
+                    let even = row.add(pl % 2 * self.phase_len + pl / 2);
+                    let odd = row.add((pl + 1) % 2 * self.phase_len + pl.div_ceil(2));
+                    let mut i = 0;
+                    while 2 * (i + v::LANES) <= w {
+                        let (a, b) = (v::load(src.add(2 * i)), v::load(src.add(2 * i + v::LANES)));
+                        v::store(even.add(i), v::even_lanes(a, b));
+                        v::store(odd.add(i), v::odd_lanes(a, b));
+                        i += v::LANES;
+                    }
+                    for x in 2 * i..w {
+                        *(if x % 2 == 0 { even } else { odd }).add(x / 2) = *src.add(x);
+                    }
+                }
+                _ => {
+                    for x in 0..w {
+                        let j = x + pl;
+                        *row.add(j % sw * self.phase_len + j / sw) = *src.add(x);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One output channel's work: its scratch plane and tap offsets, its taps, its epilogue.
+struct Channel<'a, E> {
     plane: *const f32,
-    plane_width: usize,
+    /// Floats between the windows of consecutive output rows.
+    row_step: usize,
+    offsets: &'a [usize],
     weights: &'a [f32],
     bias: f32,
-    activation: Activation,
+    activation: E,
     out: *mut f32,
     residual: Option<*const f32>,
 }
 
-impl Channel<'_> {
-    #[inline(always)]
-    unsafe fn finish(&self, index: usize, sum: f32) {
-        let mut x = sum + self.bias;
-        if let Some(r) = self.residual {
-            x += *r.add(index);
-        }
-        *self.out.add(index) = self.activation.apply_scalar(x);
+impl<'a> Channel<'a, ()> {
+    fn with<E: Epilogue>(self, activation: E) -> Channel<'a, E> {
+        let Channel { plane, row_step, offsets, weights, bias, out, residual, .. } = self;
+        Channel { plane, row_step, offsets, weights, bias, activation, out, residual }
     }
+}
+
+impl<E: Epilogue> Channel<'_, E> {
+    fn run(&self, geom: &Geometry) {
+        // SAFETY: the plane, output and residual pointers were sized from `geom` by `run_planes`.
+        unsafe {
+            match depthwise_kernel(geom.kernel) {
+                DepthwiseKernel::ThreeByThree => self.run_3x3(geom),
+                DepthwiseKernel::FiveByFive => self.run_5x5(geom),
+                DepthwiseKernel::AnySize => self.run_any_size(geom),
+            }
+        }
+    }
+
 
     /// Stores the first `count` lanes of `sum` (plus bias and residual, activated) at `index`.
     #[inline(always)]
     unsafe fn finish_partial(&self, index: usize, sum: v::V, count: usize) {
-        let lanes = v::lanes(v::add(sum, v::splat(self.bias)));
-        for (l, x) in lanes.iter().enumerate().take(count) {
-            let mut x = *x;
-            if let Some(r) = self.residual {
-                x += *r.add(index + l);
-            }
-            *self.out.add(index + l) = self.activation.apply_scalar(x);
+        let mut x = v::add(sum, v::splat(self.bias));
+        if let Some(r) = self.residual {
+            x = v::add(x, crate::isa::load_partial(r.add(index), count));
         }
+        crate::isa::store_partial(self.out.add(index), self.activation.apply(x), count);
     }
 
     #[inline(always)]
@@ -141,129 +265,87 @@ impl Channel<'_> {
     // each of these loops wants every vector register.
     #[inline(never)]
     unsafe fn run_3x3(&self, geom: &Geometry) {
-        self.run_unit_stride(geom, 3, 3)
+        self.run_rows(geom, 9)
     }
     #[inline(never)]
     unsafe fn run_5x5(&self, geom: &Geometry) {
-        self.run_unit_stride(geom, 5, 5)
+        self.run_rows(geom, 25)
     }
     #[inline(never)]
     unsafe fn run_any_size(&self, geom: &Geometry) {
-        self.run_unit_stride(geom, geom.kernel[0], geom.kernel[1])
+        self.run_rows(geom, geom.taps())
     }
 
-    /// Stride 1 along the row: consecutive output pixels read consecutive input pixels at every tap.
-    /// Inlined with constant `kh`/`kw` for the common sizes, so the tap loops can unroll.
+    /// Every output row. Inlined with a constant `taps` for the common sizes (LLVM unrolls the tap loop
+    /// by two; unrolled fully by hand it ran 2.5x slower on 5x5, V8 spilling the accumulators).
+    ///
+    /// Runs of `RUN` vectors along each row first; then the vectors left at the end of the rows (1-3 pixels,
+    /// or a few whole vectors), one column of them at a time across `RUN` rows: on its own, such a vector
+    /// is one chain of dependent adds, and with 33-pixel rows (DeepLab's small maps) its wait was a third
+    /// of the row's time.
     #[inline(always)]
-    unsafe fn run_unit_stride(&self, geom: &Geometry, kh: usize, kw: usize) {
-        let (dh, dw, sh) = (geom.dilations[0], geom.dilations[1], geom.strides[0]);
-        let (ow, pw) = (geom.out_width, self.plane_width);
-        for oy in 0..geom.out_height {
-            let row0 = self.plane.add(oy * sh * pw);
+    unsafe fn run_rows(&self, geom: &Geometry, taps: usize) {
+        let (oh, ow) = (geom.out_height, geom.out_width);
+        let runs_end = ow - ow % (v::LANES * RUN);
+        for oy in 0..oh {
+            let origin = self.plane.add(oy * self.row_step);
             let out_row = oy * ow;
             let mut ox = 0;
-            while ox + v::LANES * RUN <= ow {
-                let acc = self.vectors::<RUN>(row0.add(ox), kh, kw, dh, dw);
+            while ox < runs_end {
+                let acc = self.vectors::<RUN>(origin.add(ox), v::LANES, taps);
                 for (r, a) in acc.iter().enumerate() {
                     self.finish_vector(out_row + ox + v::LANES * r, *a);
                 }
                 ox += v::LANES * RUN;
             }
-            while ox + v::LANES <= ow {
-                let [a] = self.vectors::<1>(row0.add(ox), kh, kw, dh, dw);
-                self.finish_vector(out_row + ox, a);
-                ox += v::LANES;
+        }
+        let mut ox = runs_end;
+        while ox < ow {
+            // A vector at the end of a row reads past the row's end (the scratch's slack covers the last
+            // row); the lanes past `ow` are dropped.
+            let count = (ow - ox).min(v::LANES);
+            let mut oy = 0;
+            while oy + RUN <= oh {
+                let acc = self.vectors::<RUN>(self.plane.add(oy * self.row_step + ox), self.row_step, taps);
+                for (r, a) in acc.iter().enumerate() {
+                    self.finish_upto((oy + r) * ow + ox, *a, count);
+                }
+                oy += RUN;
             }
-            if ox < ow {
-                // The last 1-3 pixels of the row as one vector, reading past the row's end (into the next
-                // row or the plane's slack; those lanes are dropped): cheaper than scalar taps per pixel.
-                let [a] = self.vectors::<1>(row0.add(ox), kh, kw, dh, dw);
-                self.finish_partial(out_row + ox, a, ow - ox);
+            while oy < oh {
+                let [a] = self.vectors::<1>(self.plane.add(oy * self.row_step + ox), 0, taps);
+                self.finish_upto(oy * ow + ox, a, count);
+                oy += 1;
             }
+            ox += v::LANES;
         }
     }
 
-    /// `N` vectors of consecutive output pixels whose windows start at `origin`. The accumulators are
-    /// indexed only by the unrolled `r` loop, so they live in registers.
     #[inline(always)]
-    unsafe fn vectors<const N: usize>(&self, origin: *const f32, kh: usize, kw: usize, dh: usize, dw: usize) -> [v::V; N] {
+    unsafe fn finish_upto(&self, index: usize, sum: v::V, count: usize) {
+        if count == v::LANES {
+            self.finish_vector(index, sum);
+        } else {
+            self.finish_partial(index, sum, count);
+        }
+    }
+
+    /// `N` output vectors whose windows start at `origin`, `origin + step`, ...: consecutive vectors along
+    /// a row (`step` = LANES) or one column of vectors down the rows (`step` = the row step). The
+    /// accumulators are indexed only by the unrolled `r` loop, so they live in registers.
+    #[inline(always)]
+    unsafe fn vectors<const N: usize>(&self, origin: *const f32, step: usize, taps: usize) -> [v::V; N] {
         let mut acc = [v::zero(); N];
-        let mut w = self.weights.as_ptr();
-        for ky in 0..kh {
-            let row = origin.add(ky * dh * self.plane_width);
-            for kx in 0..kw {
-                let weight = v::load_splat(w);
-                w = w.add(1);
-                let src = row.add(kx * dw);
-                // Multiply then add, even in the relaxed build: here every tap extends each accumulator's
-                // chain, and a fused multiply-add's longer latency (4 cycles against an add's 3 on Zen 4)
-                // made the relaxed build 20 % slower than simd128 on a 3x3 depthwise layer.
-                for (r, a) in acc.iter_mut().enumerate() {
-                    *a = v::add(v::mul(weight, v::load(src.add(v::LANES * r))), *a);
-                }
+        for t in 0..taps {
+            let weight = v::load_splat(self.weights.as_ptr().add(t));
+            let src = origin.add(*self.offsets.get_unchecked(t));
+            // Multiply then add, even in the relaxed build: here every tap extends each accumulator's
+            // chain, and a fused multiply-add's longer latency (4 cycles against an add's 3 on Zen 4)
+            // made the relaxed build 20 % slower than simd128 on a 3x3 depthwise layer.
+            for (r, a) in acc.iter_mut().enumerate() {
+                *a = v::add(v::mul(weight, v::load(src.add(step * r))), *a);
             }
         }
         acc
-    }
-
-    /// Stride 2 along the row (MobileNet's downsampling layers): each tap loads 8 consecutive input floats
-    /// and keeps the even ones, so 4 output pixels still cost one multiply-add per tap.
-    #[inline(never)]
-    unsafe fn run_stride_2(&self, geom: &Geometry) {
-        let (kh, kw) = (geom.kernel[0], geom.kernel[1]);
-        let (dh, dw, sh) = (geom.dilations[0], geom.dilations[1], geom.strides[0]);
-        let (ow, pw) = (geom.out_width, self.plane_width);
-        for oy in 0..geom.out_height {
-            let row0 = self.plane.add(oy * sh * pw);
-            let out_row = oy * ow;
-            let mut ox = 0;
-            while ox + v::LANES <= ow {
-                let mut acc = v::zero();
-                let mut w = self.weights.as_ptr();
-                for ky in 0..kh {
-                    let row = row0.add(ky * dh * pw + 2 * ox);
-                    for kx in 0..kw {
-                        let src = row.add(kx * dw);
-                        acc = v::madd(v::load_splat(w), v::even_lanes(v::load(src), v::load(src.add(4))), acc);
-                        w = w.add(1);
-                    }
-                }
-                self.finish_vector(out_row + ox, acc);
-                ox += v::LANES;
-            }
-            while ox < ow {
-                let mut sum = 0.0;
-                let mut w = self.weights.as_ptr();
-                for ky in 0..kh {
-                    let row = row0.add(ky * dh * pw + 2 * ox);
-                    for kx in 0..kw {
-                        sum += *w * *row.add(kx * dw);
-                        w = w.add(1);
-                    }
-                }
-                self.finish(out_row + ox, sum);
-                ox += 1;
-            }
-        }
-    }
-
-    /// Any stride: one pixel at a time.
-    #[inline(never)]
-    unsafe fn run_strided(&self, geom: &Geometry) {
-        let (kh, kw) = (geom.kernel[0], geom.kernel[1]);
-        let (dh, dw, sh, sw) = (geom.dilations[0], geom.dilations[1], geom.strides[0], geom.strides[1]);
-        for oy in 0..geom.out_height {
-            let row0 = self.plane.add(oy * sh * self.plane_width);
-            for ox in 0..geom.out_width {
-                let mut sum = 0.0;
-                for ky in 0..kh {
-                    let row = row0.add(ky * dh * self.plane_width + ox * sw);
-                    for kx in 0..kw {
-                        sum += self.weights[ky * kw + kx] * *row.add(kx * dw);
-                    }
-                }
-                self.finish(oy * geom.out_width + ox, sum);
-            }
-        }
     }
 }

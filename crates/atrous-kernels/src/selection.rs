@@ -21,27 +21,22 @@ pub fn conv_method(shape: &ConvShape) -> Method {
     }
 }
 
-/// The depthwise kernels, by kernel size and horizontal stride.
+/// The depthwise kernels, by kernel size (every stride and dilation runs the same unit-stride loop over
+/// the stride's column phases).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DepthwiseKernel {
-    /// 3x3, stride 1: taps unrolled.
+    /// 3x3: taps unrolled.
     ThreeByThree,
-    /// 5x5, stride 1: taps unrolled.
+    /// 5x5: taps unrolled.
     FiveByFive,
-    /// Any size, stride 1.
+    /// Any other size: a loop over the taps.
     AnySize,
-    /// Stride 2 along rows: even lanes gathered from two vectors.
-    StrideTwo,
-    /// Any other stride: scalar.
-    Strided,
 }
 
-pub fn depthwise_kernel(kernel: [usize; 2], stride_w: usize) -> DepthwiseKernel {
-    match (kernel, stride_w) {
-        ([3, 3], 1) => DepthwiseKernel::ThreeByThree,
-        ([5, 5], 1) => DepthwiseKernel::FiveByFive,
-        (_, 1) => DepthwiseKernel::AnySize,
-        (_, 2) => DepthwiseKernel::StrideTwo,
-        _ => DepthwiseKernel::Strided,
+pub fn depthwise_kernel(kernel: [usize; 2]) -> DepthwiseKernel {
+    match kernel {
+        [3, 3] => DepthwiseKernel::ThreeByThree,
+        [5, 5] => DepthwiseKernel::FiveByFive,
+        _ => DepthwiseKernel::AnySize,
     }
 }

@@ -93,6 +93,12 @@ pub fn even_lanes(a: V, b: V) -> V {
     V([a.0[0], a.0[2], b.0[0], b.0[2]])
 }
 
+/// `[a1, a3, b1, b3]`: the lanes `even_lanes` leaves out (splitting a row into its two stride-2 phases).
+#[inline(always)]
+pub fn odd_lanes(a: V, b: V) -> V {
+    V([a.0[1], a.0[3], b.0[1], b.0[3]])
+}
+
 /// Transposes a `LANES x LANES` tile held as rows: lane `j` of output `i` is lane `i` of input `j` (blocked
 /// Transpose copies, packing GEMM strips).
 #[inline(always)]

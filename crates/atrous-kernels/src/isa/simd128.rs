@@ -81,6 +81,12 @@ pub fn even_lanes(a: V, b: V) -> V {
     i32x4_shuffle::<0, 2, 4, 6>(a, b)
 }
 
+/// `[a1, a3, b1, b3]`: the lanes `even_lanes` leaves out (splitting a row into its two stride-2 phases).
+#[inline(always)]
+pub fn odd_lanes(a: V, b: V) -> V {
+    i32x4_shuffle::<1, 3, 5, 7>(a, b)
+}
+
 /// Transposes a `LANES x LANES` tile held as rows: lane `j` of output `i` is lane `i` of input `j` (blocked
 /// Transpose copies, packing GEMM strips).
 #[inline(always)]
