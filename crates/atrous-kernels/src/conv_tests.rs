@@ -49,6 +49,9 @@ fn check(case: &Case, rng: &mut Rng) {
     if s.channels_per_group() == 1 {
         methods.push(Method::Depthwise);
     }
+    if crate::selection::winograd_tile(s).is_some() {
+        methods.push(Method::Winograd);
+    }
     for method in methods {
         let plan = ConvPlan::with_method(*s, &weights, bias.as_deref(), case.activation, method).unwrap();
         assert_eq!(plan.method(case.batch, case.height, case.width).unwrap(), method);

@@ -97,17 +97,37 @@ fn direct_products(geom: &Geometry) -> f64 {
 /// its estimated time is below the direct method's. Times in units of one multiply-add of the register tile;
 /// the constants were fitted to measurements (see `WINOGRAD_*` below).
 pub fn prefers_winograd(geom: &Geometry, tile: WinogradTile) -> bool {
+    if !crate::winograd::fits_offsets(geom) {
+        return false;
+    }
     let (m, a) = (tile.outputs(), tile.alpha());
     let (c, k) = (geom.in_channels as f64, geom.out_channels as f64);
     let tiles = (geom.batch * tiles_along(geom.out_height, geom.dilations[0], m) * tiles_along(geom.out_width, geom.dilations[1], m)) as f64;
     let freqs = (a * a) as f64;
     let direct = geom.batch as f64 * direct_products(geom) * c * (k + DIRECT_PACK_PER_CHANNEL);
     let winograd = tiles * freqs * (c * k * WINOGRAD_GEMM + c * WINOGRAD_INPUT_PER_FREQUENCY + k * WINOGRAD_OUTPUT_PER_FREQUENCY);
-    winograd < direct
+    winograd < direct * WINOGRAD_MARGIN
 }
 
-/// Cost of packing one input value into a direct panel, per output channel it then serves... (fitted below).
-const DIRECT_PACK_PER_CHANNEL: f64 = 2.0;
-const WINOGRAD_GEMM: f64 = 1.0;
-const WINOGRAD_INPUT_PER_FREQUENCY: f64 = 8.0;
-const WINOGRAD_OUTPUT_PER_FREQUENCY: f64 = 8.0;
+// The cost model's constants, in units of one multiply-add of the register tile, fitted (non-negative least
+// squares on relative error) to 77 interleaved timings of Winograd against the direct method on the relaxed
+// build, single thread, Node 20 on an AMD EPYC (Zen 1) shared with other jobs (timings within ~20 %):
+// channels 16 to 256 in and out, maps 8x8 to 33x33, dilations 1, 2, 6, 12. Fitted, in ns: direct 0.0625 per
+// multiply-add plus 1.26 per (pixel, valid tap, input channel) packed; Winograd 0.0595 per multiply-add,
+// 1.82 per (tile, frequency, input channel) for the input transform and 2.13 per (tile, frequency, output
+// channel) for the output transform and epilogue. Measured ratios (direct time / Winograd time) then: 2.0 to
+// 2.8 at 64 to 256 channels on 16x16 to 128x128 maps at dilation 1 and 2; 1.4 to 1.9 for rate 6 and 12 on
+// 33x33 with 64+ channels; 0.2 to 0.3 where most taps read padding (rate 12 on 16x16, rate 6 on 8x8). All the
+// cases the fit got wrong were Winograd slightly faster (1.04x to 1.6x) and predicted slower, and Winograd must
+// be predicted `WINOGRAD_MARGIN` cheaper, so the model errs toward the direct method.
+
+/// Packing one input value into a direct panel (per pixel, valid tap and input channel).
+const DIRECT_PACK_PER_CHANNEL: f64 = 20.0;
+/// Winograd's per-frequency products, relative to the direct method's multiply-adds.
+const WINOGRAD_GEMM: f64 = 0.95;
+/// Loading and transforming one input value (per tile, frequency and input channel).
+const WINOGRAD_INPUT_PER_FREQUENCY: f64 = 29.0;
+/// Transforming one product back with the epilogue (per tile, frequency and output channel).
+const WINOGRAD_OUTPUT_PER_FREQUENCY: f64 = 34.0;
+/// How much cheaper than the direct method Winograd must be predicted to be picked.
+const WINOGRAD_MARGIN: f64 = 0.9;

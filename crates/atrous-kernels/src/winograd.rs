@@ -27,12 +27,16 @@ use crate::selection::WinogradTile;
 use crate::status::Status;
 use crate::winograd_transforms::{input_tile, output_tile, Transform, F2, F3, F4};
 use crate::winograd_weights::WinogradWeights;
+use v::V;
 
 /// Bytes of transformed input per block: small enough to stay in L2 while every channel tile streams it.
 const BLOCK_BYTES: usize = 192 * 1024;
 const MAX_PANELS_PER_BLOCK: usize = 16;
 /// Input channels transformed per chunk of the reduction (more go in several chunks, with partial sums).
-const MAX_CHUNK_CHANNELS: usize = 64;
+/// Measured (relaxed build, aspp16: 256 channels, 33x33, rate 12): chunks of 64 channels ran 1.6x slower
+/// than one chunk of 256, since every channel tile of the unit then keeps its partial sums (600 KB) between
+/// chunks, past L2.
+const MAX_CHUNK_CHANNELS: usize = 256;
 
 /// Top-left output pixel of one tile: `[image, row, column]`.
 type Origin = [u32; 3];
@@ -87,11 +91,19 @@ pub unsafe fn run(
     residual: Option<&[f32]>,
     par: &dyn Parallel,
 ) -> Result<(), Status> {
+    if !fits_offsets(geom) {
+        return Err(Status::SizeOverflow);
+    }
     match weights.tile() {
         WinogradTile::F2 => run_tiles::<4, 2, F2>(geom, weights, epilogue, input, output, residual, par),
         WinogradTile::F3 => run_tiles::<5, 3, F3>(geom, weights, epilogue, input, output, residual, par),
         WinogradTile::F4 => run_tiles::<6, 4, F4>(geom, weights, epilogue, input, output, residual, par),
     }
+}
+
+/// Whether every input and output offset fits the `u32`s the gathers keep (always on wasm32).
+pub fn fits_offsets(geom: &Geometry) -> bool {
+    geom.input_len() <= u32::MAX as usize && geom.output_len() < u32::MAX as usize
 }
 
 /// How `run` cut the output, and what every unit shares.
@@ -240,36 +252,57 @@ unsafe fn multiply(
     }
 }
 
-/// Row offsets (`y * width`) and columns of the `A x A` input values one tile reads, `None` where they
-/// fall in the padding (or past the last tile of the panel).
-struct Window<const A: usize> {
-    rows: [Option<usize>; A],
-    cols: [Option<usize>; A],
-    inside: bool,
+/// Where the `LANES` tiles of one vector of a panel read their `A x A` input values: for each value, each
+/// lane's offset from the start of a channel plane of image 0, and a mask of the lanes that read inside the
+/// input (the others read the first value of their plane, then are cleared: bits, not a multiply, so an
+/// infinite or NaN input elsewhere cannot leak into a padded value).
+struct Gather<const A: usize> {
+    offsets: [[[u32; v::LANES]; A]; A],
+    masks: [[V; A]; A],
+    /// Some lane reads padding (else the masks are all ones and skipped).
+    padded: bool,
 }
 
-impl<const A: usize> Window<A> {
-    fn of(geom: &Geometry, origin: Option<&Origin>) -> Self {
-        let mut w = Window { rows: [None; A], cols: [None; A], inside: false };
-        let Some(&[_, y, x]) = origin else { return w };
+impl<const A: usize> Gather<A> {
+    fn of(geom: &Geometry, tiles: &[Origin]) -> Self {
         let [dy, dx] = geom.dilations;
-        for i in 0..A {
-            let iy = (y as usize + i * dy) as isize - geom.pads[0] as isize;
-            let ix = (x as usize + i * dx) as isize - geom.pads[1] as isize;
-            if iy >= 0 && (iy as usize) < geom.height {
-                w.rows[i] = Some(iy as usize * geom.width);
-            }
-            if ix >= 0 && (ix as usize) < geom.width {
-                w.cols[i] = Some(ix as usize);
+        let image_len = geom.in_channels * geom.height * geom.width;
+        let mut g = Gather { offsets: [[[0; v::LANES]; A]; A], masks: [[v::zero(); A]; A], padded: false };
+        let mut inside = [[[0.0f32; v::LANES]; A]; A];
+        for l in 0..v::LANES {
+            let Some(&[n, y, x]) = tiles.get(l) else {
+                g.padded = true;
+                continue;
+            };
+            let image = n as usize * image_len;
+            for r in 0..A {
+                let iy = (y as usize + r * dy).wrapping_sub(geom.pads[0]);
+                for c in 0..A {
+                    let ix = (x as usize + c * dx).wrapping_sub(geom.pads[1]);
+                    if iy < geom.height && ix < geom.width {
+                        g.offsets[r][c][l] = (image + iy * geom.width + ix) as u32;
+                        inside[r][c][l] = 1.0;
+                    } else {
+                        g.offsets[r][c][l] = image as u32;
+                        g.padded = true;
+                    }
+                }
             }
         }
-        w.inside = w.rows.iter().all(Option::is_some) && w.cols.iter().all(Option::is_some);
-        w
+        for r in 0..A {
+            for c in 0..A {
+                g.masks[r][c] = v::gt(v::from_lanes(inside[r][c]), v::zero());
+            }
+        }
+        g
     }
 }
 
 /// Loads and transforms the input tiles of one panel (`tiles`, at most `NR`) for channels
 /// `c0..c0 + count`, writing `dst[f][c][NR]` (frequency-major, each frequency `count * NR` floats).
+// Out of line, as the output transform and `multiply`: V8 allocates registers per function, and one
+// function holding all three was measured 2x slower.
+#[inline(never)]
 unsafe fn transform_inputs<const A: usize, const M: usize, T: Transform<A, M>>(
     geom: &Geometry,
     input: &[f32],
@@ -280,33 +313,23 @@ unsafe fn transform_inputs<const A: usize, const M: usize, T: Transform<A, M>>(
 ) {
     let plane = geom.height * geom.width;
     for j in 0..NV {
-        let windows: [Window<A>; v::LANES] = core::array::from_fn(|l| Window::of(geom, tiles.get(j * v::LANES + l)));
-        let images: [usize; v::LANES] =
-            core::array::from_fn(|l| tiles.get(j * v::LANES + l).map_or(0, |t| t[0] as usize * geom.in_channels * plane));
-        let all_inside = windows.iter().all(|w| w.inside);
+        let lane_tiles = &tiles[(j * v::LANES).min(tiles.len())..];
+        let g = Gather::<A>::of(geom, &lane_tiles[..lane_tiles.len().min(v::LANES)]);
         for c in 0..count {
-            let channel = (c0 + c) * plane;
+            let base = input.as_ptr().add((c0 + c) * plane);
             let mut d = [[v::zero(); A]; A];
-            for (r, row) in d.iter_mut().enumerate() {
-                for (s, x) in row.iter_mut().enumerate() {
-                    let lanes: [f32; v::LANES] = core::array::from_fn(|l| {
-                        let w = &windows[l];
-                        if all_inside {
-                            // SAFETY: `inside` windows lie in the plane.
-                            *input.get_unchecked(images[l] + channel + w.rows[r].unwrap_unchecked() + w.cols[s].unwrap_unchecked())
-                        } else {
-                            match (w.rows[r], w.cols[s]) {
-                                (Some(y), Some(x)) => *input.get_unchecked(images[l] + channel + y + x),
-                                _ => 0.0,
-                            }
-                        }
-                    });
-                    *x = v::from_lanes(lanes);
+            for r in 0..A {
+                for s in 0..A {
+                    let o = &g.offsets[r][s];
+                    let x = v::from_lanes(core::array::from_fn(|l| *base.add(o[l] as usize)));
+                    d[r][s] = if g.padded { v::and(x, g.masks[r][s]) } else { x };
                 }
             }
             input_tile::<A, M, T>(&mut d);
-            for (f, x) in d.iter().flatten().enumerate() {
-                v::store(dst.add((f * count + c) * NR + j * v::LANES), *x);
+            for r in 0..A {
+                for s in 0..A {
+                    v::store(dst.add(((r * A + s) * count + c) * NR + j * v::LANES), d[r][s]);
+                }
             }
         }
     }
@@ -314,6 +337,7 @@ unsafe fn transform_inputs<const A: usize, const M: usize, T: Transform<A, M>>(
 
 /// The output transform of one channel tile (`rows` channels from `m0`) for one panel's `tiles`, from
 /// `sums[f][MR][NR]`, with bias, residual and activation, scattered to the output.
+#[inline(never)]
 unsafe fn transform_outputs<const A: usize, const M: usize, T: Transform<A, M>>(
     geom: &Geometry,
     sums: *const f32,
@@ -332,39 +356,51 @@ unsafe fn transform_outputs<const A: usize, const M: usize, T: Transform<A, M>>(
         if lanes == 0 {
             break;
         }
-        // Output offset of each lane's pixels (None past the output's edge or past the panel's tiles).
-        let mut at = [[[None::<usize>; M]; M]; v::LANES];
-        for (l, lane_at) in at.iter_mut().enumerate().take(lanes) {
+        // Output offset of each lane's pixels in channel 0 of its image; `u32::MAX` past the output's edge.
+        let mut at = [[[u32::MAX; v::LANES]; M]; M];
+        let mut whole = lanes == v::LANES;
+        for l in 0..lanes {
             let [n, y, x] = tiles[j * v::LANES + l];
-            for (i, row) in lane_at.iter_mut().enumerate() {
+            for i in 0..M {
                 let oy = y as usize + i * dy;
-                for (k, slot) in row.iter_mut().enumerate() {
+                for k in 0..M {
                     let ox = x as usize + k * dx;
                     if oy < oh && ox < ow {
-                        *slot = Some(n as usize * geom.out_channels * pixels + oy * ow + ox);
+                        at[i][k][l] = (n as usize * geom.out_channels * pixels + oy * ow + ox) as u32;
+                    } else {
+                        whole = false;
                     }
                 }
             }
         }
         for r in 0..rows {
             let mut prod = [[v::zero(); A]; A];
-            for (f, x) in prod.iter_mut().flatten().enumerate() {
-                *x = v::load(sums.add((f * MR + r) * NR + j * v::LANES));
+            for f in 0..A * A {
+                prod[f / A][f % A] = v::load(sums.add((f * MR + r) * NR + j * v::LANES));
             }
             let y = output_tile::<A, M, T>(&prod);
             let channel = (m0 + r) * pixels;
+            let dst = out.add(channel);
             let bias = v::splat(epilogue.bias[m0 + r]);
             for i in 0..M {
                 for k in 0..M {
+                    let p = &at[i][k];
                     let mut x = v::add(y[i][k], bias);
                     if let Some(res) = residual {
-                        let add: [f32; v::LANES] = core::array::from_fn(|l| at[l][i][k].map_or(0.0, |p| *res.get_unchecked(p + channel)));
+                        let src = res.as_ptr().add(channel);
+                        let add: [f32; v::LANES] = core::array::from_fn(|l| if p[l] != u32::MAX { *src.add(p[l] as usize) } else { 0.0 });
                         x = v::add(x, v::from_lanes(add));
                     }
                     let values = v::lanes(epilogue.activation.apply(x));
-                    for (l, value) in values.iter().enumerate().take(lanes) {
-                        if let Some(p) = at[l][i][k] {
-                            *out.add(p + channel) = *value;
+                    if whole {
+                        for l in 0..v::LANES {
+                            *dst.add(p[l] as usize) = values[l];
+                        }
+                    } else {
+                        for l in 0..lanes {
+                            if p[l] != u32::MAX {
+                                *dst.add(p[l] as usize) = values[l];
+                            }
                         }
                     }
                 }
