@@ -13,10 +13,14 @@ use crate::{depthwise, gemm_conv, selection, winograd};
 
 pub use crate::selection::{Method, WinogradTile};
 
+/// The feature-map side at which `ConvPlan::new` asks the cost model whether Winograd pays: the size of
+/// the dilated stages of segmentation networks at their usual inputs (33 to 65 at 513, 32 to 128 at 512).
+const TYPICAL_MAP: usize = 64;
+
 enum Weights {
     Packed(PackedWeights),
     Direct(Vec<f32>),
-    /// Winograd only (a plan forced to it).
+    /// Winograd only (its weights are in `winograd`).
     None,
 }
 
@@ -25,16 +29,23 @@ pub struct ConvPlan {
     activation: Activation,
     bias: Vec<f32>,
     weights: Weights,
-    /// Winograd's transformed weights, for the shapes `selection::winograd_tile` accepts: each run then
-    /// picks Winograd or the packed weights by `selection::prefers_winograd` for its input size.
+    /// Winograd's transformed weights, when the plan runs Winograd (then `weights` is `Weights::None`).
     winograd: Option<WinogradWeights>,
 }
 
 impl ConvPlan {
     /// Prepares `weights` (`[M, C / groups, kH, kW]`, OIHW) and an optional `bias` (`[M]`), choosing
-    /// the best method for the shape (and, where Winograd applies, for each run's input size).
+    /// the best method for the shape. A plan holds one method's weights: keeping the direct packing and
+    /// Winograd's transformed weights (4x the weights at F(4x4)) side by side, to choose per run, measured
+    /// 5x the weight memory (the backward's memory bound failed). So where Winograd applies, the cost
+    /// model decides once, at `TYPICAL_MAP` x `TYPICAL_MAP`, and every run uses that method (both are
+    /// exact at any size; only speed differs).
     pub fn new(shape: ConvShape, weights: &[f32], bias: Option<&[f32]>, activation: Activation) -> Result<Self, Status> {
-        Self::prepare(shape, weights, bias, activation, selection::conv_method(&shape), true)
+        let method = match selection::winograd_tile(&shape) {
+            Some(tile) if shape.geometry(1, TYPICAL_MAP, TYPICAL_MAP).is_ok_and(|g| selection::prefers_winograd(&g, tile)) => Method::Winograd,
+            _ => selection::conv_method(&shape),
+        };
+        Self::prepare(shape, weights, bias, activation, method)
     }
 
     /// As `new`, with the method forced for every input size (tests run every method on the same shapes).
@@ -46,7 +57,7 @@ impl ConvPlan {
         activation: Activation,
         method: Method,
     ) -> Result<Self, Status> {
-        Self::prepare(shape, weights, bias, activation, method, false)
+        Self::prepare(shape, weights, bias, activation, method)
     }
 
     fn prepare(
@@ -55,7 +66,6 @@ impl ConvPlan {
         bias: Option<&[f32]>,
         activation: Activation,
         method: Method,
-        with_winograd: bool,
     ) -> Result<Self, Status> {
         shape.validate()?;
         if weights.len() != shape.weight_len() {
@@ -72,7 +82,6 @@ impl ConvPlan {
         let winograd = match (method, tile) {
             (Method::Winograd, None) => return Err(Status::Unsupported),
             (Method::Winograd, Some(t)) => Some(WinogradWeights::pack(&shape, weights, t)?),
-            (Method::Gemm, Some(t)) if with_winograd => Some(WinogradWeights::pack(&shape, weights, t)?),
             _ => None,
         };
         let weights = match method {

@@ -190,8 +190,15 @@ fn plans_pick_winograd_where_the_model_says_and_agree_with_the_direct_method() {
     forced.run(&d.input, 1, 48, 48, &mut f, d.residual.as_deref(), &SERIAL).unwrap();
     assert!(relative_error(&a, &b) <= 1e-5, "Winograd against direct: {:e}", relative_error(&a, &b));
     assert!(a.iter().zip(&f).all(|(x, y)| x.to_bits() == y.to_bits()));
-    // A one-pixel output is cheaper direct: the same plan runs it with the packed weights.
-    assert_eq!(auto.method(1, 1, 1).unwrap(), Method::Gemm);
+    // One method's weights per plan: the same plan runs a one-pixel output with Winograd too.
+    assert_eq!(auto.method(1, 1, 1).unwrap(), Method::Winograd);
+    assert!(auto.prepared_bytes() < forced.prepared_bytes() + direct.prepared_bytes());
+    // At ASPP rates on small maps the direct method (which skips padding taps) is chosen, and only it packed.
+    let aspp = shape(64, 64, [24, 24], Padding::Explicit([24, 24, 24, 24]));
+    let w = std::vec![0.5; aspp.weight_len()];
+    let plan = ConvPlan::new(aspp, &w, None, Activation::None).unwrap();
+    assert_eq!(plan.method(1, 33, 33).unwrap(), Method::Gemm);
+    assert_eq!(plan.winograd_tile(), None);
     // Shapes Winograd cannot run never get its weights, and forcing it is an error.
     for bad in [
         ConvShape { strides: [2, 2], ..s },
