@@ -49,9 +49,12 @@ fn check(case: &Case, rng: &mut Rng) {
     if s.channels_per_group() == 1 {
         methods.push(Method::Depthwise);
     }
+    if crate::selection::winograd_tile(s).is_some() {
+        methods.push(Method::Winograd);
+    }
     for method in methods {
         let plan = ConvPlan::with_method(*s, &weights, bias.as_deref(), case.activation, method).unwrap();
-        assert_eq!(plan.method(), method);
+        assert_eq!(plan.method(case.batch, case.height, case.width).unwrap(), method);
         let mut got = std::vec![f32::NAN; geom.output_len()];
         plan.run(&input, case.batch, case.height, case.width, &mut got, residual.as_deref(), &SERIAL).unwrap();
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {

@@ -50,6 +50,11 @@ mod test_rng;
 #[cfg(test)]
 mod conv_tests;
 mod weights;
+mod winograd;
+mod winograd_transforms;
+mod winograd_weights;
+#[cfg(test)]
+mod winograd_tests;
 
 pub use activation::Activation;
 pub use geometry::{ConvShape, Geometry, Padding};

@@ -8,13 +8,20 @@ use crate::geometry::{ConvShape, Geometry};
 use crate::parallel::Parallel;
 use crate::status::Status;
 use crate::weights::PackedWeights;
-use crate::{depthwise, gemm_conv};
+use crate::winograd_weights::WinogradWeights;
+use crate::{depthwise, gemm_conv, selection, winograd};
 
-pub use crate::selection::Method;
+pub use crate::selection::{Method, WinogradTile};
+
+/// The feature-map side at which `ConvPlan::new` asks the cost model whether Winograd pays: the size of
+/// the dilated stages of segmentation networks at their usual inputs (33 to 65 at 513, 32 to 128 at 512).
+const TYPICAL_MAP: usize = 64;
 
 enum Weights {
     Packed(PackedWeights),
     Direct(Vec<f32>),
+    /// Winograd only (its weights are in `winograd`).
+    None,
 }
 
 pub struct ConvPlan {
@@ -22,18 +29,38 @@ pub struct ConvPlan {
     activation: Activation,
     bias: Vec<f32>,
     weights: Weights,
+    /// Winograd's transformed weights, when the plan runs Winograd (then `weights` is `Weights::None`).
+    winograd: Option<WinogradWeights>,
 }
 
 impl ConvPlan {
     /// Prepares `weights` (`[M, C / groups, kH, kW]`, OIHW) and an optional `bias` (`[M]`), choosing
-    /// the best method for the shape.
+    /// the best method for the shape. A plan holds one method's weights: keeping the direct packing and
+    /// Winograd's transformed weights (4x the weights at F(4x4)) side by side, to choose per run, measured
+    /// 5x the weight memory (the backward's memory bound failed). So where Winograd applies, the cost
+    /// model decides once, at `TYPICAL_MAP` x `TYPICAL_MAP`, and every run uses that method (both are
+    /// exact at any size; only speed differs).
     pub fn new(shape: ConvShape, weights: &[f32], bias: Option<&[f32]>, activation: Activation) -> Result<Self, Status> {
-        let method = crate::selection::conv_method(&shape);
-        Self::with_method(shape, weights, bias, activation, method)
+        let method = match selection::winograd_tile(&shape) {
+            Some(tile) if shape.geometry(1, TYPICAL_MAP, TYPICAL_MAP).is_ok_and(|g| selection::prefers_winograd(&g, tile)) => Method::Winograd,
+            _ => selection::conv_method(&shape),
+        };
+        Self::prepare(shape, weights, bias, activation, method)
     }
 
-    /// As `new`, with the method forced (tests run every method on the same shapes).
+    /// As `new`, with the method forced for every input size (tests run every method on the same shapes).
+    /// `Method::Winograd` is an error (`Unsupported`) on a shape it cannot run.
     pub fn with_method(
+        shape: ConvShape,
+        weights: &[f32],
+        bias: Option<&[f32]>,
+        activation: Activation,
+        method: Method,
+    ) -> Result<Self, Status> {
+        Self::prepare(shape, weights, bias, activation, method)
+    }
+
+    fn prepare(
         shape: ConvShape,
         weights: &[f32],
         bias: Option<&[f32]>,
@@ -51,7 +78,14 @@ impl ConvPlan {
             Some(b) => bias_vec.extend_from_slice(b),
             None => bias_vec.resize(shape.out_channels, 0.0),
         }
+        let tile = selection::winograd_tile(&shape);
+        let winograd = match (method, tile) {
+            (Method::Winograd, None) => return Err(Status::Unsupported),
+            (Method::Winograd, Some(t)) => Some(WinogradWeights::pack(&shape, weights, t)?),
+            _ => None,
+        };
         let weights = match method {
+            Method::Winograd => Weights::None,
             Method::Depthwise if shape.channels_per_group() == 1 => {
                 let mut copy = Vec::new();
                 copy.try_reserve_exact(weights.len()).map_err(|_| Status::OutOfMemory)?;
@@ -60,18 +94,31 @@ impl ConvPlan {
             }
             _ => Weights::Packed(PackedWeights::pack(&shape, weights)?),
         };
-        Ok(ConvPlan { shape, activation, bias: bias_vec, weights })
+        Ok(ConvPlan { shape, activation, bias: bias_vec, weights, winograd })
     }
 
     pub fn shape(&self) -> &ConvShape {
         &self.shape
     }
 
-    pub fn method(&self) -> Method {
-        match self.weights {
-            Weights::Packed(_) => Method::Gemm,
-            Weights::Direct(_) => Method::Depthwise,
+    /// The method a run on `geom` uses.
+    pub fn method_for(&self, geom: &Geometry) -> Method {
+        match (&self.weights, &self.winograd) {
+            (Weights::None, _) => Method::Winograd,
+            (Weights::Packed(_), Some(w)) if selection::prefers_winograd(geom, w.tile()) => Method::Winograd,
+            (Weights::Packed(_), _) => Method::Gemm,
+            (Weights::Direct(_), _) => Method::Depthwise,
         }
+    }
+
+    /// The method a run on an input of `[batch, C, height, width]` uses.
+    pub fn method(&self, batch: usize, height: usize, width: usize) -> Result<Method, Status> {
+        Ok(self.method_for(&self.shape.geometry(batch, height, width)?))
+    }
+
+    /// The Winograd tile this plan's transformed weights are for, if it has them.
+    pub fn winograd_tile(&self) -> Option<WinogradTile> {
+        self.winograd.as_ref().map(WinogradWeights::tile)
     }
 
     /// Bytes held by the prepared weights and bias.
@@ -79,8 +126,9 @@ impl ConvPlan {
         let w = match &self.weights {
             Weights::Packed(p) => p.len(),
             Weights::Direct(d) => d.len(),
+            Weights::None => 0,
         };
-        (w + self.bias.len()) * 4
+        (w + self.winograd.as_ref().map_or(0, WinogradWeights::len) + self.bias.len()) * 4
     }
 
     /// Runs on `input` (`[N, C, H, W]`), writing `output` (`[N, M, OH, OW]`). With `residual` (same shape
@@ -129,13 +177,13 @@ impl ConvPlan {
             return Err(Status::ResidualLengthMismatch);
         }
         // SAFETY: every length the kernels rely on was checked above against `geom`.
+        let epilogue = gemm_conv::Epilogue { bias: &self.bias, activation: self.activation };
         unsafe {
-            match &self.weights {
-                Weights::Packed(packed) => {
-                    let epilogue = gemm_conv::Epilogue { bias: &self.bias, activation: self.activation };
-                    gemm_conv::run(&geom, packed, &epilogue, input, output, residual, par)?
-                }
-                Weights::Direct(w) => depthwise::run(&geom, w, &self.bias, self.activation, input, output, residual, par)?,
+            match (self.method_for(&geom), &self.weights, &self.winograd) {
+                (Method::Winograd, _, Some(w)) => winograd::run(&geom, w, &epilogue, input, output, residual, par)?,
+                (_, Weights::Packed(packed), _) => gemm_conv::run(&geom, packed, &epilogue, input, output, residual, par)?,
+                (_, Weights::Direct(w), _) => depthwise::run(&geom, w, &self.bias, self.activation, input, output, residual, par)?,
+                (_, Weights::None, _) => unreachable!("a plan without packed weights has Winograd's and always picks it"),
             }
         }
         Ok(())

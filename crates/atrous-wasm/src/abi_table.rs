@@ -43,6 +43,15 @@ abi_table! {
 }
 
 abi_table! {
+    /// The kernel family `atrous_conv_plan_method` reports for a plan at one input size.
+    conv_method {
+        GEMM = 0,
+        DEPTHWISE = 1,
+        WINOGRAD = 2,
+    }
+}
+
+abi_table! {
     pad_mode {
         EXPLICIT = 0,
         SAME_UPPER = 1,
@@ -272,6 +281,7 @@ abi_table! {
 /// Every table, by name. A new table is listed here, and in the TypeScript side's `ABI_TABLES`.
 const TABLES: &[(&str, &[(&str, i64)])] = &[
     ("conv_desc", conv_desc::ENTRIES),
+    ("conv_method", conv_method::ENTRIES),
     ("pad_mode", pad_mode::ENTRIES),
     ("activation", activation::ENTRIES),
     ("pool_desc", pool_desc::ENTRIES),

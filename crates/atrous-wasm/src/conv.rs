@@ -2,7 +2,9 @@
 
 use atrous_kernels::{Activation, ConvPlan, ConvShape, Padding, Status};
 
-use crate::abi_table::{activation as act, conv_desc as desc, pad_mode};
+use atrous_kernels::plan::Method;
+
+use crate::abi_table::{activation as act, conv_desc as desc, conv_method, pad_mode};
 use crate::memory::try_box;
 use crate::team::{runner, Team};
 
@@ -125,6 +127,22 @@ pub unsafe extern "C" fn atrous_conv_plan_output_dims(plan: *const ConvPlan, bat
 /// (output-shaped, or null) before the activation; the output split over `team` (0 for this thread alone).
 ///
 /// # Safety
+/// Writes to `*method` the `conv_method` code a run on `[batch, C, height, width]` would use (Winograd or
+/// the direct GEMM is chosen per input size); returns a status.
+///
+/// # Safety
+/// As `atrous_conv_plan_free`; `method` valid for one u32.
+#[no_mangle]
+pub unsafe extern "C" fn atrous_conv_plan_method(plan: *const ConvPlan, batch: usize, height: usize, width: usize, method: *mut u32) -> i32 {
+    Status::code((&*plan).method(batch, height, width).map(|m| {
+        *method = match m {
+            Method::Gemm => conv_method::GEMM,
+            Method::Depthwise => conv_method::DEPTHWISE,
+            Method::Winograd => conv_method::WINOGRAD,
+        } as u32;
+    }))
+}
+
 /// As `atrous_conv_plan_free`; buffers valid for the sizes `atrous_conv_plan_output_dims` gives; `team`
 /// null or a live team.
 #[no_mangle]

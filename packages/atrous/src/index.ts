@@ -4,7 +4,7 @@ export { init, loadedBuild, type InitOptions } from './wasm/loader.js';
 export { supportedBuilds, type WasmBuild } from './wasm/builds.js';
 export type { Activation } from './ops/activation.js';
 export type { Conv2dOptions, AutoPad } from './ops/conv-options.js';
-export { ConvPlan, prepareConv2d, type ConvRunOptions, type ConvOutputOptions } from './ops/conv-plan.js';
+export { ConvPlan, prepareConv2d, type ConvMethod, type ConvRunOptions, type ConvOutputOptions } from './ops/conv-plan.js';
 export { conv2d } from './ops/conv2d.js';
 export { conv1d, type Conv1dOptions } from './ops/conv1d.js';
 export { activationBackward, type ActivationBackwardOptions } from './ops/activation-backward.js';

@@ -99,6 +99,18 @@ pub fn odd_lanes(a: V, b: V) -> V {
     V([a.0[1], a.0[3], b.0[1], b.0[3]])
 }
 
+/// `[a0, a1, b0, b1]`: the low halves of `a` and `b` (Winograd's stores of lane pairs).
+#[inline(always)]
+pub fn low_halves(a: V, b: V) -> V {
+    V([a.0[0], a.0[1], b.0[0], b.0[1]])
+}
+
+/// `[a2, a3, b2, b3]`: the high halves of `a` and `b`.
+#[inline(always)]
+pub fn high_halves(a: V, b: V) -> V {
+    V([a.0[2], a.0[3], b.0[2], b.0[3]])
+}
+
 /// Transposes a `LANES x LANES` tile held as rows: lane `j` of output `i` is lane `i` of input `j` (blocked
 /// Transpose copies, packing GEMM strips).
 #[inline(always)]

@@ -87,6 +87,18 @@ pub fn odd_lanes(a: V, b: V) -> V {
     i32x4_shuffle::<1, 3, 5, 7>(a, b)
 }
 
+/// `[a0, a1, b0, b1]`: the low halves of `a` and `b` (Winograd's stores of lane pairs).
+#[inline(always)]
+pub fn low_halves(a: V, b: V) -> V {
+    i64x2_shuffle::<0, 2>(a, b)
+}
+
+/// `[a2, a3, b2, b3]`: the high halves of `a` and `b`.
+#[inline(always)]
+pub fn high_halves(a: V, b: V) -> V {
+    i64x2_shuffle::<1, 3>(a, b)
+}
+
 /// Transposes a `LANES x LANES` tile held as rows: lane `j` of output `i` is lane `i` of input `j` (blocked
 /// Transpose copies, packing GEMM strips).
 #[inline(always)]

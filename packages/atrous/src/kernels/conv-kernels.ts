@@ -26,6 +26,12 @@ export class ConvKernels {
     return this.engine.exports.atrous_conv_plan_bytes(plan);
   }
 
+  /** The `ConvMethodCode` a run on `[batch, C, height, width]` would use. */
+  planMethod(plan: ConvPlanHandle, batch: number, height: number, width: number, op: string, context: () => string): number {
+    const e = this.engine;
+    return makeHandle(e, op, context, (out) => e.exports.atrous_conv_plan_method(plan, batch, height, width, out));
+  }
+
   /** `output = act(conv(input) + bias + residual)`; `residual` 0 for none. */
   run(plan: ConvPlanHandle, input: number, batch: number, height: number, width: number, output: number, residual: number, op: string, context: () => string): void {
     check(this.engine.exports.atrous_conv_plan_run(plan, input, batch, height, width, output, residual, this.engine.teamPtr), op, context);

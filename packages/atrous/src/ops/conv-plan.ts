@@ -1,5 +1,6 @@
 import { AtrousError, show } from '../errors.js';
 import { Tensor, expectFloat32 } from '../tensor.js';
+import { ConvMethodCode } from '../wasm/abi.js';
 import type { Engine } from '../wasm/engine.js';
 import { currentEngine } from '../wasm/loader.js';
 import { convOutputDims, encodeConvSpec, resolveConvSpec, type Conv2dOptions, type ConvSpec } from './conv-options.js';
@@ -51,6 +52,9 @@ export function checkOutput(
   return t;
 }
 
+/** The kernel families a conv plan runs on (see `ConvPlan.method`). */
+export type ConvMethod = keyof typeof ConvMethodCode;
+
 // A plan the user forgot to dispose still frees its wasm memory once it is garbage-collected.
 const forgotten = new FinalizationRegistry<{ engine: Engine; ptr: number }>(({ engine, ptr }) => {
   engine.kernels.conv.freePlan(ptr);
@@ -92,6 +96,20 @@ export class ConvPlan {
   outputDims(inputDims: readonly number[]): [number, number, number, number] {
     if (inputDims.length !== 4) throw new AtrousError('INVALID_SHAPE', `${this.op}: input must have rank 4 [N, C, H, W], got dims ${show(inputDims)}`);
     return convOutputDims(this.spec, inputDims, this.op);
+  }
+
+  /**
+   * The kernel family a run on an input of dims `[N, C, H, W]` uses: `'winograd'` (3x3, stride 1, one group,
+   * where the cost model expects it to be faster at that size), `'depthwise'`, or `'gemm'` (the direct method).
+   */
+  method(inputDims: readonly number[]): ConvMethod {
+    const ptr = this.livePtr();
+    this.outputDims(inputDims);
+    const [n, , h, w] = inputDims as [number, number, number, number];
+    const code = this.engine.kernels.conv.planMethod(ptr, n, h, w, this.op, () => `input ${show(inputDims)}`);
+    const name = (Object.keys(ConvMethodCode) as ConvMethod[]).find((k) => ConvMethodCode[k] === code);
+    if (name === undefined) throw new AtrousError('INTERNAL', `${this.op}: unknown conv method code ${code}`);
+    return name;
   }
 
   /**

@@ -16,6 +16,7 @@ export interface KernelExports {
   atrous_conv_plan_free(plan: number): void;
   atrous_conv_plan_bytes(plan: number): number;
   atrous_conv_plan_output_dims(plan: number, batch: number, height: number, width: number, dims: number): number;
+  atrous_conv_plan_method(plan: number, batch: number, height: number, width: number, method: number): number;
   atrous_conv_plan_run(plan: number, input: number, batch: number, height: number, width: number, output: number, residual: number, team: number): number;
   atrous_conv_backward(desc: number, batch: number, height: number, width: number, input: number, weights: number, gradOutput: number, gradInput: number, gradWeights: number, gradBias: number): number;
   atrous_resize(src: number, dst: number, desc: number, coords: number): number;
@@ -80,6 +81,9 @@ export const ConvDesc = {
   ACTIVATION_P1: 16,
   LEN: 17,
 } as const;
+
+/** The kernel family `atrous_conv_plan_method` reports. */
+export const ConvMethodCode = { gemm: 0, depthwise: 1, winograd: 2 } as const;
 
 export const PadMode = { explicit: 0, 'same-upper': 1, 'same-lower': 2, valid: 3 } as const;
 
@@ -320,6 +324,7 @@ export const ActivationSaved = { preActivation: 0, output: 1 } as const;
  */
 export const ABI_TABLES: Record<string, Record<string, number>> = {
   conv_desc: ConvDesc,
+  conv_method: ConvMethodCode,
   pad_mode: PadMode,
   activation: ActivationCode,
   pool_desc: PoolDesc,
