@@ -172,11 +172,14 @@ export function defineWinogradSuite({ build, oracle }: WinogradSuiteOptions): vo
           dilations: c.dilations,
           pads: c.pads.kind === 'explicit' ? c.pads.pads : c.pads.kind,
           activation: toActivation(c.activation),
+          // Forced: the cost model keeps the direct method at large dilations on small maps, and these cases
+          // are here for Winograd's precision at every dilation. `auto` is checked below.
+          method: 'winograd',
         });
         const x = new Tensor('float32', input, [c.batch, c.inChannels, c.height, c.width]);
         let actual: Float32Array;
         try {
-          expect(plan.method(x.dims), `the cost model must pick Winograd for ${describeCase(c)}`).toBe('winograd');
+          expect(plan.method(x.dims), `method 'winograd' must run Winograd for ${describeCase(c)}`).toBe('winograd');
           actual = plan.run(x, { residual: residual && new Tensor('float32', residual, outDims) }).data;
         } finally {
           plan.dispose();
@@ -193,5 +196,26 @@ export function defineWinogradSuite({ build, oracle }: WinogradSuiteOptions): vo
         }
       });
     }
+
+    it("options.method: 'auto' lets the cost model choose once per plan, 'direct' and 'winograd' force a family, bad requests are refused", () => {
+      const weights = new Tensor('float32', fill(7, 64 * 64 * 9, 0.05), [64, 64, 3, 3]);
+      const x = new Tensor('float32', fill(8, 64 * 48 * 48, 1), [1, 64, 48, 48]);
+      const methodOf = (options: Parameters<typeof prepareConv2d>[1]) => {
+        const plan = prepareConv2d(weights, options);
+        try {
+          return plan.method(x.dims);
+        } finally {
+          plan.dispose();
+        }
+      };
+      // Dilation 2 with 64 channels: Winograd pays; at ASPP's dilation 24 the direct method (which skips the
+      // taps that read only padding) is kept.
+      expect(methodOf({ dilations: 2, pads: [2, 2, 2, 2] })).toBe('winograd');
+      expect(methodOf({ dilations: 24, pads: [24, 24, 24, 24] })).toBe('gemm');
+      expect(methodOf({ dilations: 2, pads: [2, 2, 2, 2], method: 'direct' })).toBe('gemm');
+      expect(methodOf({ dilations: 24, pads: [24, 24, 24, 24], method: 'winograd' })).toBe('winograd');
+      expect(() => prepareConv2d(weights, { strides: 2, method: 'winograd' })).toThrow(/prepareConv2d/);
+      expect(() => prepareConv2d(weights, { method: 'fast' as never })).toThrow(/options\.method must be one of 'auto', 'direct', 'winograd', got "fast"/);
+    });
   });
 }

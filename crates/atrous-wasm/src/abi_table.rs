@@ -38,7 +38,9 @@ abi_table! {
         ACTIVATION = 14,
         ACTIVATION_P0 = 15,
         ACTIVATION_P1 = 16,
-        LEN = 17,
+        /// A `conv_method` code: which kernel family the plan packs for (AUTO: the cost model decides).
+        METHOD = 17,
+        LEN = 18,
     }
 }
 
@@ -48,6 +50,9 @@ abi_table! {
         GEMM = 0,
         DEPTHWISE = 1,
         WINOGRAD = 2,
+        /// Requests only (`conv_desc::METHOD`): the cost model's choice, or the direct method for the shape.
+        AUTO = 3,
+        DIRECT = 4,
     }
 }
 

@@ -81,7 +81,12 @@ pub unsafe extern "C" fn atrous_conv_plan_create(desc: *const u32, weights: *con
         let activation = decode_activation(d[desc::ACTIVATION], f32::from_bits(d[desc::ACTIVATION_P0]), f32::from_bits(d[desc::ACTIVATION_P1]))?;
         let weights = std::slice::from_raw_parts(weights, shape.weight_len());
         let bias = (!bias.is_null()).then(|| std::slice::from_raw_parts(bias, shape.out_channels));
-        let plan = ConvPlan::new(shape, weights, bias, activation)?;
+        let plan = match d[desc::METHOD] as usize {
+            conv_method::AUTO => ConvPlan::new(shape, weights, bias, activation)?,
+            conv_method::DIRECT => ConvPlan::with_method(shape, weights, bias, activation, atrous_kernels::selection::conv_method(&shape))?,
+            conv_method::WINOGRAD => ConvPlan::with_method(shape, weights, bias, activation, Method::Winograd)?,
+            _ => return Err(Status::InvalidDescriptor),
+        };
         try_box(plan).ok_or(Status::OutOfMemory)
     })();
     match made {

@@ -1,6 +1,6 @@
 import { AtrousError, show } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { ConvDesc, PadMode } from '../wasm/abi.js';
+import { ConvDesc, ConvMethodRequest, PadMode } from '../wasm/abi.js';
 import { resolveActivation, type Activation } from './activation.js';
 
 export type AutoPad = 'same-upper' | 'same-lower' | 'valid';
@@ -17,7 +17,15 @@ export interface Conv2dOptions {
   /** Default 1. Equal to the input channels for a depthwise convolution. */
   groups?: number;
   activation?: Activation;
+  /**
+   * The kernel family: `'auto'` (default: the cost model picks Winograd or the direct method from the shape),
+   * `'direct'` (the direct GEMM, or depthwise), or `'winograd'` (3x3, stride 1, one group only). Both give
+   * the same answer within float rounding; only speed and the prepared weights' size differ.
+   */
+  method?: ConvMethodChoice;
 }
+
+export type ConvMethodChoice = keyof typeof ConvMethodRequest;
 
 /** A convolution described for the kernels: everything but the input size. */
 export interface ConvSpec {
@@ -30,6 +38,8 @@ export interface ConvSpec {
   groups: number;
   bias: Float32Array | undefined;
   activation: ReturnType<typeof resolveActivation>;
+  /** Default `'auto'`. */
+  method?: ConvMethodChoice;
 }
 
 function positiveInteger(value: unknown, name: string): number {
@@ -106,7 +116,16 @@ export function resolveConvSpec(weights: Tensor<'float32'>, options: Conv2dOptio
     groups,
     bias,
     activation: resolveActivation(options.activation, `${op}: options.activation`),
+    method: resolveMethod(options.method, `${op}: options.method`),
   };
+}
+
+function resolveMethod(value: unknown, name: string): ConvMethodChoice {
+  if (value === undefined) return 'auto';
+  if (typeof value !== 'string' || !Object.hasOwn(ConvMethodRequest, value)) {
+    throw new AtrousError('INVALID_ARGUMENT', `${name} must be one of ${Object.keys(ConvMethodRequest).map((k) => `'${k}'`).join(', ')}, got ${show(value)}`);
+  }
+  return value as ConvMethodChoice;
 }
 
 /** The descriptor `atrous_conv_plan_create` reads. */
@@ -131,6 +150,7 @@ export function encodeConvSpec(spec: ConvSpec): Uint32Array {
   d[ConvDesc.ACTIVATION] = spec.activation.code;
   f[ConvDesc.ACTIVATION_P0] = spec.activation.p0;
   f[ConvDesc.ACTIVATION_P1] = spec.activation.p1;
+  d[ConvDesc.METHOD] = ConvMethodRequest[spec.method ?? 'auto'];
   return d;
 }
 

@@ -79,11 +79,15 @@ export const ConvDesc = {
   ACTIVATION: 14,
   ACTIVATION_P0: 15,
   ACTIVATION_P1: 16,
-  LEN: 17,
+  METHOD: 17,
+  LEN: 18,
 } as const;
 
 /** The kernel family `atrous_conv_plan_method` reports. */
 export const ConvMethodCode = { gemm: 0, depthwise: 1, winograd: 2 } as const;
+
+/** What `ConvDesc.METHOD` may ask for (the `conv_method` table's request codes). */
+export const ConvMethodRequest = { auto: 3, direct: 4, winograd: 2 } as const;
 
 export const PadMode = { explicit: 0, 'same-upper': 1, 'same-lower': 2, valid: 3 } as const;
 
@@ -324,7 +328,7 @@ export const ActivationSaved = { preActivation: 0, output: 1 } as const;
  */
 export const ABI_TABLES: Record<string, Record<string, number>> = {
   conv_desc: ConvDesc,
-  conv_method: ConvMethodCode,
+  conv_method: { ...ConvMethodCode, ...ConvMethodRequest },
   pad_mode: PadMode,
   activation: ActivationCode,
   pool_desc: PoolDesc,
