@@ -39,9 +39,13 @@ export function packageVersions() {
   });
 }
 
-/** Which kernels were measured: each atrous .wasm build's size, sha256 prefix and modification time. */
+/**
+ * Which kernels were measured: each atrous .wasm build's size, sha256 prefix and modification time. In Node the
+ * loader takes the shared-memory (`-threads`) files, shared memory being always there, even for one thread;
+ * the single-thread files are listed too (browsers without cross-origin isolation load those).
+ */
 export function atrousWasmFiles() {
-  return ['relaxed', 'simd128'].map((build) => {
+  return ['relaxed-threads', 'simd128-threads', 'relaxed', 'simd128'].map((build) => {
     const url = new URL(`./node_modules/atrous/wasm/atrous-${build}.wasm`, import.meta.url);
     try {
       const bytes = readFileSync(url);
