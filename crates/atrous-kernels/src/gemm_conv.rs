@@ -11,7 +11,7 @@ use crate::status::Status;
 use crate::isa::active as v;
 use crate::micro_kernel::{accumulate, steps, Tile, MR, NR, NV};
 use crate::panel::PanelBlock;
-use crate::parallel::{piece_range, pieces, try_run, Parallel, SharedMut, PIECES_PER_THREAD};
+use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel, SharedMut};
 use crate::weights::PackedWeights;
 
 /// Where a tile's results go and what is added to them.
@@ -43,12 +43,7 @@ pub unsafe fn run(
     // its panels for its share of the channel tiles only, a small cost beside the tiles' multiply-adds.
     let spatial = geom.batch * geom.groups * blocks;
     let tiles = weights.channel_tiles();
-    let wanted = par.width() * PIECES_PER_THREAD;
-    let tile_groups = if par.width() > 1 && work >= par.min_work() && spatial < wanted {
-        wanted.div_ceil(spatial).min(tiles.div_ceil(2)).max(1)
-    } else {
-        1
-    };
+    let tile_groups = channel_tile_groups(par, work, spatial, tiles);
     let units = spatial * tile_groups;
     let count = pieces(par, units, work);
     let out = SharedMut(output.as_mut_ptr());

@@ -132,3 +132,16 @@ pub mod testing {
         }
     }
 }
+
+/// Runs of channel tiles to cut each spatial unit into, so that an output with few spatial units (small
+/// feature maps, as in ASPP) still gives every thread `PIECES_PER_THREAD` pieces; 1 when serial or small.
+/// Shared by the GEMM conv and Winograd drivers; depends only on the shape and the width, so the cut (and
+/// the bits) are the same whichever thread runs a piece.
+pub fn channel_tile_groups(par: &dyn Parallel, work: usize, spatial: usize, channel_tiles: usize) -> usize {
+    let wanted = par.width() * PIECES_PER_THREAD;
+    if par.width() > 1 && work >= par.min_work() && spatial < wanted {
+        wanted.div_ceil(spatial).min(channel_tiles.div_ceil(2)).max(1)
+    } else {
+        1
+    }
+}

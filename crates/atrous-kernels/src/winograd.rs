@@ -22,7 +22,7 @@ use crate::gemm_conv::Epilogue;
 use crate::geometry::Geometry;
 use crate::isa::active as v;
 use crate::micro_kernel::{steps, Tile, MR, NR, NV};
-use crate::parallel::{piece_range, pieces, try_run, Parallel, SharedMut, PIECES_PER_THREAD};
+use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel, SharedMut};
 use crate::selection::WinogradTile;
 use crate::status::Status;
 use crate::winograd_transforms::{input_tile, output_tile, Transform, F2, F3, F4};
@@ -134,12 +134,7 @@ unsafe fn run_tiles<const A: usize, const M: usize, T: Transform<A, M>>(
     let channel_tiles = weights.channel_tiles();
     let work = [tiles.len(), A * A, geom.out_channels, geom.in_channels].iter().fold(1usize, |a, &b| a.saturating_mul(b));
     // As in gemm_conv: few blocks (small maps) also split the output channels.
-    let wanted = par.width() * PIECES_PER_THREAD;
-    let tile_groups = if par.width() > 1 && work >= par.min_work() && blocks < wanted {
-        wanted.div_ceil(blocks).min(channel_tiles.div_ceil(2)).max(1)
-    } else {
-        1
-    };
+    let tile_groups = channel_tile_groups(par, work, blocks, channel_tiles);
     let units = blocks * tile_groups;
     let count = pieces(par, units, work);
     let out = SharedMut(output.as_mut_ptr());

@@ -5,11 +5,12 @@ import { defaultThreads, type Engine } from '../wasm/engine.js';
 import { currentEngine, init, loadedBuild } from '../wasm/loader.js';
 import { allocData, dataTypeName, sizeOf, type HostData, type HostTensor } from './data-types.js';
 import { checkFeeds, checkOutputs, toTensor, writeTensor } from './feeds.js';
-import { nodeLabel, type Dim, type GraphIR, type ModelMetadata, type NodeIR } from './graph.js';
+import type { Dim, GraphIR, ModelMetadata, NodeIR } from './graph.js';
 import { planMemory, storageOf, type MemoryPlan } from './memory-planner.js';
 import { loadGraph, probeUnsupported, readModel, type LoadedGraph } from './model-loading.js';
 import type { OptimizerReport } from './optimizer.js';
 import type { NodeState } from './ops/op.js';
+import { runStep } from './run-step.js';
 import { shapeFeedValues, shapeFeedsFor } from './shape-feeds.js';
 import { specialize, type Program } from './shape-inference.js';
 import { elemBytes, residesInWasm, wasmValue, type RunEnv, type Value } from './value.js';
@@ -265,17 +266,7 @@ export class InferenceSession {
       else t.data.set(feed.data as ArrayLike<number>);
     }
     const env = this.env;
-    const none: Value = { type: 'float32', dims: [], data: new Float32Array(0), ptr: 0 };
-    const execute = (step: Program['steps'][number]) => {
-      const inputs = step.inputs.map((n) => (n === '' ? undefined : valueOf(n)));
-      const outputs = step.outputs.map((n) => (n === '' ? none : valueOf(n)));
-      try {
-        step.run(inputs, outputs, env);
-      } catch (err) {
-        if (err instanceof AtrousError) throw err;
-        throw new AtrousError('INTERNAL', `${nodeLabel(step.node)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-      }
-    };
+    const execute = (step: Program['steps'][number]) => runStep(step, valueOf, env);
     const times = this.profiling ? new Map<string, ProfileEntry>() : undefined;
     const nodeTimes: NodeProfileEntry[] = [];
     for (const step of program.steps) {

@@ -1,7 +1,6 @@
-import { AtrousError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { allocData, sizeOf, type HostData, type HostTensor } from '../onnx/data-types.js';
-import { nodeLabel } from '../onnx/graph.js';
+import { runStep } from '../onnx/run-step.js';
 import type { Program } from '../onnx/shape-inference.js';
 import { elemBytes, residesInWasm, wasmValue, type RunEnv, type Value } from '../onnx/value.js';
 import type { StepBuffers } from './buffers.js';
@@ -71,16 +70,8 @@ export function runForward(
     if (feed.type === 'int64') (v.data as Float64Array).set(Float64Array.from(feed.data as BigInt64Array, Number));
     else v.data.set(feed.data as ArrayLike<number>);
   }
-  const none: Value = { type: 'float32', dims: [], data: new Float32Array(0), ptr: 0 };
   for (const step of program.steps) {
-    const inputs = step.inputs.map((n) => (n === '' ? undefined : valueOf(n)));
-    const outputs = step.outputs.map((n) => (n === '' ? none : valueOf(n)));
-    try {
-      step.run(inputs, outputs, env);
-    } catch (err) {
-      if (err instanceof AtrousError) throw err;
-      throw new AtrousError('INTERNAL', `${nodeLabel(step.node)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-    }
+    runStep(step, valueOf, env);
     for (const name of new Set(step.inputs)) {
       const root = name === '' ? '' : rootOf(program, name);
       if (!uses.has(root)) continue;
