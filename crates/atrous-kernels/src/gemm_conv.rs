@@ -116,7 +116,8 @@ unsafe fn run_units(
                 if chunks == 1 && rows == MR {
                     first_panel = if pixels - start >= panels * NR { panels } else { panels - 1 };
                     let at = image_out + m0 * pixels + start;
-                    finished_tiles(a, &block, first_panel, cin, epilogue, m0, out.add(at), pixels, residual.map(|r| r.as_ptr().add(at)));
+                    let tiles = FinishedTiles { a, block: &block, panels: first_panel, cin, bias: &epilogue.bias[m0..m0 + MR], out: out.add(at), pixels, residual: residual.map(|r| r.as_ptr().add(at)) };
+                    tiles.run(epilogue.activation);
                 }
                 for i in first_panel..panels {
                     let saved = partial.as_mut_ptr().add((tile * block.capacity() + i) * MR * NR);
@@ -139,31 +140,63 @@ unsafe fn run_units(
 
 /// Panels `0..panels` of `block` against one full channel tile (weights `a`, all `cin` channels in one
 /// chunk), each tile from zero to its store with the epilogue (`out` and `residual` at the tile's first
-/// output, row stride `pixels`). Out of line with its loop, so the tile stays in registers from the first
-/// multiply-add to the store: going through `accumulate` and then `store_tile` wrote the tile to memory and
-/// read it back per tile, which cost as much as the multiply-adds at 16 input channels. The arithmetic is
-/// the other path's, in the same order, so the bits are too.
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn finished_tiles(
+/// output, row stride `pixels`; `bias` the tile's `MR` channels).
+struct FinishedTiles<'a> {
     a: *const f32,
-    block: &PanelBlock,
+    block: &'a PanelBlock,
     panels: usize,
     cin: usize,
-    epilogue: &Epilogue,
-    first_channel: usize,
+    bias: &'a [f32],
     out: *mut f32,
     pixels: usize,
     residual: Option<*const f32>,
-) {
-    for i in 0..panels {
-        let mut acc: Tile = [[v::zero(); NV]; MR];
-        let mut b = block.panel(i);
-        for &tap in block.taps(i) {
-            steps(&mut acc, a.add(tap as usize * cin * MR), b, cin);
-            b = b.add(cin * NR);
+}
+
+impl FinishedTiles<'_> {
+    /// Runs the tiles with the activation compiled into the loop for the activations mobile networks fuse
+    /// into their convs (none, relu, clip, hard-swish), and through `Activation::apply` for the rest.
+    /// Matching on the activation per tile row cost an indirect jump per row, and the tile went to the
+    /// stack around it; with few input channels (16 multiply-add steps a tile) that was a large share.
+    unsafe fn run(&self, activation: Activation) {
+        match activation {
+            Activation::None => self.run_with(|x| x),
+            Activation::Relu => self.run_with(|x| v::max(x, v::zero())),
+            Activation::Clip { min, max } => {
+                let (lo, hi) = (v::splat(min), v::splat(max));
+                self.run_with(move |x| v::min(v::max(x, lo), hi))
+            }
+            Activation::HardSwish => self.run_with(|x| Activation::HardSwish.apply(x)),
+            other => self.run_with(move |x| other.apply(x)),
         }
-        store_tile(&acc, epilogue, first_channel, MR, NR, out.add(i * NR), pixels, residual.map(|r| r.add(i * NR)));
+    }
+
+    /// Out of line with its loop, so the tile stays in registers from the first multiply-add to the store:
+    /// going through `accumulate` and then `store_tile` wrote the tile to memory and read it back per tile,
+    /// which cost as much as the multiply-adds at 16 input channels. The arithmetic is the other path's
+    /// (`store_tile` with the same activation), in the same order, so the bits are too.
+    #[inline(never)]
+    unsafe fn run_with(&self, activate: impl Fn(v::V) -> v::V) {
+        let bias: [v::V; MR] = core::array::from_fn(|i| v::splat(self.bias[i]));
+        for i in 0..self.panels {
+            let mut acc: Tile = [[v::zero(); NV]; MR];
+            let mut b = self.block.panel(i);
+            for &tap in self.block.taps(i) {
+                steps(&mut acc, self.a.add(tap as usize * self.cin * MR), b, self.cin);
+                b = b.add(self.cin * NR);
+            }
+            let out = self.out.add(i * NR);
+            let residual = self.residual.map(|r| r.add(i * NR));
+            for (r, row) in acc.iter().enumerate() {
+                for (j, value) in row.iter().enumerate() {
+                    let at = r * self.pixels + v::LANES * j;
+                    let mut x = v::add(*value, bias[r]);
+                    if let Some(res) = residual {
+                        x = v::add(x, v::load(res.add(at)));
+                    }
+                    v::store(out.add(at), activate(x));
+                }
+            }
+        }
     }
 }
 
