@@ -38,6 +38,7 @@ pub mod conversion;
 pub mod pad;
 pub mod parallel;
 pub mod resample;
+mod resample_rows;
 pub mod resample_backward;
 pub mod selection;
 pub mod select;

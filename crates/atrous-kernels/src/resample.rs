@@ -8,6 +8,7 @@
 use alloc::vec::Vec;
 
 use crate::isa::active as v;
+use crate::resample_rows::RowTaps;
 use crate::parallel::{piece_range, pieces, try_run, Parallel, SharedMut, SERIAL};
 use crate::status::Status;
 
@@ -99,6 +100,11 @@ impl AxisTaps {
         self.inside.len()
     }
 
+    /// Taps per position.
+    pub(crate) fn taps(&self) -> usize {
+        self.taps
+    }
+
     /// Whether position `o` samples inside the source (always, without extrapolation).
     pub(crate) fn inside(&self, o: usize) -> bool {
         self.inside[o]
@@ -169,21 +175,11 @@ fn resize_planes(src: &[f32], dst: &mut [f32], (h, w): (usize, usize), (oh, ow):
     rows.resize(h * ow, 0.0);
     // Decided once, not per pixel: most resizes sample inside on every column.
     let cols_outside = tx.inside.iter().any(|&inside| !inside);
+    let columns = RowTaps::new(tx, w);
     for p in 0..planes {
         let plane = &src[p * h * w..(p + 1) * h * w];
         for (r, row) in rows.chunks_exact_mut(ow).enumerate() {
-            let line = &plane[r * w..(r + 1) * w];
-            if tx.taps == 2 {
-                // Linear, the common case, without the general tap loop.
-                for ((out, i), wk) in row.iter_mut().zip(tx.index.chunks_exact(2)).zip(tx.weight.chunks_exact(2)) {
-                    *out = line[i[0] as usize] * wk[0] + line[i[1] as usize] * wk[1];
-                }
-                continue;
-            }
-            for (x, out) in row.iter_mut().enumerate() {
-                let (index, weight) = tx.at(x);
-                *out = index.iter().zip(weight).map(|(&i, &wk)| line[i as usize] * wk).sum();
-            }
+            columns.interpolate(row, &plane[r * w..(r + 1) * w]);
         }
         let out_plane = &mut dst[p * oh * ow..(p + 1) * oh * ow];
         for (y, out) in out_plane.chunks_exact_mut(ow).enumerate() {
@@ -192,9 +188,14 @@ fn resize_planes(src: &[f32], dst: &mut [f32], (h, w): (usize, usize), (oh, ow):
                 continue;
             }
             let (index, weight) = ty.at(y);
-            scale_row(out, &rows[index[0] as usize * ow..][..ow], weight[0]);
-            for (&i, &wk) in index.iter().zip(weight).skip(1) {
-                add_scaled_row(out, &rows[i as usize * ow..][..ow], wk);
+            let row = |i: u32| &rows[i as usize * ow..][..ow];
+            if let ([i0, i1], [w0, w1]) = (index, weight) {
+                blend_rows(out, row(*i0), *w0, row(*i1), *w1);
+            } else {
+                scale_row(out, row(index[0]), weight[0]);
+                for (&i, &wk) in index.iter().zip(weight).skip(1) {
+                    add_scaled_row(out, row(i), wk);
+                }
             }
             if cols_outside {
                 for (o, _) in out.iter_mut().zip(&tx.inside).filter(|(_, &inside)| !inside) {
@@ -221,6 +222,27 @@ fn scale_row(out: &mut [f32], row: &[f32], w: f32) {
     }
     while x < n {
         out[x] = row[x] * w;
+        x += 1;
+    }
+}
+
+/// `out = a * wa + b * wb` in one pass: `scale_row` then `add_scaled_row`, with the same arithmetic.
+#[inline(never)]
+fn blend_rows(out: &mut [f32], a: &[f32], wa: f32, b: &[f32], wb: f32) {
+    let n = out.len().min(a.len()).min(b.len());
+    let (va, vb) = (v::splat(wa), v::splat(wb));
+    let mut x = 0;
+    // SAFETY: x + v::LANES <= n for the three slices.
+    unsafe {
+        while x + v::LANES <= n {
+            let scaled = v::mul(v::load(a.as_ptr().add(x)), va);
+            v::store(out.as_mut_ptr().add(x), v::madd(v::load(b.as_ptr().add(x)), vb, scaled));
+            x += v::LANES;
+        }
+    }
+    while x < n {
+        out[x] = a[x] * wa;
+        out[x] += b[x] * wb;
         x += 1;
     }
 }

@@ -5,7 +5,7 @@
 use core::arch::wasm32::*;
 
 pub use super::simd128::{
-    add, apply_lanes, even_lanes, from_lanes, high_halves, lanes, low_halves, odd_lanes, load, load_splat, max, min, mul, select_positive, splat, store, transpose, zero, V,
+    add, apply_lanes, even_lanes, from_lanes, high_halves, interleave_high, interleave_low, lanes, low_halves, odd_lanes, load, load_splat, max, min, mul, select_positive, splat, store, transpose, zero, V,
 };
 pub use super::simd128::{abs, and, ceil, div, eq, floor, ge, gt, le, lt, neg, or, pow2i, round_even, select, split_exponent, sqrt, sub, trunc};
 

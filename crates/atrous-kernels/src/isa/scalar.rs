@@ -99,6 +99,18 @@ pub fn odd_lanes(a: V, b: V) -> V {
     V([a.0[1], a.0[3], b.0[1], b.0[3]])
 }
 
+/// `[a0, b0, a1, b1]`: the first two lanes of `a` and `b`, alternating (merging two stride-2 phases).
+#[inline(always)]
+pub fn interleave_low(a: V, b: V) -> V {
+    V([a.0[0], b.0[0], a.0[1], b.0[1]])
+}
+
+/// `[a2, b2, a3, b3]`: the last two lanes of `a` and `b`, alternating.
+#[inline(always)]
+pub fn interleave_high(a: V, b: V) -> V {
+    V([a.0[2], b.0[2], a.0[3], b.0[3]])
+}
+
 /// `[a0, a1, b0, b1]`: the low halves of `a` and `b` (Winograd's stores of lane pairs).
 #[inline(always)]
 pub fn low_halves(a: V, b: V) -> V {

@@ -87,6 +87,18 @@ pub fn odd_lanes(a: V, b: V) -> V {
     i32x4_shuffle::<1, 3, 5, 7>(a, b)
 }
 
+/// `[a0, b0, a1, b1]`: the first two lanes of `a` and `b`, alternating (merging two stride-2 phases).
+#[inline(always)]
+pub fn interleave_low(a: V, b: V) -> V {
+    i32x4_shuffle::<0, 4, 1, 5>(a, b)
+}
+
+/// `[a2, b2, a3, b3]`: the last two lanes of `a` and `b`, alternating.
+#[inline(always)]
+pub fn interleave_high(a: V, b: V) -> V {
+    i32x4_shuffle::<2, 6, 3, 7>(a, b)
+}
+
 /// `[a0, a1, b0, b1]`: the low halves of `a` and `b` (Winograd's stores of lane pairs).
 #[inline(always)]
 pub fn low_halves(a: V, b: V) -> V {
