@@ -17,6 +17,7 @@
 
 use alloc::vec::Vec;
 
+use crate::isa::active as v;
 use crate::activation::Activation;
 use crate::geometry::{ConvShape, Padding};
 use crate::layout::copy_strided;
@@ -346,9 +347,13 @@ impl ConvTransposePlan {
             for y in 0..height {
                 for ky in 0..sh {
                     let row = &mut dst[(y * sh + ky) * out_w..(y * sh + ky + 1) * out_w];
+                    let from = |kx: usize| &src[(ky * sw + kx) * plane + y * width..][..width];
+                    if sw == 2 {
+                        interleave_pair(row, from(0), from(1));
+                        continue;
+                    }
                     for kx in 0..sw {
-                        let from = &src[(ky * sw + kx) * plane + y * width..(ky * sw + kx) * plane + (y + 1) * width];
-                        for (x, &value) in from.iter().enumerate() {
+                        for (x, &value) in from(kx).iter().enumerate() {
                             row[x * sw + kx] = value;
                         }
                     }
@@ -356,6 +361,26 @@ impl ConvTransposePlan {
             }
         }
         Ok(())
+    }
+}
+
+/// `row[2 * x] = even[x]`, `row[2 * x + 1] = odd[x]` (stride-2 depth-to-space, the common case), a vector
+/// of each at a time.
+fn interleave_pair(row: &mut [f32], even: &[f32], odd: &[f32]) {
+    let n = even.len().min(odd.len()).min(row.len() / 2);
+    let mut x = 0;
+    // SAFETY: x + LANES <= n, so even/odd hold x + LANES values and row 2 * (x + LANES).
+    unsafe {
+        while x + v::LANES <= n {
+            let (a, b) = (v::load(even.as_ptr().add(x)), v::load(odd.as_ptr().add(x)));
+            v::store(row.as_mut_ptr().add(2 * x), v::interleave_low(a, b));
+            v::store(row.as_mut_ptr().add(2 * x + v::LANES), v::interleave_high(a, b));
+            x += v::LANES;
+        }
+    }
+    for x in x..n {
+        row[2 * x] = even[x];
+        row[2 * x + 1] = odd[x];
     }
 }
 

@@ -154,7 +154,8 @@ struct FinishedTiles<'a> {
 
 impl FinishedTiles<'_> {
     /// Runs the tiles with the activation compiled into the loop for the activations mobile networks fuse
-    /// into their convs (none, relu, clip, hard-swish), and through `Activation::apply` for the rest.
+    /// into their convs (none, relu, clip, hard-swish, hard-sigmoid, sigmoid), and through
+    /// `Activation::apply` for the rest.
     /// Matching on the activation per tile row cost an indirect jump per row, and the tile went to the
     /// stack around it; with few input channels (16 multiply-add steps a tile) that was a large share.
     unsafe fn run(&self, activation: Activation) {
@@ -166,6 +167,9 @@ impl FinishedTiles<'_> {
                 self.run_with(move |x| v::min(v::max(x, lo), hi))
             }
             Activation::HardSwish => self.run_with(|x| Activation::HardSwish.apply(x)),
+            Activation::HardSigmoid { .. } => self.run_with(move |x| activation.apply(x)),
+            // Out of line in `apply`: compiled in here for the sigmoid heads of person segmenters.
+            Activation::Sigmoid => self.run_with(crate::vmath::sigmoid),
             other => self.run_with(move |x| other.apply(x)),
         }
     }
