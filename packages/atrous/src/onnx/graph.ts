@@ -55,6 +55,14 @@ export interface ModelMetadata {
 
 /** How errors name a node: `Conv node "conv1"` (or its first output when the node has no name). */
 export function nodeLabel(node: NodeIR): string {
+  // Ops pass their label to every kernel call (for its errors), so a run asks for each one once per step:
+  // kept per node, and made again only if the optimizer changed its op type (or name) since.
+  const kept = labels.get(node);
+  if (kept && kept.opType === node.opType && kept.name === node.name && kept.output === node.outputs[0]) return kept.label;
   const name = node.name !== '' ? node.name : `(unnamed, output ${JSON.stringify(node.outputs[0] ?? '')})`;
-  return `${node.opType} node ${name.startsWith('(') ? name : JSON.stringify(name)}`;
+  const label = `${node.opType} node ${name.startsWith('(') ? name : JSON.stringify(name)}`;
+  labels.set(node, { opType: node.opType, name: node.name, output: node.outputs[0], label });
+  return label;
 }
+
+const labels = new WeakMap<NodeIR, { opType: string; name: string; output: string | undefined; label: string }>();
