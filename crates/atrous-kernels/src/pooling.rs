@@ -19,6 +19,30 @@ pub struct PoolShape {
     pub pads: [usize; 2],
 }
 
+impl PoolShape {
+    /// Input and output lengths, after the checks every pooling makes (no zero kernel, stride or dilation:
+    /// `InvalidDescriptor`; lengths past `usize`: `SizeOverflow`).
+    pub(crate) fn lengths(&self) -> Result<(usize, usize), Status> {
+        if self.kernel.contains(&0) || self.strides.contains(&0) || self.dilations.contains(&0) {
+            return Err(Status::InvalidDescriptor);
+        }
+        let ([h, w], [oh, ow]) = (self.in_hw, self.out_hw);
+        match (h.checked_mul(w).and_then(|n| n.checked_mul(self.planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(self.planes))) {
+            (Some(i), Some(o)) => Ok((i, o)),
+            _ => Err(Status::SizeOverflow),
+        }
+    }
+
+    /// `lengths`, with buffers of `src` and `dst` floats long enough for them (else `InvalidDescriptor`).
+    fn fits(&self, src: usize, dst: usize) -> Result<(usize, usize), Status> {
+        let (in_len, out_len) = self.lengths()?;
+        if src < in_len || dst < out_len {
+            return Err(Status::InvalidDescriptor);
+        }
+        Ok((in_len, out_len))
+    }
+}
+
 /// Taps `[first, end)` of the window at output `o` that land inside an axis of `size`.
 pub(crate) fn taps(o: usize, stride: usize, pad: usize, dilation: usize, kernel: usize, size: usize) -> (usize, usize, isize) {
     let start = (o * stride) as isize - pad as isize;
@@ -41,15 +65,7 @@ pub(crate) fn taps(o: usize, stride: usize, pad: usize, dilation: usize, kernel:
 pub fn max_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape) -> Result<(), Status> {
     let [h, w] = s.in_hw;
     let [oh, ow] = s.out_hw;
-    if s.kernel.contains(&0) || s.strides.contains(&0) || s.dilations.contains(&0) {
-        return Err(Status::InvalidDescriptor);
-    }
-    let (Some(in_len), Some(out_len)) = (h.checked_mul(w).and_then(|n| n.checked_mul(s.planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(s.planes))) else {
-        return Err(Status::InvalidDescriptor);
-    };
-    if src.len() < in_len || dst.len() < out_len {
-        return Err(Status::InvalidDescriptor);
-    }
+    s.fits(src.len(), dst.len())?;
     let mut columns: Vec<(usize, usize, isize)> = Vec::new();
     let mut row: Vec<f32> = Vec::new();
     if columns.try_reserve_exact(ow).is_err() || row.try_reserve_exact(w).is_err() {
@@ -97,15 +113,7 @@ pub fn max_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape) -> Result<(), Sta
 pub fn max_pool2d_with_indices(src: &[f32], dst: &mut [f32], indices: &mut [i32], s: &PoolShape, column_major: bool) -> Result<(), Status> {
     let [h, w] = s.in_hw;
     let [oh, ow] = s.out_hw;
-    if s.kernel.contains(&0) || s.strides.contains(&0) || s.dilations.contains(&0) {
-        return Err(Status::InvalidDescriptor);
-    }
-    let (Some(in_len), Some(out_len)) = (h.checked_mul(w).and_then(|n| n.checked_mul(s.planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(s.planes))) else {
-        return Err(Status::InvalidDescriptor);
-    };
-    if src.len() < in_len || dst.len() < out_len || indices.len() < out_len {
-        return Err(Status::InvalidDescriptor);
-    }
+    let (in_len, _) = s.fits(src.len(), dst.len().min(indices.len()))?;
     if in_len > i32::MAX as usize {
         return Err(Status::SizeOverflow);
     }
@@ -152,15 +160,7 @@ pub fn max_pool2d_with_indices(src: &[f32], dst: &mut [f32], indices: &mut [i32]
 pub fn avg_pool2d(src: &[f32], dst: &mut [f32], s: &PoolShape, pad_end: [usize; 2], count_include_pad: bool) -> Result<(), Status> {
     let [h, w] = s.in_hw;
     let [oh, ow] = s.out_hw;
-    if s.kernel.contains(&0) || s.strides.contains(&0) || s.dilations.contains(&0) {
-        return Err(Status::InvalidDescriptor);
-    }
-    let (Some(in_len), Some(out_len)) = (h.checked_mul(w).and_then(|n| n.checked_mul(s.planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(s.planes))) else {
-        return Err(Status::InvalidDescriptor);
-    };
-    if src.len() < in_len || dst.len() < out_len {
-        return Err(Status::InvalidDescriptor);
-    }
+    s.fits(src.len(), dst.len())?;
     let padded_taps = |start: isize, axis: usize, size: usize| padded_taps(s, pad_end, start, axis, size);
     let mut columns: Vec<(usize, usize, isize, usize)> = Vec::new();
     let mut row: Vec<f32> = Vec::new();

@@ -9,28 +9,24 @@ use crate::isa::active as v;
 use crate::pooling::{padded_taps, taps, PoolShape};
 use crate::status::Status;
 
-/// Input and output lengths of `s`, after the checks every pooling makes.
-fn lengths(s: &PoolShape) -> Result<(usize, usize), Status> {
-    if s.kernel.contains(&0) || s.strides.contains(&0) || s.dilations.contains(&0) {
-        return Err(Status::InvalidDescriptor);
+/// `s`'s input and output lengths, with `grad_input` and `grad_output` of exactly those lengths.
+fn gradient_lengths(s: &PoolShape, grad_output: &[f32], grad_input: &[f32]) -> Result<(usize, usize), Status> {
+    let (in_len, out_len) = s.lengths()?;
+    if grad_input.len() != in_len {
+        return Err(Status::InputLengthMismatch);
     }
-    let [h, w] = s.in_hw;
-    let [oh, ow] = s.out_hw;
-    match (h.checked_mul(w).and_then(|n| n.checked_mul(s.planes)), oh.checked_mul(ow).and_then(|n| n.checked_mul(s.planes))) {
-        (Some(i), Some(o)) => Ok((i, o)),
-        _ => Err(Status::SizeOverflow),
+    if grad_output.len() != out_len {
+        return Err(Status::OutputLengthMismatch);
     }
+    Ok((in_len, out_len))
 }
 
 /// `grad_input` (every element written) of max pooling `src` under `s`, given `grad_output`: each output's
 /// gradient goes to the input element its window took; windows entirely in the padding pass nothing.
 pub fn max_pool2d_backward(src: &[f32], grad_output: &[f32], grad_input: &mut [f32], s: &PoolShape) -> Result<(), Status> {
-    let (in_len, out_len) = lengths(s)?;
-    if src.len() != in_len || grad_input.len() != in_len {
+    let (in_len, _) = gradient_lengths(s, grad_output, grad_input)?;
+    if src.len() != in_len {
         return Err(Status::InputLengthMismatch);
-    }
-    if grad_output.len() != out_len {
-        return Err(Status::OutputLengthMismatch);
     }
     let ([h, w], [oh, ow], [dy, dx]) = (s.in_hw, s.out_hw, s.dilations);
     grad_input.fill(0.0);
@@ -64,13 +60,7 @@ pub fn max_pool2d_backward(src: &[f32], grad_output: &[f32], grad_input: &mut [f
 /// `count_include_pad`: each output's gradient, over its divisor, goes to every tap of its window inside
 /// the input.
 pub fn avg_pool2d_backward(grad_output: &[f32], grad_input: &mut [f32], s: &PoolShape, pad_end: [usize; 2], count_include_pad: bool) -> Result<(), Status> {
-    let (in_len, out_len) = lengths(s)?;
-    if grad_input.len() != in_len {
-        return Err(Status::InputLengthMismatch);
-    }
-    if grad_output.len() != out_len {
-        return Err(Status::OutputLengthMismatch);
-    }
+    gradient_lengths(s, grad_output, grad_input)?;
     let ([h, w], [oh, ow], [dy, dx]) = (s.in_hw, s.out_hw, s.dilations);
     grad_input.fill(0.0);
     for p in 0..s.planes {

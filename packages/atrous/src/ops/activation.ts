@@ -14,6 +14,8 @@ export type Activation =
   | { type: 'hardSigmoid'; alpha?: number; beta?: number }
   | { type: 'leakyRelu'; alpha?: number };
 
+type NamedActivation = Extract<Activation, string>;
+
 /** What the kernels receive: a code and up to two parameters. */
 export interface ActivationParams {
   code: number;
@@ -28,26 +30,21 @@ function finite(value: unknown, name: string): number {
   return value;
 }
 
+/** The activations named by a string, with their default parameters. */
+const NAMED: Record<NamedActivation, ActivationParams> = {
+  none: { code: ActivationCode.none, p0: 0, p1: 0 },
+  relu: { code: ActivationCode.relu, p0: 0, p1: 0 },
+  relu6: { code: ActivationCode.clip, p0: 0, p1: 6 },
+  hardSwish: { code: ActivationCode.hardSwish, p0: 0, p1: 0 },
+  sigmoid: { code: ActivationCode.sigmoid, p0: 0, p1: 0 },
+  hardSigmoid: { code: ActivationCode.hardSigmoid, p0: 0.2, p1: 0.5 },
+  leakyRelu: { code: ActivationCode.leakyRelu, p0: 0.01, p1: 0 },
+};
+
 export function resolveActivation(activation: Activation | undefined, name: string): ActivationParams {
   const a = activation ?? 'none';
-  if (typeof a === 'string') {
-    switch (a) {
-      case 'none':
-        return { code: ActivationCode.none, p0: 0, p1: 0 };
-      case 'relu':
-        return { code: ActivationCode.relu, p0: 0, p1: 0 };
-      case 'relu6':
-        return { code: ActivationCode.clip, p0: 0, p1: 6 };
-      case 'hardSwish':
-        return { code: ActivationCode.hardSwish, p0: 0, p1: 0 };
-      case 'sigmoid':
-        return { code: ActivationCode.sigmoid, p0: 0, p1: 0 };
-      case 'hardSigmoid':
-        return { code: ActivationCode.hardSigmoid, p0: 0.2, p1: 0.5 };
-      case 'leakyRelu':
-        return { code: ActivationCode.leakyRelu, p0: 0.01, p1: 0 };
-    }
-  } else if (a !== null && typeof a === 'object') {
+  if (typeof a === 'string' && Object.hasOwn(NAMED, a)) return { ...NAMED[a as NamedActivation] };
+  if (a !== null && typeof a === 'object') {
     switch (a.type) {
       case 'clip': {
         const min = finite(a.min, `${name}.min`);

@@ -5,7 +5,7 @@ import type { Engine } from '../../wasm/engine.js';
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import { sizeOf, type HostTensor } from '../data-types.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
-import { fusedActivation } from './conv.js';
+import { constantWeights, fusedActivation } from './conv.js';
 import { checkOutputDims, expectFloat, opError, unsupported, type LoadContext, type NodeState, type OpContext, type OpDefinition, type PreparedOp } from './op.js';
 
 type AutoPad = 'NOTSET' | 'VALID' | 'SAME_UPPER' | 'SAME_LOWER';
@@ -188,12 +188,8 @@ export class ConvTransposeKernel implements NodeState {
 }
 
 function loadConvTranspose(ctx: LoadContext): ConvTransposeKernel {
-  const { node, consts, engine } = ctx;
-  const w = consts.get(node.inputs[1] ?? '');
-  const b = node.inputs[2] ? consts.get(node.inputs[2]) : undefined;
-  if (!w || (node.inputs[2] && !b)) {
-    throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: weights and bias computed at run time are not supported; they must be initializers`);
-  }
+  const { node, engine } = ctx;
+  const { w, b } = constantWeights(ctx);
   const kernel = new ConvTransposeKernel(engine, node, w, b, node.opType === 'FusedConvTranspose' ? fusedActivation(node) : 'none');
   kernel.packForLoad();
   return kernel;

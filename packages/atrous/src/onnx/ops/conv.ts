@@ -159,14 +159,20 @@ export function fusedActivation(node: NodeIR): Activation {
   return JSON.parse(text) as Activation;
 }
 
-/** Loads a Conv's (or FusedConv's) weights from the graph's constants and packs them. */
-function loadConv(ctx: LoadContext): ConvKernel {
-  const { node, consts, engine } = ctx;
+/** A (transposed) conv's weights (input 1) and bias (input 2), which must be initializers. */
+export function constantWeights({ node, consts }: LoadContext): { w: HostTensor; b: HostTensor | undefined } {
   const w = consts.get(node.inputs[1] ?? '');
   const b = node.inputs[2] ? consts.get(node.inputs[2]) : undefined;
   if (!w || (node.inputs[2] && !b)) {
     throw new AtrousError('UNSUPPORTED_OP', `${nodeLabel(node)}: weights and bias computed at run time are not supported; they must be initializers`);
   }
+  return { w, b };
+}
+
+/** Loads a Conv's (or FusedConv's) weights from the graph's constants and packs them. */
+function loadConv(ctx: LoadContext): ConvKernel {
+  const { node, engine } = ctx;
+  const { w, b } = constantWeights(ctx);
   const kernel = new ConvKernel(engine, node, w, b, node.opType === 'FusedConv' ? fusedActivation(node) : 'none');
   kernel.packForLoad(Boolean(node.inputs[3]));
   return kernel;

@@ -30,28 +30,37 @@ function forEachIndex(dims: readonly number[], body: (flat: number, idx: number[
   }
 }
 
+/**
+ * GatherElements' and ScatterElements' addressing: for each position of `indices` (dims `indDims`), the flat
+ * offset in data (dims `dataDims`) of the element it names, its own multi-index with the `axis` coordinate
+ * replaced by the index (negative ones counted from the end). An index out of range is an error naming it.
+ */
+function elementOffsets(ctx: OpContext, indices: Value, indDims: readonly number[], dataDims: readonly number[], axis: number): Int32Array {
+  const strides = stridesOf([...dataDims]);
+  const offsets = new Int32Array(sizeOf(indDims));
+  const len = dataDims[axis]!;
+  forEachIndex(indDims, (flat, idx) => {
+    const k = indices.data[flat]!;
+    const j = wrapIndex(k, len);
+    if (j < 0) throw outOfRange(ctx, k, len);
+    let off = 0;
+    for (let a = 0; a < dataDims.length; a++) off += (a === axis ? j : idx[a]!) * strides[a]!;
+    offsets[flat] = off;
+  });
+  return offsets;
+}
+
 function gatherElements(ctx: OpContext): PreparedOp {
   const x = input(ctx, 0, 'data');
   const ind = input(ctx, 1, 'indices');
   const rank = x.dims.length;
   if (ind.dims.length !== rank) throw opError(ctx.node, `indices dims ${show(ind.dims)} must have the rank of data dims ${show(x.dims)}`);
   const axis = normAxis(ctx.node, attrInt(ctx.node, 'axis', 0), rank);
-  const strides = stridesOf(x.dims);
   const label = nodeLabel(ctx.node);
   return {
     outputs: [{ type: x.type, dims: [...ind.dims] }],
     run([data, indices], [out], env) {
-      const offsets = new Int32Array(sizeOf(ind.dims));
-      const len = x.dims[axis]!;
-      forEachIndex(ind.dims, (flat, idx) => {
-        const k = indices!.data[flat]!;
-        const j = wrapIndex(k, len);
-        if (j < 0) throw outOfRange(ctx, k, len);
-        let off = 0;
-        for (let a = 0; a < rank; a++) off += (a === axis ? j : idx[a]!) * strides[a]!;
-        offsets[flat] = off;
-      });
-      take(env, data!, out!, offsets, label);
+      take(env, data!, out!, elementOffsets(ctx, indices!, ind.dims, x.dims, axis), label);
     },
   };
 }
@@ -183,22 +192,11 @@ function scatterElements(ctx: OpContext): PreparedOp {
   if (upd.type !== x.type) throw opError(ctx.node, `updates (${upd.type}) must have the element type of data (${x.type})`);
   const axis = normAxis(ctx.node, attrInt(ctx.node, 'axis', 0), rank);
   const reduction = reductionOf(ctx, x.type);
-  const strides = stridesOf(x.dims);
   const label = nodeLabel(ctx.node);
   return {
     outputs: [{ type: x.type, dims: [...x.dims] }],
     run([data, indices, updates], [out], env) {
-      const targets = new Int32Array(sizeOf(ind.dims));
-      const len = x.dims[axis]!;
-      forEachIndex(ind.dims, (flat, idx) => {
-        const k = indices!.data[flat]!;
-        const j = wrapIndex(k, len);
-        if (j < 0) throw outOfRange(ctx, k, len);
-        let off = 0;
-        for (let a = 0; a < rank; a++) off += (a === axis ? j : idx[a]!) * strides[a]!;
-        targets[flat] = off;
-      });
-      scatterWith(env, reduction, data!, updates!, out!, targets, 1, label);
+      scatterWith(env, reduction, data!, updates!, out!, elementOffsets(ctx, indices!, ind.dims, x.dims, axis), 1, label);
     },
   };
 }
