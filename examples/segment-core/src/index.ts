@@ -2,3 +2,5 @@ export { parseModelSpec, specForUnknownModel, chooseInputSize, defaultPalette, t
 export { readOnnxMetadata } from './onnx-metadata.js';
 export { imageToPlanes, imageToTensor, planesToNhwc, fitWithin, checkImage, type RgbaImage } from './image.js';
 export { decodeMask, nhwcToNchw, probabilityAlpha, cutout, colorizeMask, overlayMask, maskFromColors, maskIoU, classShares, type ClassMask, type ScoreMap } from './mask.js';
+export { ScribbleMap, labelsOnGrid, UNPAINTED } from './teach/scribbles.js';
+export { buildFeatureExtractor, buildHead, spliceTaughtModel, FEATURES, HEAD_PARAMETERS, type ExtractorOptions, type HeadOptions, type TaughtModelInfo } from './teach/teach-models.js';

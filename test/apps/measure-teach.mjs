@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Measures what teach mode's head should sit on: for each candidate (tensors of the built-in model, with or
+// without the image, head kernel, input size), trains a fresh head on the features of astronaut.png from the
+// scribbles in teach-strokes.mjs and scores the taught mask against MediaPipe's selfie mask (person IoU and
+// pixel agreement). Not a pass/fail test: its numbers are in examples/segment-web/README.md.
+//   node test/apps/measure-teach.mjs <selfie-mask.png> [steps]
+// (the mask from `node examples/segment-node/dist/cli.js astronaut.png --model selfie --out <dir>`)
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createTrainer, InferenceSession, Tensor } from 'atrous';
+import { buildFeatureExtractor, buildHead, decodeMask, imageToPlanes, labelsOnGrid, maskIoU, readOnnxMetadata, ScribbleMap, specForUnknownModel, spliceTaughtModel, UNPAINTED } from 'segment-core';
+import { PNG } from 'pngjs';
+import { ASTRONAUT_STROKES } from './teach-strokes.mjs';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const png = PNG.sync.read(readFileSync('/usr/lib/python3/dist-packages/skimage/data/astronaut.png'));
+const image = { width: png.width, height: png.height, data: new Uint8ClampedArray(png.data) };
+const refPng = PNG.sync.read(readFileSync(process.argv[2]));
+const reference = new Uint8Array(refPng.width * refPng.height);
+for (let i = 0; i < reference.length; i++) reference[i] = refPng.data[4 * i] > 127 ? 1 : 0;
+const steps = Number(process.argv[3] ?? 60);
+const base = new Uint8Array(readFileSync(join(ROOT, 'models/default/model.onnx')));
+const MEAN = [0.5, 0.5, 0.5];
+const STD = [0.25, 0.25, 0.25];
+
+const map = new ScribbleMap(image.width, image.height);
+const RADIUS = 6;
+for (const [x0, y0, x1, y1] of ASTRONAUT_STROKES.background) map.stroke(x0, y0, x1, y1, RADIUS, 0);
+for (const [x0, y0, x1, y1] of ASTRONAUT_STROKES.person) map.stroke(x0, y0, x1, y1, RADIUS, 1);
+
+const CANDIDATES = {
+  'skip (stride 4, 24 ch) + image': ['/low/low.2/Relu_output_0'],
+  'decoder input /Concat_2 (ASPP + skip, 88 ch)': ['/Concat_2_output_0'],
+  'decoder output (48 ch)': ['/decoder/decoder.1/decoder.1.2/Relu_output_0'],
+  'hypercolumn: skip, layer2, layer3, ASPP (200 ch)': ['/low/low.2/Relu_output_0', '/layer2/layer2.1/Relu_1_output_0', '/layer3/layer3.2/Relu_1_output_0', '/aspp/project/project.2/Relu_output_0'],
+};
+const only = process.env.ONLY;
+const configs = [];
+for (const [name, tensors] of Object.entries(CANDIDATES)) for (const withImage of [false, true]) for (const size of [256, 512]) for (const kernel of [1, 3]) {
+  if (name.startsWith('skip') && !withImage) continue;
+  configs.push({ name, tensors, withImage, size, kernel });
+}
+
+async function runOnce(bytes, input) {
+  const session = await InferenceSession.create(bytes);
+  try {
+    const out = await session.run({ [session.inputNames[0]]: input });
+    return out[session.outputNames[0]];
+  } finally {
+    session.dispose();
+  }
+}
+
+console.log(`scribbles: ${map.counts(2).join(' / ')} px (background / person) of ${map.ids.length}; ${steps} steps of Adam`);
+for (const c of configs) {
+  const label = `${c.name}${c.withImage ? ' + image' : ''} | ${c.size} px | ${c.kernel}x${c.kernel} head`;
+  if (only && !label.includes(only)) continue;
+  const [h, w] = [c.size, c.size];
+  const input = new Tensor('float32', imageToPlanes(image, w, h, MEAN, STD), [1, 3, h, w]);
+  const extractor = buildFeatureExtractor(base, { tensors: c.tensors, withImage: c.withImage });
+  const t0 = performance.now();
+  const features = await runOnce(extractor, input);
+  const featureMs = performance.now() - t0;
+  const [, f, gh, gw] = features.dims;
+  const labels = labelsOnGrid(map, gw, gh, 2);
+  const head = buildHead({ inChannels: f, classes: 2, hidden: 32, kernel: c.kernel, seed: 1 });
+  const trainer = await createTrainer(head, { trainable: 'all', loss: { type: 'softmaxCrossEntropy', ignoreIndex: UNPAINTED }, optimizer: { type: 'adam', learningRate: Number(process.env.LR ?? 0.01) } });
+  const losses = [];
+  const t1 = performance.now();
+  for (let s = 0; s < steps; s++) losses.push((await trainer.step({ features }, labels)).loss);
+  const stepMs = (performance.now() - t1) / steps;
+  const tuned = trainer.exportModel();
+  trainer.dispose();
+  const taught = spliceTaughtModel(extractor, tuned, { classes: ['background', 'person'], palette: [[0, 0, 0], [255, 64, 160]], mean: MEAN, std: STD });
+  const scores = await runOnce(taught, input);
+  const spec = specForUnknownModel({ name: 'taught', outputChannels: 2, metadata: readOnnxMetadata(taught) });
+  const mask = decodeMask({ data: scores.data, dims: scores.dims }, spec, image.width, image.height);
+  const iou = maskIoU(mask, { width: image.width, height: image.height, data: reference }, 2);
+  console.log(`${label.padEnd(90)} F=${String(f).padStart(3)} grid ${gw}x${gh} | features ${featureMs.toFixed(0)} ms | step ${stepMs.toFixed(1)} ms | loss ${losses[0].toFixed(3)} -> ${losses.at(-1).toFixed(4)} | person IoU ${iou.perClass[1].toFixed(3)} mIoU ${iou.mean.toFixed(3)} agree ${(iou.pixelAgreement * 100).toFixed(1)} %`);
+}
