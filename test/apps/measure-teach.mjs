@@ -5,7 +5,7 @@
 // pixel agreement). Not a pass/fail test: its numbers are in examples/segment-web/README.md.
 //   node test/apps/measure-teach.mjs <selfie-mask.png> [steps]
 // (the mask from `node examples/segment-node/dist/cli.js astronaut.png --model selfie --out <dir>`)
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createTrainer, InferenceSession, Tensor } from 'atrous';
 import { buildFeatureExtractor, buildHead, decodeMask, imageToPlanes, labelsOnGrid, maskIoU, readOnnxMetadata, ScribbleMap, specForUnknownModel, spliceTaughtModel, UNPAINTED } from 'segment-core';
@@ -29,16 +29,16 @@ for (const [x0, y0, x1, y1] of ASTRONAUT_STROKES.background) map.stroke(x0, y0, 
 for (const [x0, y0, x1, y1] of ASTRONAUT_STROKES.person) map.stroke(x0, y0, x1, y1, RADIUS, 1);
 
 const CANDIDATES = {
-  'skip (stride 4, 24 ch) + image': ['/low/low.2/Relu_output_0'],
+  'skip (stride 4, 24 ch)': ['/low/low.2/Relu_output_0'],
   'decoder input /Concat_2 (ASPP + skip, 88 ch)': ['/Concat_2_output_0'],
   'decoder output (48 ch)': ['/decoder/decoder.1/decoder.1.2/Relu_output_0'],
   'hypercolumn: skip, layer2, layer3, ASPP (200 ch)': ['/low/low.2/Relu_output_0', '/layer2/layer2.1/Relu_1_output_0', '/layer3/layer3.2/Relu_1_output_0', '/aspp/project/project.2/Relu_output_0'],
 };
 const only = process.env.ONLY;
 const configs = [];
-for (const [name, tensors] of Object.entries(CANDIDATES)) for (const withImage of [false, true]) for (const size of [256, 512]) for (const kernel of [1, 3]) {
+for (const [name, tensors] of Object.entries(CANDIDATES)) for (const withImage of [false, true]) for (const size of [256, 512]) for (const kernel of [1, 3]) for (const withCoordinates of [false, true]) {
   if (name.startsWith('skip') && !withImage) continue;
-  configs.push({ name, tensors, withImage, size, kernel });
+  configs.push({ name, tensors, withImage, withCoordinates, size, kernel });
 }
 
 async function runOnce(bytes, input) {
@@ -53,11 +53,11 @@ async function runOnce(bytes, input) {
 
 console.log(`scribbles: ${map.counts(2).join(' / ')} px (background / person) of ${map.ids.length}; ${steps} steps of Adam`);
 for (const c of configs) {
-  const label = `${c.name}${c.withImage ? ' + image' : ''} | ${c.size} px | ${c.kernel}x${c.kernel} head`;
+  const label = `${c.name}${c.withImage ? ' + image' : ''}${c.withCoordinates ? ' + xy' : ''} | ${c.size} px | ${c.kernel}x${c.kernel} head`;
   if (only && !label.includes(only)) continue;
   const [h, w] = [c.size, c.size];
   const input = new Tensor('float32', imageToPlanes(image, w, h, MEAN, STD), [1, 3, h, w]);
-  const extractor = buildFeatureExtractor(base, { tensors: c.tensors, withImage: c.withImage });
+  const extractor = buildFeatureExtractor(base, { tensors: c.tensors, withImage: c.withImage, withCoordinates: c.withCoordinates });
   const t0 = performance.now();
   const features = await runOnce(extractor, input);
   const featureMs = performance.now() - t0;
@@ -76,5 +76,16 @@ for (const c of configs) {
   const spec = specForUnknownModel({ name: 'taught', outputChannels: 2, metadata: readOnnxMetadata(taught) });
   const mask = decodeMask({ data: scores.data, dims: scores.dims }, spec, image.width, image.height);
   const iou = maskIoU(mask, { width: image.width, height: image.height, data: reference }, 2);
+  if (process.env.SAVE) {
+    const out = new PNG({ width: image.width, height: image.height });
+    for (let i = 0; i < mask.data.length; i++) {
+      const k = mask.data[i] === 1 ? 1 : 0.35;
+      out.data[4 * i] = image.data[4 * i] * k + (mask.data[i] !== reference[i] ? 255 * (1 - k) : 0);
+      out.data[4 * i + 1] = image.data[4 * i + 1] * k;
+      out.data[4 * i + 2] = image.data[4 * i + 2] * k;
+      out.data[4 * i + 3] = 255;
+    }
+    writeFileSync(process.env.SAVE, PNG.sync.write(out));
+  }
   console.log(`${label.padEnd(90)} F=${String(f).padStart(3)} grid ${gw}x${gh} | features ${featureMs.toFixed(0)} ms | step ${stepMs.toFixed(1)} ms | loss ${losses[0].toFixed(3)} -> ${losses.at(-1).toFixed(4)} | person IoU ${iou.perClass[1].toFixed(3)} mIoU ${iou.mean.toFixed(3)} agree ${(iou.pixelAgreement * 100).toFixed(1)} %`);
 }

@@ -2,7 +2,7 @@
 // resampling it into the model's input, turning scores into a mask, colouring it and encoding the PNG.
 // The main thread only draws the results, so it stays free for frames while the pool runs the model.
 import * as Comlink from 'comlink';
-import { classShares, colorizeMask, cutout, decodeMask, imageToPlanes, planesToNhwc, probabilityAlpha, type ModelSpec, type RgbaImage } from 'segment-core';
+import { buildFeatureExtractor, buildHead, classShares, colorizeMask, cutout, decodeMask, imageToPlanes, planesToNhwc, probabilityAlpha, spliceTaughtModel, TEACH_RECIPE, type ModelSpec, type RgbaImage, type TaughtModelInfo } from 'segment-core';
 import * as compositor from './camera-compositor.js';
 import { decodeImage } from './image-input.js';
 
@@ -34,6 +34,20 @@ const api = {
     let planes = imageToPlanes(image(id), size[1], size[0], mean, std);
     if (layout === 'nhwc') planes = planesToNhwc(planes, size[0], size[1]);
     return Comlink.transfer(planes, [planes.buffer]);
+  },
+
+  /** Teach mode's models (segment-core's teach-models.ts), built here: protobuf work off the main thread. */
+  teachExtractor(base: Uint8Array): Uint8Array {
+    const bytes = buildFeatureExtractor(base, TEACH_RECIPE.extractor);
+    return Comlink.transfer(bytes, [bytes.buffer]);
+  },
+  teachHead(inChannels: number, classes: number): Uint8Array {
+    const bytes = buildHead({ inChannels, classes, ...TEACH_RECIPE.head });
+    return Comlink.transfer(bytes, [bytes.buffer]);
+  },
+  teachSplice(extractor: Uint8Array, head: Uint8Array, info: TaughtModelInfo): Uint8Array {
+    const bytes = spliceTaughtModel(extractor, head, info);
+    return Comlink.transfer(bytes, [bytes.buffer]);
   },
 
   /** The camera (camera-compositor.ts): the page's camera canvas, handed over once. */

@@ -26,6 +26,12 @@ export interface ExtractorOptions {
   tensors: string[];
   /** Also feed the head the normalised image, resized to the grid (colour at the head's resolution). */
   withImage: boolean;
+  /**
+   * Also two planes of position, x and y in [-1, 1] over the grid (a 2 x 2 constant resized to the grid, so
+   * it needs no shape arithmetic): a head can then tell the person's sky-blue shirt from the sky by where it
+   * is. The constant has batch 1, so such an extractor takes one image at a time.
+   */
+  withCoordinates?: boolean;
 }
 
 export interface HeadOptions {
@@ -71,8 +77,10 @@ function decode(bytes: Uint8Array, what: string): IModel {
   }
 }
 
+/** The encoded model in a buffer of its own (protobufjs may hand out a view of a shared pool in Node), so it can be transferred. */
 function encode(model: IModel): Uint8Array {
-  return onnx.ModelProto.encode(model).finish();
+  const bytes = onnx.ModelProto.encode(model).finish();
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 }
 
 /**
@@ -139,6 +147,14 @@ export function buildFeatureExtractor(base: Uint8Array, options: ExtractorOption
     extraInits.push(...r.inits);
     parts.push(r.output);
   });
+  if (options.withCoordinates) {
+    const corners = new Float32Array([-1, 1, -1, 1, -1, -1, 1, 1]);
+    extraInits.push(floats('/teach/corners', [1, 2, 2, 2], corners));
+    const r = resizeLike('/teach/coordinates', '/teach/corners', grid!);
+    extra.push(...r.nodes);
+    extraInits.push(...r.inits);
+    parts.push(r.output);
+  }
   extra.push(node('Concat', '/teach/Concat_features', parts, [FEATURES], [{ name: 'axis', type: A.INT, i: 1 }]));
   return encode({
     ...model,

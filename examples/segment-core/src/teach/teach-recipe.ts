@@ -1,0 +1,28 @@
+// What teach mode's head sits on and how it trains: the choice measured by test/apps/measure-teach.mjs
+// (examples/segment-web/README.md has the table). On astronaut.png with a few strokes, the built-in model's
+// decoder output plus the image's colour and the position scored the best person IoU against MediaPipe's
+// selfie mask, at a step cost of tens of milliseconds.
+import type { ExtractorOptions } from './teach-models.js';
+
+export const TEACH_RECIPE = {
+  /** The built-in model's last hidden layer (48 channels, stride 4), the image and x, y. */
+  extractor: { tensors: ['/decoder/decoder.1/decoder.1.2/Relu_output_0'], withImage: true, withCoordinates: true } satisfies ExtractorOptions,
+  /** Long side of the model input; the features are a quarter of it. */
+  inputSize: 256,
+  head: { hidden: 32, kernel: 3, seed: 1 },
+  learningRate: 0.01,
+  /** Classes a user can add, so a brush colour stays distinct from the others. */
+  maxClasses: 8,
+} as const;
+
+/** Brush and mask colours of teach mode's classes (distinct, and none close to another). */
+export const TEACH_COLORS: readonly [number, number, number][] = [
+  [45, 110, 255],
+  [255, 64, 64],
+  [40, 200, 90],
+  [255, 205, 0],
+  [180, 80, 255],
+  [0, 210, 220],
+  [255, 135, 30],
+  [255, 80, 200],
+];
