@@ -284,6 +284,8 @@ function showMask(result: MaskResult, spec: ModelSpec, name: string): void {
 
 function clearMask(): void {
   ui.overlay.getContext('2d')!.clearRect(0, 0, ui.overlay.width, ui.overlay.height);
+  // The latency panel describes the chosen model's run, not teach mode's.
+  ui.metrics.hidden = true;
   ui.legend.replaceChildren();
   ui.download.setAttribute('aria-disabled', 'true');
   setCutoutDownload(undefined, '');
