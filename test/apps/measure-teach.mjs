@@ -25,8 +25,52 @@ const STD = [0.25, 0.25, 0.25];
 
 const map = new ScribbleMap(image.width, image.height);
 const RADIUS = 6;
-for (const [x0, y0, x1, y1] of ASTRONAUT_STROKES.background) map.stroke(x0, y0, x1, y1, RADIUS, 0);
-for (const [x0, y0, x1, y1] of ASTRONAUT_STROKES.person) map.stroke(x0, y0, x1, y1, RADIUS, 1);
+const seed = process.env.STROKES_SEED;
+if (seed === undefined) {
+  for (const [x0, y0, x1, y1] of ASTRONAUT_STROKES.background) map.stroke(x0, y0, x1, y1, RADIUS, 0);
+  for (const [x0, y0, x1, y1] of ASTRONAUT_STROKES.person) map.stroke(x0, y0, x1, y1, RADIUS, 1);
+} else {
+  for (const [x0, y0, x1, y1, c] of randomStrokes(Number(seed))) map.stroke(x0, y0, x1, y1, RADIUS, c);
+}
+
+/**
+ * Other scribbles for the same photo (STROKES_SEED=n): 5 strokes per class, 60 px long, each well inside
+ * its class of the reference mask (every pixel within 16 px of the stroke's ends and middle is that class).
+ */
+function randomStrokes(seed) {
+  const { width: w, height: h } = image;
+  const r = 16;
+  // Integral image of the person mask: a box is one class when its sum is 0 or its area.
+  const sum = new Float64Array((w + 1) * (h + 1));
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) sum[(y + 1) * (w + 1) + x + 1] = reference[y * w + x] + sum[y * (w + 1) + x + 1] + sum[(y + 1) * (w + 1) + x] - sum[y * (w + 1) + x];
+  const deep = (x, y, c) => {
+    x = Math.round(x); y = Math.round(y);
+    if (x - r < 0 || y - r < 0 || x + r >= w || y + r >= h) return false;
+    const s = sum[(y + r + 1) * (w + 1) + x + r + 1] - sum[(y - r) * (w + 1) + x + r + 1] - sum[(y + r + 1) * (w + 1) + x - r] + sum[(y - r) * (w + 1) + x - r];
+    return s === (c === 1 ? (2 * r + 1) ** 2 : 0);
+  };
+  let a = seed >>> 0;
+  const random = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const strokes = [];
+  for (const c of [0, 1]) {
+    let found = 0;
+    while (found < 5) {
+      const x0 = random() * w, y0 = random() * h, angle = random() * Math.PI;
+      const x1 = x0 + 60 * Math.cos(angle), y1 = y0 + 60 * Math.sin(angle);
+      if (deep(x0, y0, c) && deep(x1, y1, c) && deep((x0 + x1) / 2, (y0 + y1) / 2, c)) {
+        strokes.push([x0, y0, x1, y1, c]);
+        found++;
+      }
+    }
+  }
+  return strokes;
+}
 
 const CANDIDATES = {
   'skip (stride 4, 24 ch)': ['/low/low.2/Relu_output_0'],
@@ -36,6 +80,9 @@ const CANDIDATES = {
 };
 const only = process.env.ONLY;
 const configs = [];
+// ISNET=<isnet_fp16.onnx>: ISNet's decoder stage 2 (64 channels at a quarter of its fixed 1024 x 1024 input).
+if (process.env.ISNET) configs.push({ name: 'ISNet stage2d (64 ch)', tensors: ['graph_output_cast_7'], withImage: true, withCoordinates: true, size: 1024, kernel: 1, base: new Uint8Array(readFileSync(process.env.ISNET)), mean: [0.5, 0.5, 0.5], std: [1, 1, 1] });
+else
 for (const [name, tensors] of Object.entries(CANDIDATES)) for (const withImage of [false, true]) for (const size of [256, 512]) for (const kernel of [1, 3]) for (const withCoordinates of [false, true]) {
   if (name.startsWith('skip') && !withImage) continue;
   configs.push({ name, tensors, withImage, withCoordinates, size, kernel });
@@ -56,8 +103,8 @@ for (const c of configs) {
   const label = `${c.name}${c.withImage ? ' + image' : ''}${c.withCoordinates ? ' + xy' : ''} | ${c.size} px | ${c.kernel}x${c.kernel} head`;
   if (only && !label.includes(only)) continue;
   const [h, w] = [c.size, c.size];
-  const input = new Tensor('float32', imageToPlanes(image, w, h, MEAN, STD), [1, 3, h, w]);
-  const extractor = buildFeatureExtractor(base, { tensors: c.tensors, withImage: c.withImage, withCoordinates: c.withCoordinates });
+  const input = new Tensor('float32', imageToPlanes(image, w, h, c.mean ?? MEAN, c.std ?? STD), [1, 3, h, w]);
+  const extractor = buildFeatureExtractor(c.base ?? base, { tensors: c.tensors, withImage: c.withImage, withCoordinates: c.withCoordinates });
   const t0 = performance.now();
   const features = await runOnce(extractor, input);
   const featureMs = performance.now() - t0;

@@ -213,7 +213,7 @@ describe('segment-web: teach mode', () => {
     expect(mask.every((v) => v === 0 || v === 1)).toBe(true);
     const iou = core.maskIoU({ width: 512, height: 512, data: mask }, { width: 512, height: 512, data: reference }, 2);
     console.log(`taught mask vs the selfie mask: person IoU ${iou.perClass[1]!.toFixed(3)}, background IoU ${iou.perClass[0]!.toFixed(3)}, pixels agreeing ${(iou.pixelAgreement * 100).toFixed(1)} %`);
-    // Bar: measure-teach.mjs measured person IoU 0.78 (87 % of pixels) for these strokes; calling every pixel
+    // Bar: measure-teach.mjs measured person IoU 0.76 (87 % of pixels) for these strokes; calling every pixel
     // person scores 0.55, and a head on the image colours alone 0.61. 0.70 is clearly above both.
     expect(iou.perClass[1]!).toBeGreaterThan(0.7);
     expect(iou.pixelAgreement).toBeGreaterThan(0.82);

@@ -9,7 +9,8 @@ import { buildFeatureExtractor, buildHead, FEATURES, HEAD_PARAMETERS, spliceTaug
 import { TEACH_RECIPE } from './teach-recipe.js';
 
 const BASE = new Uint8Array(readFileSync(resolve(import.meta.dirname, '../../../../models/default/model.onnx')));
-const DECODER = TEACH_RECIPE.extractor.tensors[0];
+/** The built-in model's last hidden layer: 48 channels at stride 4. */
+const DECODER = '/decoder/decoder.1/decoder.1.2/Relu_output_0';
 
 async function run(bytes: Uint8Array, feeds: Record<string, Tensor>): Promise<Tensor<'float32'>[]> {
   const session = await InferenceSession.create(bytes);

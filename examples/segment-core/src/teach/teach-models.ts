@@ -136,10 +136,15 @@ export function buildFeatureExtractor(base: Uint8Array, options: ExtractorOption
   const nodes = nodesFor(graph, options.tensors, what);
   const used = new Set(nodes.flatMap((n) => n.input ?? []));
   const inits = (graph.initializer ?? []).filter((t) => used.has(t.name!));
-  const [grid, ...rest] = options.tensors;
-  const parts = [grid!];
   const extra: INode[] = [];
   const extraInits: ITensor[] = [];
+  // Every feature as float32 (a float16 model's tensors are cast; a Cast of float32 to itself is a copy).
+  const [grid, ...rest] = options.tensors.map((t, i) => {
+    const out = `/teach/float_${i}`;
+    extra.push(node('Cast', `/teach/Cast_${i}`, [t], [out], [{ name: 'to', type: A.INT, i: FLOAT }]));
+    return out;
+  });
+  const parts = [grid!];
   const toResize = [...rest, ...(options.withImage ? [image] : [])];
   toResize.forEach((t, i) => {
     const r = resizeLike(`/teach/features_${i}`, t, grid!);
