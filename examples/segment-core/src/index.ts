@@ -4,4 +4,4 @@ export { imageToPlanes, imageToTensor, planesToNhwc, fitWithin, checkImage, type
 export { decodeMask, nhwcToNchw, probabilityAlpha, cutout, colorizeMask, overlayMask, maskFromColors, maskIoU, classShares, type ClassMask, type ScoreMap } from './mask.js';
 export { ScribbleMap, labelsOnGrid, UNPAINTED } from './teach/scribbles.js';
 export { buildFeatureExtractor, buildHead, spliceTaughtModel, FEATURES, HEAD_PARAMETERS, type ExtractorOptions, type HeadOptions, type TaughtModelInfo } from './teach/teach-models.js';
-export { TEACH_RECIPE, TEACH_COLORS } from './teach/teach-recipe.js';
+export { TEACH_RECIPE, TEACH_COLORS, TEACH_FEATURES, type TeachFeatureSource, type TeachFeatures } from './teach/teach-recipe.js';

@@ -88,7 +88,12 @@ const teach = new TeachMode({
   pool: getPool,
   pipeline,
   image: () => state.image,
-  baseModel: async () => (await loadModel('default')).source,
+  baseModel: async (source) => {
+    if (source === 'isnet') return fetchModel('isnet', (f) => setStatus(`Teach: downloading ISNet… ${Math.round(f * 100)}%`, 'loading'));
+    const { source: builtIn } = await loadModel('default');
+    return { ...builtIn, bytes: builtIn.bytes.slice() };
+  },
+  available: (source) => state.availability[source === 'isnet' ? 'isnet' : 'default'],
   setStatus,
   showMask,
   clearMask,
@@ -487,6 +492,7 @@ async function start(): Promise<void> {
   );
   ui.model.value = state.availability.default ? 'default' : state.availability.isnet ? 'isnet' : 'custom';
   updateModelHint();
+  teach.refreshSources();
   for (const option of ui.cameraModel.options) option.disabled = !state.availability[option.value as PersonModelId];
   await buildSamples();
   try {

@@ -2,7 +2,7 @@
 // resampling it into the model's input, turning scores into a mask, colouring it and encoding the PNG.
 // The main thread only draws the results, so it stays free for frames while the pool runs the model.
 import * as Comlink from 'comlink';
-import { buildFeatureExtractor, buildHead, classShares, colorizeMask, cutout, decodeMask, imageToPlanes, planesToNhwc, probabilityAlpha, spliceTaughtModel, TEACH_RECIPE, type ModelSpec, type RgbaImage, type TaughtModelInfo } from 'segment-core';
+import { buildFeatureExtractor, buildHead, classShares, colorizeMask, cutout, decodeMask, imageToPlanes, planesToNhwc, probabilityAlpha, spliceTaughtModel, TEACH_FEATURES, TEACH_RECIPE, type ModelSpec, type TeachFeatureSource, type RgbaImage, type TaughtModelInfo } from 'segment-core';
 import * as compositor from './camera-compositor.js';
 import { decodeImage } from './image-input.js';
 
@@ -37,8 +37,8 @@ const api = {
   },
 
   /** Teach mode's models (segment-core's teach-models.ts), built here: protobuf work off the main thread. */
-  teachExtractor(base: Uint8Array): Uint8Array {
-    const bytes = buildFeatureExtractor(base, TEACH_RECIPE.extractor);
+  teachExtractor(base: Uint8Array, source: TeachFeatureSource): Uint8Array {
+    const bytes = buildFeatureExtractor(base, TEACH_FEATURES[source].extractor);
     return Comlink.transfer(bytes, [bytes.buffer]);
   },
   teachHead(inChannels: number, classes: number): Uint8Array {

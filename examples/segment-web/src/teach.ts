@@ -1,11 +1,11 @@
 // Teach mode: the user paints scribbles, one brush per class (and an eraser), on their own image; a fresh
 // head learns them in the worker pool on features of the built-in model computed once per image
-// (segment-core's TEACH_RECIPE says which, the README why); the loss curve is drawn as the steps come in;
+// (segment-core's TEACH_FEATURES says which, the README why); the loss curve is drawn as the steps come in;
 // the taught model (extractor + tuned head, one .onnx) then gives the mask and is offered as a download.
 // The page's controller (main.ts) lends the pool, the pipeline worker, the open image and its mask view.
 import * as Comlink from 'comlink';
 import { AtrousError, Tensor, type createWorkerPool } from 'atrous';
-import { chooseInputSize, FEATURES, labelsOnGrid, readOnnxMetadata, ScribbleMap, specForUnknownModel, TEACH_COLORS, TEACH_RECIPE, UNPAINTED, type ModelSpec } from 'segment-core';
+import { chooseInputSize, FEATURES, labelsOnGrid, readOnnxMetadata, ScribbleMap, specForUnknownModel, TEACH_COLORS, TEACH_FEATURES, TEACH_RECIPE, UNPAINTED, type ModelSpec, type TeachFeatureSource } from 'segment-core';
 import { LossCurve } from './loss-curve.js';
 import type { ModelSource } from './models.js';
 import type { PipelineApi } from './pipeline-worker.js';
@@ -21,8 +21,10 @@ export interface TeachHost {
   pipeline: Comlink.Remote<PipelineApi>;
   /** The open image (its id in the pipeline worker). */
   image(): { id: number; width: number; height: number; name: string } | undefined;
-  /** The built-in model, whose features the head sits on. */
-  baseModel(): Promise<ModelSource>;
+  /** The model whose features the head sits on (its bytes are handed to the pipeline worker: a copy, please). */
+  baseModel(source: TeachFeatureSource): Promise<ModelSource>;
+  /** Whether this build bundles that model. */
+  available(source: TeachFeatureSource): boolean;
   setStatus(text: string, kind?: StatusKind): void;
   showMask(result: MaskResult, spec: ModelSpec, name: string): void;
   clearMask(): void;
@@ -33,11 +35,19 @@ export interface TeachHost {
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-/** What one image's features cost once: the model input and the extractor's output for it. */
+/** What one image's features cost once: the extractor's output for it (and the spec its input was made with). */
 interface Prepared {
   imageId: number;
-  input: Tensor<'float32'>;
+  source: TeachFeatureSource;
   features: Tensor<'float32'>;
+  spec: ModelSpec;
+}
+
+/** A feature source's frozen extractor: its bytes (spliced into the download) and its session in the pool. */
+interface Extractor {
+  bytes: Uint8Array;
+  session: Session;
+  spec: ModelSpec;
 }
 
 export class TeachMode {
@@ -57,6 +67,7 @@ export class TeachMode {
     info: $('teach-info'),
     download: $<HTMLAnchorElement>('teach-download'),
     canvas: $<HTMLCanvasElement>('scribbles'),
+    features: $<HTMLSelectElement>('teach-features'),
   };
   private readonly curve = new LossCurve(this.ui.loss);
   private classes = ['background', 'object'];
@@ -66,11 +77,9 @@ export class TeachMode {
   private last?: { x: number; y: number };
   private on = false;
   private run?: AbortController;
-  private extractor?: Promise<Uint8Array>;
-  private extractorSession?: Promise<Session>;
-  private prepared?: Promise<Prepared>;
-  private trainer?: { imageId: number; classes: number; trainer: Promise<Trainer> };
-  private taught?: Session;
+  private readonly extractors = new Map<TeachFeatureSource, Promise<Extractor>>();
+  private prepared?: { imageId: number; source: TeachFeatureSource; promise: Promise<Prepared> };
+  private trainer?: { imageId: number; source: TeachFeatureSource; classes: number; trainer: Promise<Trainer> };
 
   constructor(private readonly host: TeachHost) {
     const { ui } = this;
@@ -85,6 +94,10 @@ export class TeachMode {
     ui.brushValue.textContent = `${ui.brush.value} px`;
     ui.train.addEventListener('click', () => void this.train());
     ui.cancel.addEventListener('click', () => this.run?.abort(new Error('cancelled by the user')));
+    ui.features.addEventListener('change', () => {
+      this.curve.clear();
+      this.setDownload(undefined);
+    });
     ui.canvas.addEventListener('pointerdown', (e) => this.pointerDown(e));
     ui.canvas.addEventListener('pointermove', (e) => this.pointerMove(e));
     for (const end of ['pointerup', 'pointercancel', 'lostpointercapture'] as const) ui.canvas.addEventListener(end, () => (this.last = undefined));
@@ -104,6 +117,7 @@ export class TeachMode {
     this.ui.canvas.height = height;
     this.prepared = undefined;
     this.dropTrainer();
+    this.ui.info.textContent = '';
     this.curve.clear();
     this.setDownload(undefined);
     if (this.on) this.host.setStatus('Teach: paint a few strokes of each class, then Train.', 'idle');
@@ -120,9 +134,13 @@ export class TeachMode {
       this.run?.abort();
       this.host.clearMask();
       this.host.setStatus(this.host.image() ? 'Teach: paint a few strokes of each class, then Train.' : 'Teach: open an image first (drop one, or click a sample).', 'idle');
-      this.setState(this.taught ? 'done' : 'idle');
+      this.setState('idle');
     } else {
       this.run?.abort(new Error('teach mode was left'));
+      // The extractors hold a model's weights in the pool; teach mode builds them again when it comes back.
+      for (const extractor of this.extractors.values()) extractor.then((e) => e.session.dispose()).catch(() => undefined);
+      this.extractors.clear();
+      this.prepared = undefined;
       this.setState('off');
       this.host.left();
     }
@@ -225,39 +243,73 @@ export class TeachMode {
 
   // ---- training ----
 
-  private baseSpec?: ModelSpec;
-
-  private getExtractor(): Promise<Uint8Array> {
-    this.extractor ??= this.host.baseModel().then((source) => {
-      this.baseSpec = source.spec;
-      return this.host.pipeline.teachExtractor(source.bytes.slice());
-    });
-    this.extractor.catch(() => (this.extractor = undefined));
-    return this.extractor;
+  /** Which features the head sits on: ISNet's when bundled, else the built-in model's (the select). */
+  refreshSources(): void {
+    const select = this.ui.features;
+    const wanted = select.value as TeachFeatureSource | '';
+    select.replaceChildren(
+      ...(Object.keys(TEACH_FEATURES) as TeachFeatureSource[]).map((id) => {
+        const option = document.createElement('option');
+        option.value = id;
+        const available = this.host.available(id);
+        option.disabled = !available;
+        option.textContent = available ? TEACH_FEATURES[id].label : `${TEACH_FEATURES[id].label} (not bundled)`;
+        return option;
+      }),
+    );
+    const first = [...select.options].find((o) => !o.disabled);
+    select.value = wanted && this.host.available(wanted) ? wanted : (first?.value ?? 'builtin');
   }
 
-  /** The model input and features of the open image, computed once per image (the extractor is frozen). */
-  private prepare(image: { id: number; width: number; height: number }): Promise<Prepared> {
-    if (!this.prepared) {
-      const prepared = (async () => {
-        const extractor = await this.getExtractor();
+  private source(): TeachFeatureSource {
+    return this.ui.features.value === 'isnet' ? 'isnet' : 'builtin';
+  }
+
+  /** The frozen extractor of a feature source, built (in the pipeline worker) and loaded in the pool once. */
+  private getExtractor(source: TeachFeatureSource): Promise<Extractor> {
+    let extractor = this.extractors.get(source);
+    if (!extractor) {
+      extractor = (async () => {
+        const base = await this.host.baseModel(source);
+        this.host.setStatus(`Teach: building the feature extractor from ${base.label}…`, 'running');
+        const bytes = await this.host.pipeline.teachExtractor(Comlink.transfer(base.bytes, [base.bytes.buffer]), source);
         const pool = await this.host.pool();
-        this.extractorSession ??= pool.loadModel(extractor);
-        const session = await this.extractorSession;
-        const spec = this.baseSpec!;
-        const size = chooseInputSize(spec, image.width, image.height, TEACH_RECIPE.inputSize);
+        this.host.setStatus(`Teach: loading the feature extractor into the pool…`, 'running');
+        const session = await pool.loadModel(bytes);
+        return { bytes, session, spec: base.spec! };
+      })();
+      this.extractors.set(source, extractor);
+      extractor.catch(() => this.extractors.delete(source));
+    }
+    return extractor;
+  }
+
+  /** The model input and features of the open image, computed once per image and source (the extractor is frozen). */
+  private prepare(image: { id: number; width: number; height: number }, source: TeachFeatureSource): Promise<Prepared> {
+    if (this.prepared?.imageId !== image.id || this.prepared.source !== source) {
+      const promise = (async () => {
+        const { session, spec } = await this.getExtractor(source);
+        const size = chooseInputSize(spec, image.width, image.height, TEACH_FEATURES[source].inputSize);
         const planes = await this.host.pipeline.prepare(image.id, size, [...spec.mean], [...spec.std], 'nchw');
         const input = new Tensor('float32', planes, [1, 3, size[0], size[1]]);
-        const out = await session.run({ [session.inputNames[0]!]: input });
-        const features = out[FEATURES] as Tensor<'float32'>;
-        return { imageId: image.id, input, features };
+        const started = performance.now();
+        const what = `Teach: computing the ${source === 'isnet' ? 'ISNet' : 'built-in model'} features of the image in the pool (once per image)…`;
+        this.host.setStatus(what, 'running');
+        const ticker = setInterval(() => this.host.setStatus(`${what} ${((performance.now() - started) / 1000).toFixed(0)} s`, 'running'), 1000);
+        try {
+          const out = await session.run({ [session.inputNames[0]!]: input }, { transfer: true });
+          return { imageId: image.id, source, features: out[FEATURES] as Tensor<'float32'>, spec };
+        } finally {
+          clearInterval(ticker);
+        }
       })();
-      prepared.catch(() => {
-        if (this.prepared === prepared) this.prepared = undefined;
+      const slot = { imageId: image.id, source, promise };
+      promise.catch(() => {
+        if (this.prepared === slot) this.prepared = undefined;
       });
-      this.prepared = prepared;
+      this.prepared = slot;
     }
-    return this.prepared;
+    return this.prepared.promise;
   }
 
   private dropTrainer(): void {
@@ -265,12 +317,13 @@ export class TeachMode {
     this.trainer = undefined;
   }
 
-  /** The head for this image and class count; another image or class count starts a fresh one. */
-  private async getTrainer(imageId: number, inChannels: number, classes: number): Promise<{ trainer: Trainer; fresh: boolean }> {
-    if (this.trainer && this.trainer.imageId === imageId && this.trainer.classes === classes) return { trainer: await this.trainer.trainer, fresh: false };
+  /** The head for this image, source and class count; any other starts a fresh one. */
+  private async getTrainer(key: { imageId: number; source: TeachFeatureSource; classes: number }, inChannels: number): Promise<{ trainer: Trainer; fresh: boolean }> {
+    const t = this.trainer;
+    if (t && t.imageId === key.imageId && t.source === key.source && t.classes === key.classes) return { trainer: await t.trainer, fresh: false };
     this.dropTrainer();
     const trainer = (async () => {
-      const head = await this.host.pipeline.teachHead(inChannels, classes);
+      const head = await this.host.pipeline.teachHead(inChannels, key.classes);
       const pool = await this.host.pool();
       return pool.createTrainer(head, {
         trainable: 'all',
@@ -278,7 +331,7 @@ export class TeachMode {
         optimizer: { type: 'adam', learningRate: TEACH_RECIPE.learningRate },
       });
     })();
-    this.trainer = { imageId, classes, trainer };
+    this.trainer = { ...key, trainer };
     trainer.catch(() => {
       if (this.trainer?.trainer === trainer) this.trainer = undefined;
     });
@@ -305,27 +358,30 @@ export class TeachMode {
       host.setStatus(`Teach: paint at least one stroke of every class (${missing.join(', ')} ${missing.length > 1 ? 'have' : 'has'} none).`, 'error');
       return;
     }
+    const source = this.source();
     this.run?.abort();
     const controller = new AbortController();
     this.run = controller;
     const stale = () => this.run !== controller;
     this.setState('preparing');
-    host.setStatus('Teach: computing the features of the image in the pool…', 'running');
+    this.setDownload(undefined);
     let cancelled = false;
     try {
-      const prepared = await this.prepare(image);
+      const prepared = await this.prepare(image, source);
       if (stale()) return;
+      controller.signal.throwIfAborted();
       const [, channels, gh, gw] = prepared.features.dims as [number, number, number, number];
       const labels = labelsOnGrid(map, gw, gh, k);
-      const { trainer, fresh } = await this.getTrainer(image.id, channels, k);
+      const { trainer, fresh } = await this.getTrainer({ imageId: image.id, source, classes: k }, channels);
       if (stale()) return;
       this.setState('training');
       this.curve.start(steps, !fresh);
       const started = performance.now();
       const done = this.curve.points.length;
       host.setStatus(`Teach: training the head in a worker, ${steps} steps…`, 'running');
+      const feeds = { [FEATURES]: prepared.features };
       try {
-        await trainer.train({ [FEATURES]: prepared.features }, labels, {
+        await trainer.train(feeds, labels, {
           steps,
           signal: controller.signal,
           onProgress: ({ step, loss }) => {
@@ -338,33 +394,29 @@ export class TeachMode {
         if (!(error instanceof AtrousError && error.code === 'ABORTED')) throw error;
         cancelled = true;
       }
-      // Cancelled or not, the head keeps the steps it took: show and offer what it learned.
       if (this.curve.points.length === done) {
-        if (!stale()) this.setState('cancelled');
-        if (!stale()) host.setStatus('Teach: cancelled before the first step.', 'cancelled');
+        if (!stale()) {
+          this.setState('cancelled');
+          host.setStatus('Teach: cancelled before the first step.', 'cancelled');
+        }
         return;
       }
-      host.setStatus('Teach: building the taught model and its mask…', 'running');
-      const head = await trainer.exportModel();
-      const info = { classes: [...this.classes], palette: this.classes.map((_, c) => TEACH_COLORS[c]!), mean: [...this.baseSpec!.mean], std: [...this.baseSpec!.std] };
-      const extractor = await this.getExtractor();
-      const taught = await host.pipeline.teachSplice(extractor.slice(), Comlink.transfer(head, [head.buffer]), info);
-      const pool = await host.pool();
-      const session = await pool.loadModel(taught);
-      if (stale() || host.image()?.id !== image.id) {
-        session.dispose();
-        return;
-      }
-      const previous = this.taught;
-      this.taught = session;
-      previous?.dispose();
-      const out = await session.run({ [session.inputNames[0]!]: prepared.input });
-      const scores = out[session.outputNames[0]!] as Tensor<'float32'>;
-      const spec = specForUnknownModel({ name: 'Taught', outputChannels: k, metadata: readOnnxMetadata(taught) });
+      // Cancelled or not, the head keeps the steps it took: its prediction over the whole image (the head on
+      // the image's features, in the trainer's worker) is the mask.
+      host.setStatus('Teach: the mask of the taught model…', 'running');
+      const scores = await trainer.forward(feeds);
+      const info = { classes: [...this.classes], palette: this.classes.map((_, c) => TEACH_COLORS[c]!), mean: [...prepared.spec.mean], std: [...prepared.spec.std] };
+      const spec = specForUnknownModel({ name: 'Taught', outputChannels: k, metadata: { classes: JSON.stringify(info.classes), palette: JSON.stringify(info.palette) } });
       const data = scores.data as Float32Array;
       const result = await host.pipeline.finish(image.id, Comlink.transfer(data, [data.buffer]), [...scores.dims], spec);
       if (stale() || !this.on) return;
       host.showMask(result, spec, image.name);
+      // The download: the extractor and the tuned head spliced into one .onnx (image in, scores at its size).
+      host.setStatus('Teach: writing the taught model…', 'running');
+      const head = await trainer.exportModel();
+      const { bytes: extractor } = await this.getExtractor(source);
+      const taught = await host.pipeline.teachSplice(extractor, Comlink.transfer(head, [head.buffer]), info);
+      if (stale()) return;
       this.setDownload(taught, image.name);
       const trained = this.curve.points.length;
       this.setState(cancelled ? 'cancelled' : 'done');
@@ -376,6 +428,11 @@ export class TeachMode {
       );
     } catch (error) {
       if (stale()) return;
+      if (controller.signal.aborted) {
+        this.setState('cancelled');
+        host.setStatus('Teach: cancelled.', 'cancelled');
+        return;
+      }
       this.setState('error');
       host.setStatus(`Teach: ${host.describe(error)}`, 'error');
     } finally {

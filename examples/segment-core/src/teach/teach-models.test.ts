@@ -6,7 +6,7 @@ import { createTrainer, InferenceSession, Tensor } from 'atrous';
 import { describe, expect, it } from 'vitest';
 import { readOnnxMetadata } from '../onnx-metadata.js';
 import { buildFeatureExtractor, buildHead, FEATURES, HEAD_PARAMETERS, spliceTaughtModel } from './teach-models.js';
-import { TEACH_RECIPE } from './teach-recipe.js';
+import { TEACH_FEATURES } from './teach-recipe.js';
 
 const BASE = new Uint8Array(readFileSync(resolve(import.meta.dirname, '../../../../models/default/model.onnx')));
 /** The built-in model's last hidden layer: 48 channels at stride 4. */
@@ -79,7 +79,7 @@ describe('teach models', () => {
 
   it('the spliced model is extractor, head and a bilinear resize to the input size, with the classes in its metadata', async () => {
     const x = image(40, 56);
-    const extractor = buildFeatureExtractor(BASE, TEACH_RECIPE.extractor);
+    const extractor = buildFeatureExtractor(BASE, TEACH_FEATURES.builtin.extractor);
     const [features] = await run(extractor, { image: x });
     const [, channels, h, w] = features!.dims as number[];
     const head = buildHead({ inChannels: channels!, classes: 3, hidden: 8, kernel: 3, seed: 7 });
