@@ -171,25 +171,39 @@ async function losses(): Promise<number[]> {
  * Trains STEPS steps on the scribbles painted, with the features of `source`; checks the curve, the frame gaps,
  * the mask against the selfie mask (person IoU above `bar`) and the downloaded .onnx in onnxruntime-node.
  */
-async function trainAndCheck(source: 'isnet' | 'builtin', bar: { iou: number; agreement: number }): Promise<void> {
+async function trainAndCheck(source: 'isnet' | 'builtin', bar: { iou: number; agreement: number; frameGapMs: number }): Promise<void> {
   await page.selectOption('#teach-features', source);
   await page.fill('#teach-steps', String(STEPS));
-  await startFrameProbe();
+  // Long tasks of the whole run, logged: the first run with a source loads its extractor into the pool,
+  // and the pool clones the model's bytes to its worker on this thread (ISNet's 80 MB: a pause of a few
+  // hundred ms, once, as when the page loads ISNet to segment with it).
+  await page.evaluate(() => {
+    const w = window as unknown as { __long: string[] };
+    w.__long = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__long.push(`${e.duration.toFixed(0)} ms (${document.getElementById('status')?.textContent})`);
+    }).observe({ type: 'longtask' });
+  });
   await page.click('#teach-train');
+  // The frame gaps are measured over the training steps: from the first step to the taught mask.
+  await page.waitForFunction(() => document.body.dataset.teach === 'training', null, { timeout: 240_000, polling: 20 });
+  await startFrameProbe();
   await page.waitForFunction(() => document.body.dataset.teach === 'done', null, { timeout: 240_000, polling: 100 }).catch(async (error: unknown) => {
     throw new Error(`training did not finish: ${String(error)}; status ${await page.textContent('#status')}; page errors: ${errors.join('; ')}`);
   });
   const frames = await stopFrameProbe();
+  console.log(`long tasks on the main thread during the ${source} run: ${await page.evaluate(() => (window as unknown as { __long: string[] }).__long.join('; ') || 'none')}`);
   const curve = await losses();
   const info = await page.textContent('#teach-info');
   console.log(`teach on astronaut.png (${source} features): ${curve.length} steps, loss ${curve[0]!.toFixed(3)} -> ${curve.at(-1)!.toFixed(4)}; ${info}; longest frame gap ${frames.max.toFixed(1)} ms over ${frames.frames} frames`);
   expect(curve.length).toBe(STEPS);
   expect(await page.getAttribute('#teach-loss', 'data-points')).toBe(String(STEPS));
   expect(curve.at(-1)!).toBeLessThan(curve[0]! * 0.2);
-  // The training ran in a worker: the page kept drawing frames. Generous for a loaded 2-core machine
-  // (the camera test's bound is 50 ms); a training step on the main thread would exceed it many times over.
+  // The training ran in a worker: the page kept drawing frames. Generous bounds for a loaded 2-core machine
+  // (the camera test's is 50 ms); the steps themselves leave no long task (the log above), what remains is
+  // handing the features to the trainer's worker once per run and taking the mask back (ISNet's: 18 MB).
   expect(frames.frames).toBeGreaterThan(20);
-  expect(frames.max).toBeLessThan(250);
+  expect(frames.max).toBeLessThan(bar.frameGapMs);
 
   const mask = await pageMask(2);
   expect(mask.every((v) => v === 0 || v === 1)).toBe(true);
@@ -254,11 +268,11 @@ describe('segment-web: teach mode', () => {
     // Bars: measure-teach.mjs measured person IoU 0.945 (97 % of pixels) on ISNet's features and 0.76 (87 %)
     // on the built-in model's for these strokes. Calling every pixel person scores 0.55, and a head on the
     // image's colours alone 0.61: 0.90 and 0.70 are clearly above those, with room for the noise of training.
-    await trainAndCheck('isnet', { iou: 0.9, agreement: 0.94 });
+    await trainAndCheck('isnet', { iou: 0.9, agreement: 0.94, frameGapMs: 500 });
   }, 600_000);
 
   it(`teaches the same scribbles on the built-in model's features (fast, a coarser mask)`, async () => {
-    await trainAndCheck('builtin', { iou: 0.7, agreement: 0.82 });
+    await trainAndCheck('builtin', { iou: 0.7, agreement: 0.82, frameGapMs: 250 });
   }, 400_000);
 
   it('adds a third class, and Cancel stops the training early: the head keeps what it learned and its model scores three classes', async () => {

@@ -5,7 +5,7 @@
 // The page's controller (main.ts) lends the pool, the pipeline worker, the open image and its mask view.
 import * as Comlink from 'comlink';
 import { AtrousError, Tensor, type createWorkerPool } from 'atrous';
-import { chooseInputSize, FEATURES, labelsOnGrid, readOnnxMetadata, ScribbleMap, specForUnknownModel, TEACH_COLORS, TEACH_FEATURES, TEACH_RECIPE, UNPAINTED, type ModelSpec, type TeachFeatureSource } from 'segment-core';
+import { chooseInputSize, FEATURES, labelsOnGrid, ScribbleMap, specForUnknownModel, TEACH_COLORS, TEACH_FEATURES, TEACH_RECIPE, UNPAINTED, type ModelSpec, type TeachFeatureSource } from 'segment-core';
 import { LossCurve } from './loss-curve.js';
 import type { ModelSource } from './models.js';
 import type { PipelineApi } from './pipeline-worker.js';
@@ -43,9 +43,8 @@ interface Prepared {
   spec: ModelSpec;
 }
 
-/** A feature source's frozen extractor: its bytes (spliced into the download) and its session in the pool. */
+/** A feature source's frozen extractor in the pool (its bytes stay in the pipeline worker, for the splice). */
 interface Extractor {
-  bytes: Uint8Array;
   session: Session;
   spec: ModelSpec;
 }
@@ -140,6 +139,7 @@ export class TeachMode {
       // The extractors hold a model's weights in the pool; teach mode builds them again when it comes back.
       for (const extractor of this.extractors.values()) extractor.then((e) => e.session.dispose()).catch(() => undefined);
       this.extractors.clear();
+      void this.host.pipeline.teachRelease();
       this.prepared = undefined;
       this.setState('off');
       this.host.left();
@@ -272,11 +272,12 @@ export class TeachMode {
       extractor = (async () => {
         const base = await this.host.baseModel(source);
         this.host.setStatus(`Teach: building the feature extractor from ${base.label}…`, 'running');
+        // The pipeline worker keeps the extractor for the splice; the page only hands a copy to the pool.
         const bytes = await this.host.pipeline.teachExtractor(Comlink.transfer(base.bytes, [base.bytes.buffer]), source);
         const pool = await this.host.pool();
         this.host.setStatus(`Teach: loading the feature extractor into the pool…`, 'running');
         const session = await pool.loadModel(bytes);
-        return { bytes, session, spec: base.spec! };
+        return { session, spec: base.spec! };
       })();
       this.extractors.set(source, extractor);
       extractor.catch(() => this.extractors.delete(source));
@@ -414,8 +415,7 @@ export class TeachMode {
       // The download: the extractor and the tuned head spliced into one .onnx (image in, scores at its size).
       host.setStatus('Teach: writing the taught model…', 'running');
       const head = await trainer.exportModel();
-      const { bytes: extractor } = await this.getExtractor(source);
-      const taught = await host.pipeline.teachSplice(extractor, Comlink.transfer(head, [head.buffer]), info);
+      const taught = await host.pipeline.teachSplice(source, Comlink.transfer(head, [head.buffer]), info);
       if (stale()) return;
       this.setDownload(taught, image.name);
       const trained = this.curve.points.length;
@@ -440,15 +440,15 @@ export class TeachMode {
     }
   }
 
-  private setDownload(bytes: Uint8Array | undefined, name = ''): void {
+  private setDownload(file: Blob | undefined, name = ''): void {
     const link = this.ui.download;
     if (link.href) URL.revokeObjectURL(link.href);
-    if (!bytes) {
+    if (!file) {
       link.removeAttribute('href');
       link.setAttribute('aria-disabled', 'true');
       return;
     }
-    link.href = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+    link.href = URL.createObjectURL(file);
     link.download = `${name.replace(/\.[^.]+$/, '') || 'image'}.taught.onnx`;
     link.setAttribute('aria-disabled', 'false');
   }
