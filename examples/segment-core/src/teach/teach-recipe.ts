@@ -1,8 +1,8 @@
 // What teach mode's head sits on and how it trains: the choice measured by test/apps/measure-teach.mjs
 // (examples/segment-web/README.md has the tables). On astronaut.png, scored against MediaPipe's selfie mask:
 //  - ISNet's decoder stage 2 (64 channels at a quarter of its 1024 x 1024 input) plus the image's colour and
-//    the position, under a 1x1 head: person IoU 0.945. A real network trained on real photos; its features
-//    cost about 10 s per image (once), a step about 80 ms.
+//    the position, under a 1x1 head: person IoU 0.945 (0.96-0.97 on random strokes). A real network trained on
+//    real photos; its features cost 10-16 s per image (once), a step 80-200 ms.
 //  - the built-in model's decoder input (/Concat_2: ASPP upsampled + the stride-4 skip, the node
 //    `atrous-segment finetune` trains after) plus colour and position, 1x1 head: person IoU 0.76, the best of
 //    the built-in model's tensors over four sets of strokes; features in a fraction of a second, a step
