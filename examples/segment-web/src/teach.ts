@@ -151,6 +151,8 @@ export class TeachMode {
     const busy = state === 'preparing' || state === 'training';
     this.ui.train.disabled = busy;
     this.ui.cancel.disabled = !busy;
+    // Another source mid-run would start a new head under the running one.
+    this.ui.features.disabled = busy;
   }
 
   private renderClasses(): void {
