@@ -1,5 +1,6 @@
 // The page's controller, over 400 lines for a reason: every control's handler shares the `ui` elements and the
-// page `state`; the work itself lives elsewhere (pipeline-worker.ts, camera.ts, camera-compositor.ts, models.ts).
+// page `state`; the work itself lives elsewhere (pipeline-worker.ts, camera.ts, camera-compositor.ts, models.ts,
+// teach.ts for teach mode).
 import './style.css';
 import * as Comlink from 'comlink';
 import { AtrousError, createWorkerPool, Tensor } from 'atrous';
@@ -7,6 +8,7 @@ import { chooseInputSize, specForUnknownModel, type ModelSpec } from 'segment-co
 import { CameraSession, cameraErrorMessage, type Background } from './camera.js';
 import { fetchBlob } from './image-input.js';
 import type { PipelineApi } from './pipeline-worker.js';
+import { TeachMode, type MaskResult } from './teach.js';
 import { NOTHING_BUNDLED, PERSON_MODELS, availableModels, fetchModel, isPersonModel, modelFromFile, type Availability, type ModelId, type ModelSource, type PersonModelId } from './models.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -81,6 +83,25 @@ const state: {
 
 /** Decoding, resampling and mask making, in a worker of their own (see pipeline-worker.ts). */
 const pipeline = Comlink.wrap<PipelineApi>(new Worker(new URL('./pipeline-worker.ts', import.meta.url), { type: 'module' }));
+
+const teach = new TeachMode({
+  pool: getPool,
+  pipeline,
+  image: () => state.image,
+  baseModel: async (source) => {
+    if (source === 'isnet') return fetchModel('isnet', (f) => setStatus(`Teach: downloading ISNet… ${Math.round(f * 100)}%`, 'loading'));
+    const { source: builtIn } = await loadModel('default');
+    return { ...builtIn, bytes: builtIn.bytes.slice() };
+  },
+  available: (source) => state.availability[source === 'isnet' ? 'isnet' : 'default'],
+  setStatus,
+  showMask,
+  clearMask,
+  left: () => {
+    if (state.image) void segment();
+  },
+  describe,
+});
 
 /** What the page is doing, for people (the status line) and for tests (data-state on <body>). */
 function setStatus(text: string, kind: 'idle' | 'loading' | 'running' | 'done' | 'cancelled' | 'error' = 'idle'): void {
@@ -210,6 +231,7 @@ function showImage(width: number, height: number, pixels: Uint8ClampedArray<Arra
   ui.download.setAttribute('aria-disabled', 'true');
   ui.download.removeAttribute('href');
   ui.downloadCutout.hidden = true;
+  teach.imageShown(width, height);
   layoutCanvas();
 }
 
@@ -256,9 +278,28 @@ function ms(value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
 }
 
+/** A mask (from pipeline.finish) on the overlay, with its legend and downloads: the models' and teach mode's. */
+function showMask(result: MaskResult, spec: ModelSpec, name: string): void {
+  if (!state.image) return;
+  ui.overlay.getContext('2d')!.putImageData(new ImageData(result.overlay as Uint8ClampedArray<ArrayBuffer>, state.image.width, state.image.height), 0, 0);
+  showLegend(result.shares, spec);
+  setMaskDownload(result.png, name);
+  setCutoutDownload(result.cutout, name);
+}
+
+function clearMask(): void {
+  ui.overlay.getContext('2d')!.clearRect(0, 0, ui.overlay.width, ui.overlay.height);
+  // The latency panel describes the chosen model's run, not teach mode's.
+  ui.metrics.hidden = true;
+  ui.legend.replaceChildren();
+  ui.download.setAttribute('aria-disabled', 'true');
+  setCutoutDownload(undefined, '');
+}
+
 async function segment(): Promise<void> {
   const current = state.image;
-  if (!current) return;
+  // In teach mode the overlay is the taught model's (teach.ts).
+  if (!current || teach.active()) return;
   state.run?.abort();
   const controller = new AbortController();
   state.run = controller;
@@ -298,16 +339,13 @@ async function segment(): Promise<void> {
     const data = scores.data as Float32Array;
     const result = await pipeline.finish(current.id, Comlink.transfer(data, [data.buffer]), [...scores.dims], spec);
     if (stale()) return;
-    ui.overlay.getContext('2d')!.putImageData(new ImageData(result.overlay as Uint8ClampedArray<ArrayBuffer>, current.width, current.height), 0, 0);
+    showMask(result, spec, current.name);
     const totalMs = performance.now() - start;
-    showLegend(result.shares, spec);
     ui.metrics.hidden = false;
     ui.latency.textContent = ms(totalMs);
     ui.inference.textContent = ms(inferenceMs);
     ui.inputSize.textContent = `${size[1]} × ${size[0]}`;
     ui.build.textContent = state.build || '…';
-    setMaskDownload(result.png, current.name);
-    setCutoutDownload(result.cutout, current.name);
     setStatus(`${current.name}: ${current.width} × ${current.height}${current.note}, segmented in ${ms(totalMs)}.`, 'done');
   } catch (error) {
     if (stale()) return;
@@ -331,7 +369,7 @@ async function openImage(blob: Blob, name: string): Promise<void> {
     const { width, height, pixels, scaled, original } = opened;
     state.image = { id, width, height, name, note: scaled ? ` (scaled from ${original.width} × ${original.height})` : '' };
     showImage(width, height, pixels as Uint8ClampedArray<ArrayBuffer>);
-    await segment();
+    if (!teach.active()) await segment();
   } catch (error) {
     setStatus(`Could not open ${name}: ${describe(error)}`, 'error');
   }
@@ -454,6 +492,7 @@ async function start(): Promise<void> {
   );
   ui.model.value = state.availability.default ? 'default' : state.availability.isnet ? 'isnet' : 'custom';
   updateModelHint();
+  teach.refreshSources();
   for (const option of ui.cameraModel.options) option.disabled = !state.availability[option.value as PersonModelId];
   await buildSamples();
   try {

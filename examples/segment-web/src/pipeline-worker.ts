@@ -2,11 +2,13 @@
 // resampling it into the model's input, turning scores into a mask, colouring it and encoding the PNG.
 // The main thread only draws the results, so it stays free for frames while the pool runs the model.
 import * as Comlink from 'comlink';
-import { classShares, colorizeMask, cutout, decodeMask, imageToPlanes, planesToNhwc, probabilityAlpha, type ModelSpec, type RgbaImage } from 'segment-core';
+import { buildFeatureExtractor, buildHead, classShares, colorizeMask, cutout, decodeMask, imageToPlanes, planesToNhwc, probabilityAlpha, spliceTaughtModel, TEACH_FEATURES, TEACH_RECIPE, type ModelSpec, type TeachFeatureSource, type RgbaImage, type TaughtModelInfo } from 'segment-core';
 import * as compositor from './camera-compositor.js';
 import { decodeImage } from './image-input.js';
 
 let current: { id: number; image: RgbaImage } | undefined;
+/** Teach mode's feature extractors, by source, as built by teachExtractor. */
+const extractors = new Map<TeachFeatureSource, Uint8Array>();
 
 async function encodePng(image: RgbaImage): Promise<Blob> {
   const canvas = new OffscreenCanvas(image.width, image.height);
@@ -34,6 +36,31 @@ const api = {
     let planes = imageToPlanes(image(id), size[1], size[0], mean, std);
     if (layout === 'nhwc') planes = planesToNhwc(planes, size[0], size[1]);
     return Comlink.transfer(planes, [planes.buffer]);
+  },
+
+  /**
+   * Teach mode's models (segment-core's teach-models.ts), built here: protobuf work off the main thread. The
+   * extractor stays here too, for the splice, so its bytes (80 MB for ISNet) cross to the page only once.
+   */
+  teachExtractor(base: Uint8Array, source: TeachFeatureSource): Uint8Array {
+    const bytes = buildFeatureExtractor(base, TEACH_FEATURES[source].extractor);
+    extractors.set(source, bytes);
+    const copy = bytes.slice();
+    return Comlink.transfer(copy, [copy.buffer]);
+  },
+  /** Teach mode was left: its extractors are built again when it comes back. */
+  teachRelease(): void {
+    extractors.clear();
+  },
+  teachHead(inChannels: number, classes: number): Uint8Array {
+    const bytes = buildHead({ inChannels, classes, ...TEACH_RECIPE.head });
+    return Comlink.transfer(bytes, [bytes.buffer]);
+  },
+  /** The taught model as a file for the download link (a Blob crosses by reference, not by copy). */
+  teachSplice(source: TeachFeatureSource, head: Uint8Array, info: TaughtModelInfo): Blob {
+    const extractor = extractors.get(source);
+    if (!extractor) throw new Error(`teachSplice: no ${source} extractor was built in this worker`);
+    return new Blob([spliceTaughtModel(extractor, head, info) as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
   },
 
   /** The camera (camera-compositor.ts): the page's camera canvas, handed over once. */

@@ -67,7 +67,16 @@ describe('pool.createTrainer', () => {
     const local = await createTrainer(model(), options);
     const pooled = await pool.createTrainer(model(), options);
     const seen: number[] = [];
-    const full = await pooled.train(feeds, labels, { steps: 3, onProgress: (p) => seen.push(p.step * 10 + p.steps) });
+    // The batch crosses once, when train is called: changing the caller's arrays after the first step does
+    // not change the later steps (they must match the in-thread steps on the original batch).
+    const mine = { x: new Tensor('float32', (feeds.x.data as Float32Array).slice(), [...feeds.x.dims]) };
+    const full = await pooled.train(mine, labels, {
+      steps: 3,
+      onProgress: (p) => {
+        seen.push(p.step * 10 + p.steps);
+        (mine.x.data as Float32Array).fill(0);
+      },
+    });
     expect(seen).toEqual([13, 23, 33]);
     const want: number[] = [];
     for (let i = 0; i < 3; i++) want.push((await local.step(feeds, labels)).loss);

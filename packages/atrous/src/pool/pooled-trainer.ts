@@ -53,7 +53,10 @@ export class PooledTrainer {
     return this.call<StepResult>('step', feeds, labels, options);
   }
 
-  /** `steps` steps on one batch, `onProgress` after each; an abort stops between steps (ABORTED). */
+  /**
+   * `steps` steps on one batch, `onProgress` after each; an abort stops between steps (ABORTED). The batch is
+   * sent to the worker once, as it is when train is called.
+   */
   async train(feeds: TrainingFeeds, labels: Labels, options: TrainOptions): Promise<{ losses: number[] }> {
     const label = 'trainer.train';
     const { steps, onProgress } = options ?? ({} as TrainOptions);
@@ -61,11 +64,19 @@ export class PooledTrainer {
     if (onProgress !== undefined && typeof onProgress !== 'function') throw new AtrousError('INVALID_ARGUMENT', `${label}: options.onProgress must be a function, got ${show(onProgress)}`);
     const signal = checkSignal(options.signal, label);
     const losses: number[] = [];
-    for (let i = 0; i < steps; i++) {
-      if (signal?.aborted) throw aborted(label, signal, `after ${i} of ${steps} steps`);
-      const { loss } = await this.call<StepResult>('step', feeds, labels, {});
-      losses.push(loss);
-      onProgress?.({ step: i + 1, steps, loss });
+    if (signal?.aborted) throw aborted(label, signal, `after 0 of ${steps} steps`);
+    // The batch crosses to the worker once (a copy: later changes to the caller's arrays do not reach it);
+    // each step then only names it.
+    await this.call<void>('setBatch', feeds, labels, {});
+    try {
+      for (let i = 0; i < steps; i++) {
+        if (signal?.aborted) throw aborted(label, signal, `after ${i} of ${steps} steps`);
+        const { loss } = await this.invoke<StepResult>('stepBatch', [], [], {});
+        losses.push(loss);
+        onProgress?.({ step: i + 1, steps, loss });
+      }
+    } finally {
+      await this.invoke<void>('clearBatch', [], [], {}).catch(() => undefined);
     }
     return { losses };
   }
