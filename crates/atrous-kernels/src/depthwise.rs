@@ -1,12 +1,12 @@
-//! Direct kernel for convolutions with one input channel per group (depthwise, with any channel
-//! multiplier). Each input plane is copied once into a zero-bordered scratch plane, so the inner loops
-//! read with no bounds checks at all. The scratch splits the padded columns into `stride_w` phases
-//! (padded column `j` lands in phase `j % stride_w` at index `j / stride_w`): at every tap, consecutive
-//! output pixels then read consecutive floats of one phase, so every stride and dilation runs the same
-//! unit-stride vector loop (a stride-2 layer no longer gathers even lanes from two loads per tap). Output
-//! pixels are computed in runs of vectors along a row, with several independent accumulators so the adds
-//! do not wait on each other. 3x3 and 5x5 get their own instantiations (constant tap counts); other sizes
-//! share a generic loop.
+//! Direct kernel for convolutions with one input channel per group (depthwise, with any channel multiplier).
+//! Each input plane is copied once into a zero-bordered scratch plane, so the inner loops read with no bounds
+//! checks at all; the copy of the next plane is spread over the current one's rows. The scratch splits the
+//! padded columns into `stride_w` phases (padded column `j` lands in phase `j % stride_w` at index `j /
+//! stride_w`): at every tap, consecutive output pixels then read consecutive floats of one phase, so every
+//! stride and dilation runs the same unit-stride vector loop (a stride-2 layer no longer gathers even lanes
+//! from two loads per tap). Output pixels are computed in runs of vectors along a row, with several
+//! independent accumulators so the adds do not wait on each other. 3x3 and 5x5 get their own instantiations
+//! (constant tap counts); other sizes share a generic loop.
 
 use alloc::vec::Vec;
 use core::ops::Range;
@@ -59,8 +59,8 @@ unsafe fn run_planes(
     range: Range<usize>,
 ) -> Result<(), Status> {
     // Two scratch planes: while one plane's outputs are computed, the next input plane is copied into the
-    // other a few rows at a time, between bands of output rows (`NextPlane`), so its reads from memory overlap the
-    // arithmetic instead of stalling it. Copied all at once before its compute, a plane that missed the
+    // other a few rows after each output row (`NextPlane`), so its reads from memory overlap the arithmetic
+    // instead of stalling it. Copied all at once before its compute, a plane that missed the
     // cache held the core for half of a 144-channel 128x128 stride-2 layer's time.
     let mut scratch = Scratch::new(geom)?;
     let mut spare = if range.len() > 1 { Some(Scratch::new(geom)?) } else { None };
@@ -85,9 +85,9 @@ unsafe fn run_planes(
                 out: out.get().add(at),
                 residual: residual.map(|r| r.as_ptr().add(at)),
             };
-            // The next plane is copied during this plane's last output channel, a share after each band of
-            // output rows (calls out of the row loop itself cost the kernel its registers: measured 10 %
-            // slower on a 33x33 map).
+            // The next plane is copied during this plane's last output channel. The copy is inlined into
+            // the row loop: through a `dyn FnMut` call per row, a 33x33 map ran 6-9 % slower; copied in
+            // bands of 8 rows, the stride-2 layer's loads no longer overlapped.
             let mut next = match spare.as_mut() {
                 Some(spare) if m + 1 == (c + 1) * multiplier && unit + 1 < range.end => {
                     Some(NextPlane { scratch: spare, src: source(unit + 1), filled: 0 })
@@ -95,8 +95,8 @@ unsafe fn run_planes(
                 _ => None,
             };
             match Clamp::of(activation) {
-                Some(clamp) => channel.with(clamp).run_banded(geom, next.as_mut()),
-                None => channel.with(activation).run_banded(geom, next.as_mut()),
+                Some(clamp) => channel.with(clamp).run(geom, next.as_mut()),
+                None => channel.with(activation).run(geom, next.as_mut()),
             }
         }
         if let Some(spare) = spare.as_mut() {
@@ -271,18 +271,13 @@ impl<'a> Channel<'a, ()> {
 
 impl<E: Epilogue> Channel<'_, E> {
     /// Computes every output, copying a share of the next plane, if any, after each output row.
-    fn run_banded(&self, geom: &Geometry, next: Option<&mut NextPlane>) {
-        self.run(geom, 0..geom.out_height, next)
-    }
-
-    /// Computes output rows `rows`.
-    fn run(&self, geom: &Geometry, rows: Range<usize>, next: Option<&mut NextPlane>) {
+    fn run(&self, geom: &Geometry, next: Option<&mut NextPlane>) {
         // SAFETY: the plane, output and residual pointers were sized from `geom` by `run_planes`.
         unsafe {
             match depthwise_kernel(geom.kernel) {
-                DepthwiseKernel::ThreeByThree => self.run_3x3(geom, rows, next),
-                DepthwiseKernel::FiveByFive => self.run_5x5(geom, rows, next),
-                DepthwiseKernel::AnySize => self.run_any_size(geom, rows, next),
+                DepthwiseKernel::ThreeByThree => self.run_3x3(geom, next),
+                DepthwiseKernel::FiveByFive => self.run_5x5(geom, next),
+                DepthwiseKernel::AnySize => self.run_any_size(geom, next),
             }
         }
     }
@@ -310,16 +305,16 @@ impl<E: Epilogue> Channel<'_, E> {
     // Separate functions, not inlined into the channel loop: V8 allocates registers per function, and
     // each of these loops wants every vector register.
     #[inline(never)]
-    unsafe fn run_3x3(&self, geom: &Geometry, rows: Range<usize>, next: Option<&mut NextPlane>) {
-        self.run_rows(geom, 9, rows, next)
+    unsafe fn run_3x3(&self, geom: &Geometry, next: Option<&mut NextPlane>) {
+        self.run_rows(geom, 9, next)
     }
     #[inline(never)]
-    unsafe fn run_5x5(&self, geom: &Geometry, rows: Range<usize>, next: Option<&mut NextPlane>) {
-        self.run_rows(geom, 25, rows, next)
+    unsafe fn run_5x5(&self, geom: &Geometry, next: Option<&mut NextPlane>) {
+        self.run_rows(geom, 25, next)
     }
     #[inline(never)]
-    unsafe fn run_any_size(&self, geom: &Geometry, rows: Range<usize>, next: Option<&mut NextPlane>) {
-        self.run_rows(geom, geom.taps(), rows, next)
+    unsafe fn run_any_size(&self, geom: &Geometry, next: Option<&mut NextPlane>) {
+        self.run_rows(geom, geom.taps(), next)
     }
 
     /// Every output row. Inlined with a constant `taps` for the common sizes (LLVM unrolls the tap loop
@@ -328,12 +323,13 @@ impl<E: Epilogue> Channel<'_, E> {
     /// Runs of `RUN` vectors along each row first; then the vectors left at the end of the rows (1-3 pixels,
     /// or a few whole vectors), one column of them at a time across `RUN` rows: on its own, such a vector
     /// is one chain of dependent adds, and with 33-pixel rows (DeepLab's small maps) its wait was a third
-    /// of the row's time.
+    /// of the row's time. After each row's runs, a share of the next plane, if any, is copied (all of it
+    /// after the last row).
     #[inline(always)]
-    unsafe fn run_rows(&self, geom: &Geometry, taps: usize, rows: Range<usize>, mut next: Option<&mut NextPlane>) {
-        let ow = geom.out_width;
+    unsafe fn run_rows(&self, geom: &Geometry, taps: usize, mut next: Option<&mut NextPlane>) {
+        let (oh, ow) = (geom.out_height, geom.out_width);
         let runs_end = ow - ow % (v::LANES * RUN);
-        for oy in rows.clone() {
+        for oy in 0..oh {
             let origin = self.plane.add(oy * self.row_step);
             let out_row = oy * ow;
             let mut ox = 0;
@@ -348,23 +344,20 @@ impl<E: Epilogue> Channel<'_, E> {
                 next.fill_for_row(geom, oy);
             }
         }
-        if let Some(next) = next.as_mut() {
-            next.fill_for_row(geom, geom.out_height - 1);
-        }
         let mut ox = runs_end;
         while ox < ow {
             // A vector at the end of a row reads past the row's end (the scratch's slack covers the last
             // row); the lanes past `ow` are dropped.
             let count = (ow - ox).min(v::LANES);
-            let mut oy = rows.start;
-            while oy + RUN <= rows.end {
+            let mut oy = 0;
+            while oy + RUN <= oh {
                 let acc = self.vectors::<RUN>(self.plane.add(oy * self.row_step + ox), self.row_step, taps);
                 for (r, a) in acc.iter().enumerate() {
                     self.finish_upto((oy + r) * ow + ox, *a, count);
                 }
                 oy += RUN;
             }
-            while oy < rows.end {
+            while oy < oh {
                 let [a] = self.vectors::<1>(self.plane.add(oy * self.row_step + ox), 0, taps);
                 self.finish_upto(oy * ow + ox, a, count);
                 oy += 1;
