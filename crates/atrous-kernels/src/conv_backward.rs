@@ -14,8 +14,10 @@
 //!   stay in a buffer the size of the weights. Its columns are tap-major (`tap * cg + c`), so a panel is
 //!   usually `NR` channels at one tap: at horizontal stride 1 it is packed from `NR` input rows with
 //!   vector loads and 4 x 4 transposes (packing element by element cost as much as the multiply-adds at
-//!   64 channels). Neither the column order nor the chunk size changes a sum: each weight's sum runs over
-//!   the same pixels in the same order. With one input channel per group (depthwise) there is no
+//!   64 channels). A one-tap panel is multiplied only over the pixels whose window reads the input at
+//!   that tap (a dilation-12 tap at 33 x 33 reads padding for 36 % of them; their products are zero).
+//!   Neither the column order, the chunk size nor the skipped zeros change a sum's value: each weight's sum
+//!   runs over the same pixels in the same order (only the sign of an all-zero sum may differ). With one input channel per group (depthwise) there is no
 //!   reduction over channels to tile, and each weight is a sum of row dot products instead.
 //! - `dL/db[m]` is the sum of `gradOutput` over the batch and the pixels.
 //!
@@ -186,7 +188,10 @@ fn inside_range(out: usize, stride: usize, offset: isize, size: usize) -> (usize
 /// Packs the patch matrix's panel: `NR` columns (`cols`, fewer in the last panel, the rest zero) by the
 /// chunk's pixels (`runs`), `panel[t * NR + j]` = the input value column `j` reads at chunk pixel `t`, zero
 /// where it reads padding. Run by run, so the bounds are decided once per output row rather than per value.
-fn pack_patch_panel(geom: &Geometry, x: &[f32], cols: &[PatchColumn], runs: &[RowRun], panel: &mut [f32]) {
+/// `spans` gets the chunk steps `t0..t1` where the panel may be nonzero, in order: for a panel of one tap
+/// only the pixels whose window reads the input there (a dilated tap near the border reads padding for
+/// many pixels, and their products are zero), else the whole chunk.
+fn pack_patch_panel(geom: &Geometry, x: &[f32], cols: &[PatchColumn], runs: &[RowRun], panel: &mut [f32], spans: &mut Vec<(usize, usize)>) {
     let (h, w, sw) = (geom.height as isize, geom.width, geom.strides[1]);
     let plane = geom.height * geom.width;
     let (pt, pl) = (geom.pads[0] as isize, geom.pads[1] as isize);
@@ -197,6 +202,10 @@ fn pack_patch_panel(geom: &Geometry, x: &[f32], cols: &[PatchColumn], runs: &[Ro
     let one_tap = sw == 1
         && cols.len() == NR
         && cols.iter().enumerate().all(|(j, c)| c.channel == c0.channel + j && c.dy == c0.dy && c.dx == c0.dx);
+    spans.clear();
+    if !one_tap {
+        spans.push((0, runs.last().map_or(0, |r| r.t + r.ox_end - r.ox_begin)));
+    }
     for run in runs {
         let (a, b) = (run.ox_begin, run.ox_end);
         let slot = |ox: usize, j: usize| (run.t + ox - a) * NR + j;
@@ -208,6 +217,11 @@ fn pack_patch_panel(geom: &Geometry, x: &[f32], cols: &[PatchColumn], runs: &[Ro
             }
             if lo == hi {
                 continue;
+            }
+            let (t0, t1) = (slot(lo, 0) / NR, slot(hi, 0) / NR);
+            match spans.last_mut() {
+                Some(last) if last.1 == t0 => last.1 = t1,
+                _ => spans.push((t0, t1)),
             }
             // Input column of output column `lo` at this tap, and the NR rows' starts.
             let first = (lo as isize + c0.dx - pl) as usize;
@@ -291,6 +305,8 @@ pub fn grad_weights(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &m
     // The output rows a chunk of pixels spans (at most one run per pixel).
     let mut runs = Vec::new();
     runs.try_reserve_exact(kc).map_err(|_| Status::OutOfMemory)?;
+    let mut spans = Vec::new();
+    spans.try_reserve_exact(kc).map_err(|_| Status::OutOfMemory)?;
     for g in 0..geom.groups {
         sums.fill(0.0);
         for n in 0..geom.batch {
@@ -327,13 +343,15 @@ pub fn grad_weights(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &m
                 }
                 for pc in 0..col_panels {
                     let first = pc * NR;
-                    pack_patch_panel(geom, x, &columns[first..(first + NR).min(cols)], &runs, &mut panel[..count * NR]);
+                    pack_patch_panel(geom, x, &columns[first..(first + NR).min(cols)], &runs, &mut panel[..count * NR], &mut spans);
                     for tile in 0..row_tiles {
-                        // SAFETY: `sums` holds row_tiles * col_panels tiles of MR x NR, `strips` this tile's
-                        // count x MR floats and `panel` count x NR.
-                        unsafe {
-                            let at = sums.as_mut_ptr().add((tile * col_panels + pc) * MR * NR);
-                            accumulate_tile(at, strips.as_ptr().add(tile * count * MR), panel.as_ptr(), count);
+                        for &(t0, t1) in &spans {
+                            // SAFETY: `sums` holds row_tiles * col_panels tiles of MR x NR, `strips` this tile's
+                            // count x MR floats and `panel` count x NR; t0 <= t1 <= count.
+                            unsafe {
+                                let at = sums.as_mut_ptr().add((tile * col_panels + pc) * MR * NR);
+                                accumulate_tile(at, strips.as_ptr().add((tile * count + t0) * MR), panel.as_ptr().add(t0 * NR), t1 - t0);
+                            }
                         }
                     }
                 }
