@@ -16,10 +16,10 @@
 //!   vector loads and 4 x 4 transposes (packing element by element cost as much as the multiply-adds at
 //!   64 channels). A one-tap panel is multiplied only over the pixels whose window reads the input at
 //!   that tap (a corner tap of a dilation-12 3x3 at 33 x 33 reads padding for 60 % of them; their products
-//!   are zero).
-//!   Neither the column order, the chunk size nor the skipped zeros change a sum's value: each weight's sum
-//!   runs over the same pixels in the same order (only the sign of an all-zero sum may differ). With one input channel per group (depthwise) there is no
-//!   reduction over channels to tile, and each weight is a sum of row dot products instead.
+//!   are zero). Neither the column order, the chunk size nor the skipped zeros change a sum's value: each
+//!   weight's sum runs over the same pixels in the same order (only the sign of an all-zero sum may
+//!   differ). With one input channel per group (depthwise) there is no reduction over channels to tile,
+//!   and each weight is a sum of row dot products instead.
 //! - `dL/db[m]` is the sum of `gradOutput` over the batch and the pixels.
 //!
 //! 1-D convolutions (and causal ones, which are left pads only) are `H = 1`, as in the forward.
