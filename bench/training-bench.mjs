@@ -341,10 +341,11 @@ async function main() {
   out('- PyTorch: the ONNX graph as an nn.Module (bench/runtimes/torch_training.py: F.conv2d with the file\'s attributes, F.interpolate bilinear align_corners=False), `zero_grad; F.cross_entropy; backward; SGD.step`, timed inside python with perf_counter (the pipe round trip excluded)');
   out(`- ${TIMING_TFJS}`);
   out(`- rounds: every runtime takes one step per round, order rotated each round, the warm-up steps untimed; medians of wall ms. tfjs-cpu takes part in the first ${o.tfjsSteps ?? 1} round(s) only, each of its steps timed (no warm-up: one step takes minutes, its Conv2DBackpropFilter being the cost)`);
+  out('- ratios > 1: atrous is faster. The CPU-time ratio divides median CPU times per step (node\'s process CPU for atrous, python\'s process_time for PyTorch): on a shared machine it shows what each costs when wall times are stretched by other processes');
   out('- loss agreement: max over the steps of |loss - PyTorch\'s loss at the same step| / PyTorch\'s (the runtimes train in lockstep from the same weights)');
   out();
-  out(`| case | what | atrous ms | PyTorch 1T ms | tfjs-cpu ms | tfjs-wasm | atrous speed vs PyTorch (goal >= ${GOAL_TORCH}x) | vs tfjs-cpu (goal >= ${GOAL_TFJS}x) | loss agreement (step 1 / all) | steps timed |`);
-  out('|---|---|---:|---:|---:|---|---:|---:|---|---:|');
+  out(`| case | what | atrous ms | PyTorch 1T ms | tfjs-cpu ms | tfjs-wasm | atrous speed vs PyTorch (goal >= ${GOAL_TORCH}x) | same, CPU time | vs tfjs-cpu (goal >= ${GOAL_TFJS}x) | loss agreement (step 1 / all) | steps timed |`);
+  out('|---|---|---:|---:|---:|---|---:|---:|---:|---|---|');
   const notes = new Map();
   const note = (text) => {
     if (!notes.has(text)) notes.set(text, notes.size + 1);
@@ -358,6 +359,8 @@ async function main() {
     const pt = med('torch');
     const tf = med('tfjs-cpu');
     const vsTorch = a && pt ? `${fmtRatio(pt / a)}${pt / a >= GOAL_TORCH ? '' : ' (below)'}` : '-';
+    const cpuMed = (n) => (r.runtimes[n]?.cpu.length ? median(r.runtimes[n].cpu) : undefined);
+    const vsTorchCpu = cpuMed('atrous') && cpuMed('torch') ? fmtRatio(cpuMed('torch') / cpuMed('atrous')) : '-';
     const vsTfjs = a && tf ? `${fmtRatio(tf / a)}${tf / a >= GOAL_TFJS ? '' : ' (below)'}` : '-';
     const ref = r.runtimes.torch?.losses;
     const agreement = Object.entries(r.runtimes)
@@ -371,7 +374,7 @@ async function main() {
       .join('; ');
     const wasm = r.refused['tfjs-wasm'] ? `refused ${note(`tfjs-wasm: ${r.refused['tfjs-wasm']}`)}` : o.runtimes.includes('tfjs-wasm') ? `${fmtMs(med('tfjs-wasm'))} ms` : 'not run';
     const counts = Object.entries(r.runtimes).map(([n, t]) => `${n} ${t.wall.length}`).join(', ');
-    out(`| ${r.def.id} | ${r.what} | ${cell('atrous')} | ${cell('torch')} | ${cell('tfjs-cpu')} | ${wasm} | ${vsTorch} | ${vsTfjs} | ${agreement || '-'} | ${counts} |`);
+    out(`| ${r.def.id} | ${r.what} | ${cell('atrous')} | ${cell('torch')} | ${cell('tfjs-cpu')} | ${wasm} | ${vsTorch} | ${vsTorchCpu} | ${vsTfjs} | ${agreement || '-'} | ${counts} |`);
   }
   out();
   for (const [text, i] of notes) out(`(${i}) ${text}`);
