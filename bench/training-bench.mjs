@@ -345,6 +345,7 @@ async function main() {
   out('- atrous: `await trainer.step(feeds, labels)` of `createTrainer(onnx, { trainable: \'all\', ... })`, feeds and labels made once');
   out('- PyTorch: the ONNX graph as an nn.Module (bench/runtimes/torch_training.py: F.conv2d with the file\'s attributes, F.interpolate bilinear align_corners=False), `zero_grad; F.cross_entropy; backward; SGD.step`, timed inside python with perf_counter (the pipe round trip excluded)');
   out(`- ${TIMING_TFJS}`);
+  out('- tfjs-cpu on the models: tfjs-backend-cpu 4.22\'s ResizeBilinearGrad ignores halfPixelCenters, so its Resize gradients are those of the non-half-pixel resize (same cost; the forward and so the first loss are exact)');
   out(`- rounds: every runtime takes one step per round, order rotated each round, the warm-up steps untimed; medians of wall ms. tfjs-cpu takes part in the first ${o.tfjsSteps ?? 1} round(s) only, each of its steps timed (no warm-up: one step takes minutes, its Conv2DBackpropFilter being the cost)`);
   out('- ratios > 1: atrous is faster. The CPU-time ratio divides median CPU times per step (node\'s process CPU for atrous, python\'s process_time for PyTorch): on a shared machine it shows what each costs when wall times are stretched by other processes');
   out('- loss agreement: max over the steps of |loss - PyTorch\'s loss at the same step| / PyTorch\'s (the runtimes train in lockstep from the same weights)');
