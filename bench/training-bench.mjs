@@ -185,7 +185,8 @@ function caseInputs(def) {
 
 /** The PyTorch worker (runtimes/torch_training.py): one process, one JSON line per request and answer. */
 function startTorch() {
-  const child = spawn('/usr/bin/python3', [join(here, 'runtimes/torch_training.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const env = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const child = spawn('/usr/bin/python3', [join(here, 'runtimes/torch_training.py')], { stdio: ['pipe', 'pipe', 'inherit'], env });
   const lines = createInterface({ input: child.stdout });
   const waiting = [];
   lines.on('line', (line) => waiting.shift()?.resolve(JSON.parse(line)));
@@ -227,7 +228,7 @@ async function prepare(runtime, def, inputs, ctx) {
     writeFileSync(files.labels, inputs.labels);
     writeFileSync(files.onnx, inputs.bytes);
     const info = await ctx.torch.request({ cmd: 'prepare', id, ...files, inputDims: inputs.inputDims, labelDims: inputs.labelDims, optimizer: OPTIMIZER });
-    ctx.torchInfo = `torch ${info.torch}, ${info.threads} thread`;
+    ctx.torchInfo = `torch ${info.torch}, torch.get_num_threads() ${info.threads}, OMP/OpenBLAS/MKL_NUM_THREADS=1`;
     return {
       step: () => ctx.torch.request({ cmd: 'step', id }),
       dispose: () => ctx.torch.request({ cmd: 'dispose', id }),

@@ -16,16 +16,23 @@ Unsqueeze, Slice, Cast, Concat of shapes, Constant) run on Python lists. A step 
 training step: zero_grad, F.cross_entropy(logits, labels) (mean over pixels), backward, torch.optim.SGD.step.
 Timed inside this process with perf_counter and process_time, so the pipe round trip is not counted.
 """
-import json
-import sys
-import time
+import os
 
-import numpy as np
-import onnx
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from onnx import numpy_helper
+# Before torch loads: its BLAS and OpenMP pools read these at start (torch.set_num_threads alone left
+# Debian's build running about two cores' worth of CPU per step on the models' 1x1 convs).
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
 
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
