@@ -11,8 +11,15 @@
 //!   GEMM of `gradOutput` (`mg x pixels`) with the input patches (`pixels x (cg * taps)`). The patches are the
 //!   im2col matrix; it is never formed. It is packed one `KC x NR` panel at a time (8 KiB), every tile of
 //!   output channels is multiplied through that panel on the convolution's register tile, and the sums
-//!   stay in a buffer the size of the weights. With one input channel per group (depthwise) there is no
-//!   reduction over channels to tile, and each weight is a sum of row dot products instead.
+//!   stay in a buffer the size of the weights. Its columns are tap-major (`tap * cg + c`), so a panel is
+//!   usually `NR` channels at one tap: at horizontal stride 1 it is packed from `NR` input rows with
+//!   vector loads and 4 x 4 transposes (packing element by element cost as much as the multiply-adds at
+//!   64 channels). A one-tap panel is multiplied only over the pixels whose window reads the input at
+//!   that tap (a corner tap of a dilation-12 3x3 at 33 x 33 reads padding for 60 % of them; their products
+//!   are zero). Neither the column order, the chunk size nor the skipped zeros change a sum's value: each
+//!   weight's sum runs over the same pixels in the same order (only the sign of an all-zero sum may
+//!   differ). With one input channel per group (depthwise) there is no reduction over channels to tile,
+//!   and each weight is a sum of row dot products instead.
 //! - `dL/db[m]` is the sum of `gradOutput` over the batch and the pixels.
 //!
 //! 1-D convolutions (and causal ones, which are left pads only) are `H = 1`, as in the forward.
@@ -26,9 +33,19 @@ use crate::isa::active as v;
 use crate::micro_kernel::{steps, Tile, MR, NR, NV};
 use crate::status::Status;
 
-/// Output pixels reduced per packed panel: `KC x NR` floats (8 KiB) stay in L1 while every tile of output
-/// channels streams through them.
+/// Output pixels reduced per packed panel, at most: `KC x NR` floats (8 KiB) stay in L1 while every tile of
+/// output channels is multiplied through them.
 const KC: usize = 256;
+/// Floats of `gradOutput` strips (all row tiles of one chunk, `row_tiles * chunk * MR`) that should stay in
+/// L2 while the chunk's panels stream past them: 128 KiB. With many output channels the chunk shrinks to fit
+/// (256 -> 128 pixels at 256 channels), else every panel would re-read the strips from L3. The chunk size
+/// does not change the arithmetic: each weight's sum still runs over the pixels in order.
+const STRIP_FLOATS: usize = 32 * 1024;
+
+/// Pixels per chunk for `row_tiles` tiles of output channels.
+fn chunk_pixels(row_tiles: usize) -> usize {
+    (STRIP_FLOATS / (row_tiles * MR)).clamp(NR, KC)
+}
 
 /// Where the gradients go; `None` skips one (its work too).
 pub struct ConvGradients<'a> {
@@ -139,12 +156,120 @@ fn zeroed(len: usize) -> Result<Vec<f32>, Status> {
     Ok(buf)
 }
 
-/// One column of the patch matrix: input channel (within the group) and tap offset of the window origin.
+/// One column of the patch matrix: input channel (within the group), tap offset from the window origin, and
+/// the output columns `ox_begin..ox_end` whose window reads inside the input at this tap (the others read
+/// horizontal padding).
 #[derive(Clone, Copy, Default)]
 struct PatchColumn {
     channel: usize,
     dy: isize,
     dx: isize,
+    ox_begin: usize,
+    ox_end: usize,
+}
+
+/// A run of a chunk's pixels on one output row: chunk steps `t..t + (ox_end - ox_begin)` are the output
+/// columns `ox_begin..ox_end` of row `oy`.
+#[derive(Clone, Copy, Default)]
+struct RowRun {
+    t: usize,
+    oy: usize,
+    ox_begin: usize,
+    ox_end: usize,
+}
+
+/// Output columns `o` in `0..out` with `0 <= o * stride + offset < size` (a tap's reads inside the input).
+fn inside_range(out: usize, stride: usize, offset: isize, size: usize) -> (usize, usize) {
+    let begin = if offset >= 0 { 0 } else { ((-offset) as usize).div_ceil(stride) };
+    let last = size as isize - 1 - offset;
+    let end = if last < 0 { 0 } else { (last as usize / stride + 1).min(out) };
+    (begin.min(end), end)
+}
+
+/// Packs the patch matrix's panel: `NR` columns (`cols`, fewer in the last panel, the rest zero) by the
+/// chunk's pixels (`runs`), `panel[t * NR + j]` = the input value column `j` reads at chunk pixel `t`, zero
+/// where it reads padding. Run by run, so the bounds are decided once per output row rather than per value.
+/// `spans` gets the chunk steps `t0..t1` where the panel may be nonzero, in order: for a panel of one tap
+/// only the pixels whose window reads the input there (a dilated tap near the border reads padding for
+/// many pixels, and their products are zero), else the whole chunk.
+fn pack_patch_panel(geom: &Geometry, x: &[f32], cols: &[PatchColumn], runs: &[RowRun], panel: &mut [f32], spans: &mut Vec<(usize, usize)>) {
+    let (h, w, sw) = (geom.height as isize, geom.width, geom.strides[1]);
+    let plane = geom.height * geom.width;
+    let (pt, pl) = (geom.pads[0] as isize, geom.pads[1] as isize);
+    // NR channels in a row at one tap, horizontal stride 1 (columns are tap-major, so every panel of a
+    // group with a multiple of NR channels is one): each pixel's NR values come from NR input rows read
+    // as vectors and transposed, LANES pixels at a time.
+    let c0 = cols[0];
+    let one_tap = sw == 1
+        && cols.len() == NR
+        && cols.iter().enumerate().all(|(j, c)| c.channel == c0.channel + j && c.dy == c0.dy && c.dx == c0.dx);
+    spans.clear();
+    if !one_tap {
+        spans.push((0, runs.last().map_or(0, |r| r.t + r.ox_end - r.ox_begin)));
+    }
+    for run in runs {
+        let (a, b) = (run.ox_begin, run.ox_end);
+        let slot = |ox: usize, j: usize| (run.t + ox - a) * NR + j;
+        if one_tap {
+            let iy = (run.oy * geom.strides[0]) as isize + c0.dy - pt;
+            let (lo, hi) = if iy < 0 || iy >= h { (b, b) } else { (c0.ox_begin.clamp(a, b), c0.ox_end.clamp(a, b)) };
+            for ox in (a..lo).chain(hi..b) {
+                panel[slot(ox, 0)..][..NR].fill(0.0);
+            }
+            if lo == hi {
+                continue;
+            }
+            let (t0, t1) = (slot(lo, 0) / NR, slot(hi, 0) / NR);
+            match spans.last_mut() {
+                Some(last) if last.1 == t0 => last.1 = t1,
+                _ => spans.push((t0, t1)),
+            }
+            // Input column of output column `lo` at this tap, and the NR rows' starts.
+            let first = (lo as isize + c0.dx - pl) as usize;
+            let rows: [&[f32]; NR] = core::array::from_fn(|j| &x[(c0.channel + j) * plane + iy as usize * w + first..][..hi - lo]);
+            let mut i = 0;
+            while i + v::LANES <= hi - lo {
+                let dst = &mut panel[slot(lo + i, 0)..][..v::LANES * NR];
+                for half in 0..NR / v::LANES {
+                    // SAFETY: each row holds hi - lo >= i + LANES floats; dst holds LANES * NR.
+                    unsafe {
+                        let r: [v::V; v::LANES] = core::array::from_fn(|q| v::load(rows[half * v::LANES + q].as_ptr().add(i)));
+                        for (q, pixel) in v::transpose(r).into_iter().enumerate() {
+                            v::store(dst.as_mut_ptr().add(q * NR + half * v::LANES), pixel);
+                        }
+                    }
+                }
+                i += v::LANES;
+            }
+            for i in i..hi - lo {
+                for (j, row) in rows.iter().enumerate() {
+                    panel[slot(lo + i, j)] = row[i];
+                }
+            }
+            continue;
+        }
+        for j in 0..NR {
+            let Some(col) = cols.get(j) else {
+                for ox in a..b {
+                    panel[slot(ox, j)] = 0.0;
+                }
+                continue;
+            };
+            let iy = (run.oy * geom.strides[0]) as isize + col.dy - pt;
+            // Inside part of this run: ox in lo..hi (empty when the row itself is padding).
+            let (lo, hi) = if iy < 0 || iy >= h { (b, b) } else { (col.ox_begin.clamp(a, b), col.ox_end.clamp(a, b)) };
+            for ox in (a..lo).chain(hi..b) {
+                panel[slot(ox, j)] = 0.0;
+            }
+            if lo < hi {
+                let row = &x[col.channel * plane + iy as usize * w..][..w];
+                let first = (lo * sw) as isize + col.dx - pl;
+                for (i, ox) in (lo..hi).enumerate() {
+                    panel[slot(ox, j)] = row[first as usize + i * sw];
+                }
+            }
+        }
+    }
 }
 
 /// `dL/dW` (`[M, C / groups, kH, kW]`, every element written).
@@ -163,20 +288,26 @@ pub fn grad_weights(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &m
     let (row_tiles, col_panels) = (mg.div_ceil(MR), cols.div_ceil(NR));
     // The group's sums, tile by tile: as large as the group's weights (rounded up to whole tiles).
     let mut sums = zeroed(row_tiles * col_panels * MR * NR)?;
-    let mut strips = zeroed(row_tiles * KC * MR)?;
-    let mut panel = zeroed(KC * NR)?;
+    let kc = chunk_pixels(row_tiles);
+    let mut strips = zeroed(row_tiles * kc * MR)?;
+    let mut panel = zeroed(kc * NR)?;
     let mut columns = Vec::new();
     columns.try_reserve_exact(cols).map_err(|_| Status::OutOfMemory)?;
-    for c in 0..cg {
-        for ky in 0..geom.kernel[0] {
-            for kx in 0..geom.kernel[1] {
-                columns.push(PatchColumn { channel: c, dy: (ky * geom.dilations[0]) as isize, dx: (kx * geom.dilations[1]) as isize });
+    // Tap-major: column `tap * cg + c`, so NR consecutive columns are usually NR channels at one tap.
+    for ky in 0..geom.kernel[0] {
+        for kx in 0..geom.kernel[1] {
+            let dx = (kx * geom.dilations[1]) as isize;
+            let (ox_begin, ox_end) = inside_range(geom.out_width, geom.strides[1], dx - geom.pads[1] as isize, geom.width);
+            for c in 0..cg {
+                columns.push(PatchColumn { channel: c, dy: (ky * geom.dilations[0]) as isize, dx, ox_begin, ox_end });
             }
         }
     }
-    // Window origin (top-left input coordinate) of each pixel of a chunk.
-    let mut origins = [(0isize, 0isize); KC];
-    let (h, w) = (geom.height as isize, geom.width as isize);
+    // The output rows a chunk of pixels spans (at most one run per pixel).
+    let mut runs = Vec::new();
+    runs.try_reserve_exact(kc).map_err(|_| Status::OutOfMemory)?;
+    let mut spans = Vec::new();
+    spans.try_reserve_exact(kc).map_err(|_| Status::OutOfMemory)?;
     for g in 0..geom.groups {
         sums.fill(0.0);
         for n in 0..geom.batch {
@@ -184,7 +315,7 @@ pub fn grad_weights(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &m
             let dy = &grad_output[(n * geom.out_channels + g * mg) * pixels..][..mg * pixels];
             let mut p0 = 0;
             while p0 < pixels {
-                let count = KC.min(pixels - p0);
+                let count = kc.min(pixels - p0);
                 // gradOutput rows as MR-row strips, pixel-major: step t holds MR channels' values at pixel p0 + t.
                 for tile in 0..row_tiles {
                     let strip = &mut strips[tile * count * MR..][..count * MR];
@@ -202,41 +333,26 @@ pub fn grad_weights(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &m
                         }
                     }
                 }
-                for (t, origin) in origins.iter_mut().enumerate().take(count) {
+                runs.clear();
+                let mut t = 0;
+                while t < count {
                     let p = p0 + t;
                     let (oy, ox) = (p / geom.out_width, p % geom.out_width);
-                    *origin = (
-                        (oy * geom.strides[0]) as isize - geom.pads[0] as isize,
-                        (ox * geom.strides[1]) as isize - geom.pads[1] as isize,
-                    );
+                    let len = (geom.out_width - ox).min(count - t);
+                    runs.push(RowRun { t, oy, ox_begin: ox, ox_end: ox + len });
+                    t += len;
                 }
                 for pc in 0..col_panels {
                     let first = pc * NR;
-                    let valid = NR.min(cols - first);
-                    // The patch matrix's panel: NR columns (channel, tap) over this chunk's pixels, zero
-                    // where a window reads padding or past the last column.
-                    for (t, &(y0, x0)) in origins.iter().enumerate().take(count) {
-                        let dst = &mut panel[t * NR..][..NR];
-                        for (j, slot) in dst.iter_mut().enumerate() {
-                            *slot = if j < valid {
-                                let col = columns[first + j];
-                                let (iy, ix) = (y0 + col.dy, x0 + col.dx);
-                                if iy >= 0 && iy < h && ix >= 0 && ix < w {
-                                    x[col.channel * plane + (iy * w + ix) as usize]
-                                } else {
-                                    0.0
-                                }
-                            } else {
-                                0.0
-                            };
-                        }
-                    }
+                    pack_patch_panel(geom, x, &columns[first..(first + NR).min(cols)], &runs, &mut panel[..count * NR], &mut spans);
                     for tile in 0..row_tiles {
-                        // SAFETY: `sums` holds row_tiles * col_panels tiles of MR x NR, `strips` this tile's
-                        // count x MR floats and `panel` count x NR.
-                        unsafe {
-                            let at = sums.as_mut_ptr().add((tile * col_panels + pc) * MR * NR);
-                            accumulate_tile(at, strips.as_ptr().add(tile * count * MR), panel.as_ptr(), count);
+                        for &(t0, t1) in &spans {
+                            // SAFETY: `sums` holds row_tiles * col_panels tiles of MR x NR, `strips` this tile's
+                            // count x MR floats and `panel` count x NR; t0 <= t1 <= count.
+                            unsafe {
+                                let at = sums.as_mut_ptr().add((tile * col_panels + pc) * MR * NR);
+                                accumulate_tile(at, strips.as_ptr().add((tile * count + t0) * MR), panel.as_ptr().add(t0 * NR), t1 - t0);
+                            }
                         }
                     }
                 }
@@ -246,7 +362,9 @@ pub fn grad_weights(geom: &Geometry, input: &[f32], grad_output: &[f32], out: &m
         for m in 0..mg {
             let (tile, i) = (m / MR, m % MR);
             let row = &mut out[(g * mg + m) * cols..][..cols];
-            for (col, slot) in row.iter_mut().enumerate() {
+            // Weight (c, tap) is patch column tap * cg + c.
+            for (k, slot) in row.iter_mut().enumerate() {
+                let col = (k % taps) * cg + k / taps;
                 *slot = sums[((tile * col_panels + col / NR) * MR + i) * NR + col % NR];
             }
         }

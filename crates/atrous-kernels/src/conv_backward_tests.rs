@@ -159,6 +159,29 @@ fn larger_shapes_match_the_naive_backward() {
     }
 }
 
+/// Channel counts per group that are multiples of `NR` at horizontal stride 1: gradWeight packs those panels
+/// with vector loads and transposes (a panel is `NR` channels at one tap), tails and pads element by element.
+#[test]
+fn channel_multiples_of_nr_match_the_naive_backward() {
+    let mut rng = Rng(0x3c6e_f372_fe94_f82b);
+    for i in 0..24 {
+        let groups = if i % 4 == 3 { 2 } else { 1 };
+        let (cg, mg) = (NR * rng.range(1, 3), rng.range(1, 9));
+        let kernel = [rng.range(1, 4), rng.range(1, 4)];
+        let dilations = [rng.range(1, 4), rng.range(1, 4)];
+        let padding = match i % 3 {
+            0 => Padding::SameUpper,
+            1 => Padding::Valid,
+            _ => Padding::Explicit([rng.below(5), rng.below(5), rng.below(5), rng.below(5)]),
+        };
+        let shape = ConvShape { in_channels: groups * cg, out_channels: groups * mg, kernel, strides: [rng.range(1, 3), 1], dilations, padding, groups };
+        let c = Case { shape, batch: rng.range(1, 2), h: rng.range(3, 14), w: rng.range(5, 30) };
+        if c.shape.geometry(c.batch, c.h, c.w).is_ok() {
+            check_against_naive(&c, &mut rng);
+        }
+    }
+}
+
 /// `L = sum(dy * conv(x, w, b))` is linear in each argument, so a central difference with a large step is
 /// exact up to float32 rounding of the forward: it checks the naive backward (and so the kernels) against
 /// the forward's definition, independently of the scatter above.
