@@ -157,9 +157,10 @@ async function startFrameProbe(): Promise<void> {
 
 async function stopFrameProbe(): Promise<{ max: number; frames: number }> {
   return page.evaluate(() => {
-    const probe = (window as unknown as { __frameProbe: { max: number; frames: number; running: boolean } }).__frameProbe;
+    const probe = (window as unknown as { __frameProbe: { max: number; frames: number; last: number; running: boolean } }).__frameProbe;
     probe.running = false;
-    return { max: probe.max, frames: probe.frames };
+    // The time since the last frame counts too: a page frozen at the end would otherwise go unseen.
+    return { max: Math.max(probe.max, performance.now() - probe.last), frames: probe.frames };
   });
 }
 
@@ -202,7 +203,9 @@ async function trainAndCheck(source: 'isnet' | 'builtin', bar: { iou: number; ag
   // The training ran in a worker: the page kept drawing frames. Generous bounds for a loaded 2-core machine
   // (the camera test's is 50 ms); the steps themselves leave no long task (the log above), what remains is
   // handing the features to the trainer's worker once per run and taking the mask back (ISNet's: 18 MB).
-  expect(frames.frames).toBeGreaterThan(20);
+  // How many frames depends on how fast the machine trains (the built-in head's 40 steps can take 0.3 s);
+  // that the gaps, including the one up to the end, stayed under the bar is what says the page kept drawing.
+  expect(frames.frames).toBeGreaterThanOrEqual(2);
   expect(frames.max).toBeLessThan(bar.frameGapMs);
 
   const mask = await pageMask(2);
