@@ -5,3 +5,4 @@ export { decodeMask, nhwcToNchw, probabilityAlpha, cutout, colorizeMask, overlay
 export { ScribbleMap, labelsOnGrid, UNPAINTED } from './teach/scribbles.js';
 export { buildFeatureExtractor, buildHead, spliceTaughtModel, FEATURES, HEAD_PARAMETERS, type ExtractorOptions, type HeadOptions, type TaughtModelInfo } from './teach/teach-models.js';
 export { TEACH_RECIPE, TEACH_COLORS, TEACH_FEATURES, type TeachFeatureSource, type TeachFeatures } from './teach/teach-recipe.js';
+export { seededRandom } from './seeded-random.js';

@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, extname, relative, resolve } from 'node:path';
 import { AtrousError, createTrainer, InferenceSession, Tensor, type Trainer, type WasmBuild } from 'atrous';
-import { specForUnknownModel, type ModelSpec } from 'segment-core';
+import { seededRandom, specForUnknownModel, type ModelSpec } from 'segment-core';
 import { scoreHeldOut } from './held-out-score.js';
 import { holdOut } from './holdout.js';
 import { writeFileAtomic } from './image-files.js';
@@ -37,18 +37,6 @@ export interface FinetuneOptions {
   build?: WasmBuild;
   /** Seed of the order training images are drawn in. */
   seed: number;
-}
-
-/** mulberry32: a small seeded generator, so the same flags draw the same batches. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Batches drawn without replacement from a reshuffled order each pass over the training images. */

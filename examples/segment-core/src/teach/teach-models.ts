@@ -7,6 +7,7 @@
 //  - the taught model: extractor and tuned head spliced into one file, `image` -> `logits` at the input's
 //    size, which is what the page runs for the mask and what the user downloads.
 import onnxProto from 'onnx-proto';
+import { seededRandom } from '../seeded-random.js';
 
 const { onnx } = onnxProto;
 type IModel = onnxProto.onnx.IModelProto;
@@ -175,18 +176,6 @@ export function buildFeatureExtractor(base: Uint8Array, options: ExtractorOption
   });
 }
 
-/** mulberry32: seeded, so the same seed gives the same initial head. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function uniform(n: number, bound: number, random: () => number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (random() * 2 - 1) * bound;
@@ -207,7 +196,7 @@ export function buildHead(options: HeadOptions): Uint8Array {
   check('hidden', hidden, Number.isInteger(hidden) && hidden >= 1, 'a positive integer');
   check('kernel', kernel, Number.isInteger(kernel) && kernel >= 1 && kernel % 2 === 1, 'an odd positive integer');
   check('seed', seed, Number.isInteger(seed), 'an integer');
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const fan1 = f * kernel * kernel;
   const pad = (kernel - 1) / 2;
   const [w1, b1, w2, b2] = HEAD_PARAMETERS;

@@ -167,7 +167,7 @@ export class Trainer {
     const buffers = new StepBuffers(this.engine);
     try {
       const values = runForward(this.env, program, buffers, this.graph.inputs.map((v) => v.name), feeds, new Map(), this.output);
-      const data = Float32Array.from(this.engine.f32(values.get(rootOf(program, this.output))!, dims.reduce((a, b) => a * b, 1)));
+      const data = this.engine.f32(values.get(rootOf(program, this.output))!, dims.reduce((a, b) => a * b, 1)).slice();
       return new Tensor('float32', data, dims);
     } finally {
       buffers.releaseAll();
