@@ -95,7 +95,7 @@ async function main() {
     const consts = (c.consts ?? []).map(([name, dims], j) => ({ name, dims, data: random(size(dims), 1000 + 31 * i + j) }));
     const bytes = model({ op: c.op, inputs, consts, output: c.output, attrs: c.attrs });
     const runners = {};
-    const a = await atrous.InferenceSession.create(bytes);
+    const a = await atrous.InferenceSession.create(bytes, { intraOpNumThreads: 1 }); // one thread, as the peers here
     const aFeeds = Object.fromEntries(inputs.map((x) => [x.name, new atrous.Tensor('float32', x.data, x.dims)]));
     runners.atrous = async () => (await a.run(aFeeds)).Y.data;
     const w = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });

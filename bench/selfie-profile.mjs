@@ -109,7 +109,7 @@ async function main() {
   for (const p of packs) {
     const { InferenceSession, Tensor, init } = p.atrous;
     await init();
-    p.session = await InferenceSession.create(path);
+    p.session = await InferenceSession.create(path, { intraOpNumThreads: 1 }); // a lone session would take min(cores, 8)
     p.input = p.session.inputNames[0];
     p.feed = () => ({ [p.input]: new Tensor('float32', x, m.dims) });
     p.times = [];
@@ -138,7 +138,7 @@ async function main() {
 
   // Profiled runs of this package: per node and per op type, and wasm time vs the rest.
   const { InferenceSession, Tensor } = packs[0].atrous;
-  const prof = await InferenceSession.create(path, { profile: true });
+  const prof = await InferenceSession.create(path, { profile: true, intraOpNumThreads: 1 });
   const clock = clockExports(prof);
   const feed = () => ({ [prof.inputNames[0]]: new Tensor('float32', x, m.dims) });
   for (let i = 0; i < o.warmup; i++) await prof.run(feed());

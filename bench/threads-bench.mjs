@@ -18,7 +18,9 @@ import { cpuModel, load } from './machine.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
-const HELP = `usage: node --experimental-wasm-relaxed-simd bench/threads-bench.mjs [--only id,id] [--reps n]
+const HELP = `usage: node --experimental-wasm-relaxed-simd bench/threads-bench.mjs [--only id,id] [--reps n] [--rounds n]
+--rounds n: run the three processes (atrous 1t+2t, ort-web 1t, ort-web 2t) n times, in a rotated order, and report
+the median over the rounds of each one's median (the machine's speed drifts between processes; default 1)
 workloads: aspp16 backbone pointwise deeplabv3_mobilenet_v3_large builtin isnet`;
 
 /** Seeded uniform values in [-0.5, 0.5). */
@@ -99,23 +101,30 @@ async function main(argv) {
   if (argv.includes('--help')) return console.log(HELP);
   const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',') : undefined;
   const repsFlag = argv.includes('--reps') ? Number(argv[argv.indexOf('--reps') + 1]) : undefined;
+  const rounds = argv.includes('--rounds') ? Number(argv[argv.indexOf('--rounds') + 1]) : 1;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1, got ${argv[argv.indexOf('--rounds') + 1]}`);
   const dir = mkdtempSync(join(tmpdir(), 'atrous-threads-bench-'));
   const rows = [];
   const loadBefore = load();
   for (const w of workloads(dir).filter((w) => !only || only.includes(w.id))) {
     const path = typeof w.path === 'function' ? w.path() : w.path;
     const reps = repsFlag ?? w.reps;
-    const m = {};
-    for (const runtime of ['atrous', 'ortweb:1', 'ortweb:2']) {
-      const out = lastLine(process.execPath, ['--experimental-wasm-relaxed-simd', fileURLToPath(import.meta.url), '--child', runtime, path, JSON.stringify(w.dims), String(reps)]);
-      Object.assign(m, JSON.parse(out));
+    const runtimes = ['atrous', 'ortweb:1', 'ortweb:2'];
+    const seen = {};
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < runtimes.length; i++) {
+        const runtime = runtimes[(i + round) % runtimes.length];
+        const out = lastLine(process.execPath, ['--experimental-wasm-relaxed-simd', fileURLToPath(import.meta.url), '--child', runtime, path, JSON.stringify(w.dims), String(reps)]);
+        for (const [k, v] of Object.entries(JSON.parse(out))) (seen[k] ??= []).push(v);
+      }
     }
-    rows.push({ w, m, reps });
-    console.error(`${w.id}: ${JSON.stringify(m)}`);
+    const m = Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, median(v)]));
+    rows.push({ w, m, reps, seen });
+    console.error(`${w.id}: ${JSON.stringify(seen)}`);
   }
   const f = (x) => x.toFixed(1);
   const r = (a, b) => `${(a / b).toFixed(2)}x`;
-  console.log(`\nCPU: ${cpuModel()}; before: ${loadBefore.trim()}; after: ${load().trim()}. Median ms per run.\n`);
+  console.log(`\nCPU: ${cpuModel()}; before: ${loadBefore.trim()}; after: ${load().trim()}. Median ms per run${rounds > 1 ? `; median over ${rounds} rounds of processes of each one's median` : ''}.\n`);
   console.log('| workload | atrous 1t | atrous 2t | 2t speed-up | ort-web 1t | ort-web 2t | atrous 2t vs ort-web 2t | reps |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const { w, m, reps } of rows) {
