@@ -212,6 +212,16 @@ export function defineWinogradSuite({ build, oracle }: WinogradSuiteOptions): vo
       // taps that read only padding) is kept.
       expect(methodOf({ dilations: 2, pads: [2, 2, 2, 2] })).toBe('winograd');
       expect(methodOf({ dilations: 24, pads: [24, 24, 24, 24] })).toBe('gemm');
+      // DeepLabV3-MobileNetV3's rate-24 ASPP branch (960 -> 256, a 33x33 map at 513x513): with many channels
+      // Winograd pays at 64x64 but costs 5.5x the direct method's products at 33x33 (one mostly-padding tile
+      // per sub-lattice), so the plan, which cannot know the map yet, keeps the direct method.
+      const aspp = new Tensor('float32', fill(9, 256 * 960 * 9, 0.01), [256, 960, 3, 3]);
+      const asppPlan = prepareConv2d(aspp, { dilations: 24, pads: [24, 24, 24, 24] });
+      try {
+        expect(asppPlan.method([1, 960, 33, 33])).toBe('gemm');
+      } finally {
+        asppPlan.dispose();
+      }
       expect(methodOf({ dilations: 2, pads: [2, 2, 2, 2], method: 'direct' })).toBe('gemm');
       expect(methodOf({ dilations: 24, pads: [24, 24, 24, 24], method: 'winograd' })).toBe('winograd');
       expect(() => prepareConv2d(weights, { strides: 2, method: 'winograd' })).toThrow(/prepareConv2d/);

@@ -13,9 +13,14 @@ use crate::{depthwise, gemm_conv, selection, winograd};
 
 pub use crate::selection::{Method, WinogradTile};
 
-/// The feature-map side at which `ConvPlan::new` asks the cost model whether Winograd pays: the size of
-/// the dilated stages of segmentation networks at their usual inputs (33 to 65 at 513, 32 to 128 at 512).
-const TYPICAL_MAP: usize = 64;
+/// The feature-map sides at which `ConvPlan::new` asks the cost model whether Winograd pays: the dilated
+/// stages of segmentation networks at their usual inputs (33 to 65 at 513, 32 to 128 at 512). Winograd is
+/// chosen only where it pays at every one of them. The two wrong choices do not cost the same: at a rate
+/// near the map's size each sub-lattice is a pixel or two across and a Winograd tile is mostly padding, so
+/// DeepLabV3's rate-24 ASPP branch (960 -> 256 on 33x33), chosen at 64x64 alone, ran 5.5x the direct
+/// method's products (358 ms of a 550 ms run, measured); the direct method where Winograd would have paid
+/// costs at most about 2x (rate 24 on a 129x129 map).
+const TYPICAL_MAPS: [usize; 2] = [32, 64];
 
 enum Weights {
     Packed(PackedWeights),
@@ -38,11 +43,13 @@ impl ConvPlan {
     /// the best method for the shape. A plan holds one method's weights: keeping the direct packing and
     /// Winograd's transformed weights (4x the weights at F(4x4)) side by side, to choose per run, measured
     /// 5x the weight memory (the backward's memory bound failed). So where Winograd applies, the cost
-    /// model decides once, at `TYPICAL_MAP` x `TYPICAL_MAP`, and every run uses that method (both are
-    /// exact at any size; only speed differs).
+    /// model decides once, at the `TYPICAL_MAPS` sizes, and every run uses that method (both are exact at
+    /// any size; only speed differs).
     pub fn new(shape: ConvShape, weights: &[f32], bias: Option<&[f32]>, activation: Activation) -> Result<Self, Status> {
         let method = match selection::winograd_tile(&shape) {
-            Some(tile) if shape.geometry(1, TYPICAL_MAP, TYPICAL_MAP).is_ok_and(|g| selection::prefers_winograd(&g, tile)) => Method::Winograd,
+            Some(tile) if TYPICAL_MAPS.iter().all(|&side| shape.geometry(1, side, side).is_ok_and(|g| selection::prefers_winograd(&g, tile))) => {
+                Method::Winograd
+            }
             _ => selection::conv_method(&shape),
         };
         Self::prepare(shape, weights, bias, activation, method)
