@@ -12,9 +12,10 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::activation::Activation;
+use crate::conv_run::{ConvTensors, Epilogue, SharedTensors};
 use crate::geometry::Geometry;
 use crate::isa::active as v;
-use crate::parallel::{piece_range, pieces, try_run, Parallel, SharedMut};
+use crate::parallel::{piece_range, pieces, try_run, Parallel};
 use crate::selection::{depthwise_kernel, DepthwiseKernel};
 use crate::status::Status;
 
@@ -29,21 +30,18 @@ const RUN: usize = 8;
 pub unsafe fn run(
     geom: &Geometry,
     weights: &[f32],
-    bias: &[f32],
-    activation: Activation,
-    input: &[f32],
-    output: &mut [f32],
-    residual: Option<&[f32]>,
+    epilogue: &Epilogue,
+    tensors: ConvTensors,
     par: &dyn Parallel,
 ) -> Result<(), Status> {
     let planes = geom.batch * geom.in_channels;
     let work = [geom.batch, geom.out_channels, geom.out_height, geom.out_width, geom.taps()].iter().fold(1usize, |a, &b| a.saturating_mul(b));
     let count = pieces(par, planes, work);
-    let out = SharedMut(output.as_mut_ptr());
+    let shared = tensors.share();
     try_run(par, count, &|piece| {
         let range = piece_range(planes, count, piece);
         // SAFETY: the caller's contract; planes write disjoint output channels.
-        unsafe { run_planes(geom, weights, bias, activation, input, out, residual, range) }
+        unsafe { run_planes(geom, weights, epilogue, shared, range) }
     })
 }
 
@@ -51,13 +49,12 @@ pub unsafe fn run(
 unsafe fn run_planes(
     geom: &Geometry,
     weights: &[f32],
-    bias: &[f32],
-    activation: Activation,
-    input: &[f32],
-    out: SharedMut<f32>,
-    residual: Option<&[f32]>,
+    epilogue: &Epilogue,
+    tensors: SharedTensors,
     range: Range<usize>,
 ) -> Result<(), Status> {
+    let SharedTensors { input, out, residual } = tensors;
+    let (bias, activation) = (epilogue.bias, epilogue.activation);
     // Two scratch planes: while one plane's outputs are computed, the next input plane is copied into the
     // other a few rows after each output row (`NextPlane`), so its reads from memory overlap the arithmetic
     // instead of stalling it. Copied all at once before its compute, a plane that missed the
@@ -131,11 +128,11 @@ impl NextPlane<'_> {
 /// implementation: with `Clamp` (no activation, Relu, Clip: most depthwise layers) the epilogue of a run of
 /// vectors is two instructions each and LLVM keeps the accumulators in registers; with `Activation`'s
 /// match per vector it kept them in a stack array and looped over it.
-trait Epilogue: Copy {
+trait VectorActivation: Copy {
     fn apply(self, x: v::V) -> v::V;
 }
 
-impl Epilogue for Activation {
+impl VectorActivation for Activation {
     #[inline(always)]
     fn apply(self, x: v::V) -> v::V {
         Activation::apply(self, x)
@@ -162,7 +159,7 @@ impl Clamp {
     }
 }
 
-impl Epilogue for Clamp {
+impl VectorActivation for Clamp {
     #[inline(always)]
     fn apply(self, x: v::V) -> v::V {
         v::min(v::max(x, self.lo), self.hi)
@@ -263,13 +260,13 @@ struct Channel<'a, E> {
 }
 
 impl<'a> Channel<'a, ()> {
-    fn with<E: Epilogue>(self, activation: E) -> Channel<'a, E> {
+    fn with<E: VectorActivation>(self, activation: E) -> Channel<'a, E> {
         let Channel { plane, row_step, offsets, weights, bias, out, residual, .. } = self;
         Channel { plane, row_step, offsets, weights, bias, activation, out, residual }
     }
 }
 
-impl<E: Epilogue> Channel<'_, E> {
+impl<E: VectorActivation> Channel<'_, E> {
     /// Computes every output, copying a share of the next plane, if any, after each output row.
     fn run(&self, geom: &Geometry, next: Option<&mut NextPlane>) {
         // SAFETY: the plane, output and residual pointers were sized from `geom` by `run_planes`.

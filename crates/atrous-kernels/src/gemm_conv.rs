@@ -6,19 +6,14 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::activation::Activation;
+use crate::conv_run::{ConvTensors, Epilogue, SharedTensors};
 use crate::geometry::Geometry;
 use crate::status::Status;
 use crate::isa::active as v;
 use crate::micro_kernel::{accumulate, steps, Tile, MR, NR, NV};
 use crate::panel::PanelBlock;
-use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel, SharedMut};
+use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel};
 use crate::weights::PackedWeights;
-
-/// Where a tile's results go and what is added to them.
-pub struct Epilogue<'a> {
-    pub bias: &'a [f32],
-    pub activation: Activation,
-}
 
 /// # Safety
 /// Slice lengths must match `geom` (checked by `ConvPlan::run`).
@@ -30,9 +25,7 @@ pub unsafe fn run(
     geom: &Geometry,
     weights: &PackedWeights,
     epilogue: &Epilogue,
-    input: &[f32],
-    output: &mut [f32],
-    residual: Option<&[f32]>,
+    tensors: ConvTensors,
     par: &dyn Parallel,
 ) -> Result<(), Status> {
     let pixels = geom.out_height * geom.out_width;
@@ -46,12 +39,12 @@ pub unsafe fn run(
     let tile_groups = channel_tile_groups(par, work, spatial, tiles);
     let units = spatial * tile_groups;
     let count = pieces(par, units, work);
-    let out = SharedMut(output.as_mut_ptr());
+    let shared = tensors.share();
     let split = Split { blocks, tile_groups, tiles };
     try_run(par, count, &|piece| {
         let range = piece_range(units, count, piece);
         // SAFETY: the caller's contract; units write disjoint output tiles.
-        unsafe { run_units(geom, weights, epilogue, input, out, residual, &split, range) }
+        unsafe { run_units(geom, weights, epilogue, shared, &split, range) }
     })
 }
 
@@ -68,12 +61,11 @@ unsafe fn run_units(
     geom: &Geometry,
     weights: &PackedWeights,
     epilogue: &Epilogue,
-    input: &[f32],
-    out: SharedMut<f32>,
-    residual: Option<&[f32]>,
+    tensors: SharedTensors,
     split: &Split,
     range: Range<usize>,
 ) -> Result<(), Status> {
+    let SharedTensors { input, out, residual } = tensors;
     let mut block = PanelBlock::new(geom)?;
     let pixels = geom.out_height * geom.out_width;
     let plane = geom.height * geom.width;

@@ -14,6 +14,7 @@ pub mod activation;
 pub mod activation_backward;
 pub mod channel_ops;
 pub mod conv_backward;
+mod conv_run;
 pub mod conv_transpose;
 pub mod elementwise;
 mod depthwise;

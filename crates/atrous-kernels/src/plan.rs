@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::activation::Activation;
+use crate::conv_run::{ConvTensors, Epilogue};
 use crate::geometry::{ConvShape, Geometry};
 use crate::parallel::Parallel;
 use crate::status::Status;
@@ -52,22 +53,12 @@ impl ConvPlan {
             }
             _ => selection::conv_method(&shape),
         };
-        Self::prepare(shape, weights, bias, activation, method)
+        Self::with_method(shape, weights, bias, activation, method)
     }
 
     /// As `new`, with the method forced for every input size (tests run every method on the same shapes).
     /// `Method::Winograd` is an error (`Unsupported`) on a shape it cannot run.
     pub fn with_method(
-        shape: ConvShape,
-        weights: &[f32],
-        bias: Option<&[f32]>,
-        activation: Activation,
-        method: Method,
-    ) -> Result<Self, Status> {
-        Self::prepare(shape, weights, bias, activation, method)
-    }
-
-    fn prepare(
         shape: ConvShape,
         weights: &[f32],
         bias: Option<&[f32]>,
@@ -184,12 +175,13 @@ impl ConvPlan {
             return Err(Status::ResidualLengthMismatch);
         }
         // SAFETY: every length the kernels rely on was checked above against `geom`.
-        let epilogue = gemm_conv::Epilogue { bias: &self.bias, activation: self.activation };
+        let epilogue = Epilogue { bias: &self.bias, activation: self.activation };
+        let tensors = ConvTensors { input, output, residual };
         unsafe {
             match (self.method_for(&geom), &self.weights, &self.winograd) {
-                (Method::Winograd, _, Some(w)) => winograd::run(&geom, w, &epilogue, input, output, residual, par)?,
-                (_, Weights::Packed(packed), _) => gemm_conv::run(&geom, packed, &epilogue, input, output, residual, par)?,
-                (_, Weights::Direct(w), _) => depthwise::run(&geom, w, &self.bias, self.activation, input, output, residual, par)?,
+                (Method::Winograd, _, Some(w)) => winograd::run(&geom, w, &epilogue, tensors, par)?,
+                (_, Weights::Packed(packed), _) => gemm_conv::run(&geom, packed, &epilogue, tensors, par)?,
+                (_, Weights::Direct(w), _) => depthwise::run(&geom, w, &epilogue, tensors, par)?,
                 (_, Weights::None, _) => unreachable!("a plan without packed weights has Winograd's and always picks it"),
             }
         }

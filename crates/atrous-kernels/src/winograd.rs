@@ -18,11 +18,11 @@
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use crate::gemm_conv::Epilogue;
+use crate::conv_run::{ConvTensors, Epilogue, SharedTensors};
 use crate::geometry::Geometry;
 use crate::isa::active as v;
 use crate::micro_kernel::{steps, Tile, MR, NR, NV};
-use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel, SharedMut};
+use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel};
 use crate::selection::WinogradTile;
 use crate::status::Status;
 use crate::winograd_transforms::{input_tile, output_tile, Transform, F2, F3, F4};
@@ -89,18 +89,16 @@ pub unsafe fn run(
     geom: &Geometry,
     weights: &WinogradWeights,
     epilogue: &Epilogue,
-    input: &[f32],
-    output: &mut [f32],
-    residual: Option<&[f32]>,
+    tensors: ConvTensors,
     par: &dyn Parallel,
 ) -> Result<(), Status> {
     if !fits_offsets(geom) {
         return Err(Status::SizeOverflow);
     }
     match weights.tile() {
-        WinogradTile::F2 => run_tiles::<4, 2, F2>(geom, weights, epilogue, input, output, residual, par),
-        WinogradTile::F3 => run_tiles::<5, 3, F3>(geom, weights, epilogue, input, output, residual, par),
-        WinogradTile::F4 => run_tiles::<6, 4, F4>(geom, weights, epilogue, input, output, residual, par),
+        WinogradTile::F2 => run_tiles::<4, 2, F2>(geom, weights, epilogue, tensors, par),
+        WinogradTile::F3 => run_tiles::<5, 3, F3>(geom, weights, epilogue, tensors, par),
+        WinogradTile::F4 => run_tiles::<6, 4, F4>(geom, weights, epilogue, tensors, par),
     }
 }
 
@@ -122,9 +120,7 @@ unsafe fn run_tiles<const A: usize, const M: usize, T: Transform<A, M>>(
     geom: &Geometry,
     weights: &WinogradWeights,
     epilogue: &Epilogue,
-    input: &[f32],
-    output: &mut [f32],
-    residual: Option<&[f32]>,
+    tensors: ConvTensors,
     par: &dyn Parallel,
 ) -> Result<(), Status> {
     let tiles = tile_origins(geom, M)?;
@@ -137,12 +133,12 @@ unsafe fn run_tiles<const A: usize, const M: usize, T: Transform<A, M>>(
     let tile_groups = channel_tile_groups(par, work, blocks, channel_tiles);
     let units = blocks * tile_groups;
     let count = pieces(par, units, work);
-    let out = SharedMut(output.as_mut_ptr());
+    let shared = tensors.share();
     let split = Split { tiles: &tiles, panels_per_block, chunk, tile_groups, channel_tiles };
     try_run(par, count, &|piece| {
         let range = piece_range(units, count, piece);
         // SAFETY: the caller's contract; units write disjoint output tiles.
-        unsafe { run_units::<A, M, T>(geom, weights, epilogue, input, out, residual, &split, range) }
+        unsafe { run_units::<A, M, T>(geom, weights, epilogue, shared, &split, range) }
     })
 }
 
@@ -158,12 +154,11 @@ unsafe fn run_units<const A: usize, const M: usize, T: Transform<A, M>>(
     geom: &Geometry,
     weights: &WinogradWeights,
     epilogue: &Epilogue,
-    input: &[f32],
-    out: SharedMut<f32>,
-    residual: Option<&[f32]>,
+    tensors: SharedTensors,
     split: &Split,
     range: Range<usize>,
 ) -> Result<(), Status> {
+    let SharedTensors { input, out, residual } = tensors;
     let c_all = geom.in_channels;
     let chunk = split.chunk;
     let chunks = c_all.div_ceil(chunk);

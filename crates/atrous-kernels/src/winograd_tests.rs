@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use std::format;
 
 use crate::activation::Activation;
-use crate::gemm_conv::Epilogue;
+use crate::conv_run::{ConvTensors, Epilogue};
 use crate::geometry::{ConvShape, Geometry, Padding};
 use crate::parallel::testing::Threads;
 use crate::parallel::{Parallel, SERIAL};
@@ -47,7 +47,7 @@ fn run_winograd(s: &ConvShape, d: &Data, tile: WinogradTile, activation: Activat
     let mut out = std::vec![f32::NAN; d.geom.output_len()];
     let epilogue = Epilogue { bias: &d.bias, activation };
     // SAFETY: every buffer has the length `geom` asks for.
-    unsafe { winograd::run(&d.geom, &w, &epilogue, &d.input, &mut out, d.residual.as_deref(), par).unwrap() };
+    unsafe { winograd::run(&d.geom, &w, &epilogue, ConvTensors { input: &d.input, output: &mut out, residual: d.residual.as_deref() }, par).unwrap() };
     out
 }
 

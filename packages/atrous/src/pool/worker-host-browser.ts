@@ -2,7 +2,7 @@
 // `new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module' })` is the form Vite and
 // webpack recognise, so the worker script is bundled without configuration.
 // Chosen by the "#worker-host" import condition in package.json; worker-host-node.ts is the other side.
-import type { MessageEndpoint, SpawnOptions, WorkerHandle } from './worker-protocol.js';
+import { CrashReport, type MessageEndpoint, type SpawnOptions, type WorkerHandle } from './worker-protocol.js';
 
 export function spawnWorker(options: SpawnOptions): WorkerHandle {
   // The literal stays whole on its own branch: a bundler only recognises (and emits) the worker in that form.
@@ -10,13 +10,8 @@ export function spawnWorker(options: SpawnOptions): WorkerHandle {
     options.workerUrl === undefined
       ? new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module' })
       : new Worker(options.workerUrl, { type: 'module' });
-  let listener: ((what: string) => void) | undefined;
-  let over = false;
-  const report = (what: string) => {
-    if (over) return;
-    over = true;
-    listener?.(what);
-  };
+  const crash = new CrashReport();
+  const report = (what: string) => crash.report(what);
   // A browser worker survives an uncaught error, but whatever it was doing is lost: treat it as a crash.
   worker.addEventListener('error', (event: ErrorEvent) => {
     event.preventDefault();
@@ -26,10 +21,10 @@ export function spawnWorker(options: SpawnOptions): WorkerHandle {
   return {
     endpoint: worker as unknown as MessageEndpoint,
     onCrash(l) {
-      listener = l;
+      crash.listen(l);
     },
     async terminate() {
-      over = true;
+      crash.end();
       worker.terminate();
     },
   };

@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker, parentPort } from 'node:worker_threads';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import type { MessageEndpoint, SpawnOptions, WorkerHandle } from './worker-protocol.js';
+import { CrashReport, type MessageEndpoint, type SpawnOptions, type WorkerHandle } from './worker-protocol.js';
 
 export function spawnWorker(options: SpawnOptions): WorkerHandle {
   const worker = new Worker(options.workerUrl ?? new URL('./worker-entry.js', import.meta.url), {
@@ -13,13 +13,8 @@ export function spawnWorker(options: SpawnOptions): WorkerHandle {
     // process-wide and still apply.
     execArgv: [],
   });
-  let listener: ((what: string) => void) | undefined;
-  let over = false;
-  const report = (what: string) => {
-    if (over) return;
-    over = true;
-    listener?.(what);
-  };
+  const crash = new CrashReport();
+  const report = (what: string) => crash.report(what);
   worker.on('error', (error: Error & { code?: string }) => {
     report(
       error.code === 'ERR_WORKER_OUT_OF_MEMORY'
@@ -32,10 +27,10 @@ export function spawnWorker(options: SpawnOptions): WorkerHandle {
   return {
     endpoint: nodeEndpoint(worker) as MessageEndpoint,
     onCrash(l) {
-      listener = l;
+      crash.listen(l);
     },
     async terminate() {
-      over = true;
+      crash.end();
       await worker.terminate();
     },
   };

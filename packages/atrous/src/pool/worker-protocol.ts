@@ -50,3 +50,27 @@ export interface WorkerApi {
   invoke(id: number, method: string, args: unknown[]): Promise<Answer<unknown>>;
   release(id: number): Promise<Answer<void>>;
 }
+
+/**
+ * The crash report of one worker handle, said at most once and never after the pool itself ended the
+ * worker: a worker that dies several ways at once (an error, then its exit) is one crash. Both hosts use it.
+ */
+export class CrashReport {
+  private listener: ((what: string) => void) | undefined;
+  private over = false;
+
+  listen(listener: (what: string) => void): void {
+    this.listener = listener;
+  }
+
+  report(what: string): void {
+    if (this.over) return;
+    this.over = true;
+    this.listener?.(what);
+  }
+
+  /** The pool ends the worker itself: nothing after this is a crash. */
+  end(): void {
+    this.over = true;
+  }
+}

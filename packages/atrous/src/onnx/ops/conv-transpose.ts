@@ -5,7 +5,7 @@ import type { Engine } from '../../wasm/engine.js';
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import { sizeOf, type HostTensor } from '../data-types.js';
 import { nodeLabel, type NodeIR } from '../graph.js';
-import { constantWeights, fusedActivation } from './conv.js';
+import { constantWeights, convInputAndOutput, fusedActivation } from './conv.js';
 import { checkOutputDims, expectFloat, opError, unsupported, type LoadContext, type NodeState, type OpContext, type OpDefinition, type PreparedOp } from './op.js';
 
 type AutoPad = 'NOTSET' | 'VALID' | 'SAME_UPPER' | 'SAME_LOWER';
@@ -196,13 +196,8 @@ function loadConvTranspose(ctx: LoadContext): ConvTransposeKernel {
 }
 
 function prepareConvTranspose(ctx: OpContext): PreparedOp {
-  const { node } = ctx;
   const kernel = ctx.state as ConvTransposeKernel;
-  const x = expectFloat(ctx, 0);
-  if (ctx.consts[0]) throw unsupported(node, `a ConvTranspose whose input ${show(node.inputs[0])} is a constant is not supported`);
-  const outDims = kernel.outputDims(x.dims);
-  const outputs = [{ type: 'float32' as const, dims: outDims }];
-  checkOutputDims(node, outputs);
+  const { x, outDims, outputs } = convInputAndOutput(ctx, kernel);
   return {
     outputs,
     run([a], [out]) {

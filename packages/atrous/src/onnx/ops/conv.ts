@@ -181,17 +181,27 @@ function loadConv(ctx: LoadContext): ConvKernel {
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
+ * The data input and the float output of a prepacked convolution (Conv or ConvTranspose): a constant data
+ * input is refused (the kernels read their input from the arena), the output dims come from the plan.
+ */
+export function convInputAndOutput(ctx: OpContext, kernel: { outputDims(dims: readonly number[]): number[] }) {
+  const { node } = ctx;
+  const x = expectFloat(ctx, 0);
+  if (ctx.consts[0]) throw unsupported(node, `a ${node.opType.replace(/^Fused/, '')} whose input ${show(node.inputs[0])} is a constant is not supported`);
+  const outDims = kernel.outputDims(x.dims);
+  const outputs = [{ type: 'float32' as const, dims: outDims }];
+  checkOutputDims(node, outputs);
+  return { x, outDims, outputs };
+}
+
+/**
  * A convolution, optionally with the residual input (3) and activation the optimizer fused into it: one
  * kernel call. A residual whose dims differ from the output's (it broadcasts) runs unfused after the conv.
  */
 function prepareConv(ctx: OpContext): PreparedOp {
   const { node } = ctx;
   const kernel = ctx.state as ConvKernel;
-  const x = expectFloat(ctx, 0);
-  if (ctx.consts[0]) throw unsupported(node, `a Conv whose input ${show(node.inputs[0])} is a constant is not supported`);
-  const outDims = kernel.outputDims(x.dims);
-  const outputs = [{ type: 'float32' as const, dims: outDims }];
-  checkOutputDims(node, outputs);
+  const { x, outDims, outputs } = convInputAndOutput(ctx, kernel);
   const r = node.inputs[3] ? ctx.inputs[3] : undefined;
   if (!r || (r.type === 'float32' && sameDims(r.dims, outDims) && !ctx.consts[3])) {
     return { outputs, run: ([a, , , res], [out]) => kernel.run(true, x.dims, a!.ptr, out!.ptr, res ? res.ptr : 0) };

@@ -26,7 +26,11 @@ interface LossShape {
   outDims: number[];
 }
 
-function lossShape(ctx: OpContext, x: ValueMeta, target: ValueMeta, weight: ValueMeta | undefined): LossShape {
+/** The loss node's inputs (scores, integer targets called `targetName` in the spec, optional class weights), checked. */
+function lossShape(ctx: OpContext, targetName: string): LossShape & { x: ValueMeta } {
+  const x = expectFloat(ctx, 0);
+  const target = input(ctx, 1, targetName);
+  const weight = ctx.inputs[2] ? expectFloat(ctx, 2) : undefined;
   const rank = x.dims.length;
   if (rank < 2) throw opError(ctx.node, `input dims ${show(x.dims)} must be [N, C, d1, ...]`);
   const [n, c] = x.dims as [number, number];
@@ -41,7 +45,7 @@ function lossShape(ctx: OpContext, x: ValueMeta, target: ValueMeta, weight: Valu
   const reduction = attrString(ctx.node, 'reduction', 'mean');
   if (reduction !== 'none' && reduction !== 'sum' && reduction !== 'mean') throw opError(ctx.node, `reduction ${show(reduction)} is not none, sum or mean`);
   const ignoreIndex = ctx.node.attributes.has('ignore_index') ? attrInt(ctx.node, 'ignore_index') : undefined;
-  return { n, c, d: sizeOf(x.dims.slice(2)), reduction, ignoreIndex, outDims: reduction === 'none' ? [...target.dims] : [] };
+  return { x, n, c, d: sizeOf(x.dims.slice(2)), reduction, ignoreIndex, outDims: reduction === 'none' ? [...target.dims] : [] };
 }
 
 /**
@@ -109,10 +113,7 @@ function nllRun(env: RunEnv, s: LossShape, logpPtr: number, target: Value, weigh
 }
 
 function negativeLogLikelihoodLoss(ctx: OpContext): PreparedOp {
-  const x = expectFloat(ctx, 0);
-  const target = input(ctx, 1, 'target');
-  const weight = ctx.inputs[2] ? expectFloat(ctx, 2) : undefined;
-  const s = lossShape(ctx, x, target, weight);
+  const s = lossShape(ctx, 'target');
   const label = nodeLabel(ctx.node);
   return {
     outputs: [{ type: 'float32', dims: s.outDims }],
@@ -123,10 +124,8 @@ function negativeLogLikelihoodLoss(ctx: OpContext): PreparedOp {
 }
 
 function softmaxCrossEntropyLoss(ctx: OpContext): PreparedOp {
-  const x = expectFloat(ctx, 0);
-  const target = input(ctx, 1, 'labels');
-  const weight = ctx.inputs[2] ? expectFloat(ctx, 2) : undefined;
-  const s = lossShape(ctx, x, target, weight);
+  const s = lossShape(ctx, 'labels');
+  const { x } = s;
   const label = nodeLabel(ctx.node);
   // log_prob is LogSoftmax over the class axis: the LogSoftmax op itself, prepared for axis 1.
   const logSoftmax = softmaxOps.LogSoftmax!({
