@@ -8,6 +8,7 @@ use std::string::String;
 use std::vec;
 
 use super::*;
+use crate::micro_kernel::NR;
 use crate::geometry::Padding;
 use crate::reference;
 use crate::test_rng::Rng;

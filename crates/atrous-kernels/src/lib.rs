@@ -14,6 +14,7 @@ pub mod activation;
 pub mod activation_backward;
 pub mod channel_ops;
 pub mod conv_backward;
+mod conv_backward_weights;
 mod conv_run;
 pub mod conv_transpose;
 pub mod elementwise;
@@ -53,6 +54,7 @@ mod test_rng;
 mod conv_tests;
 mod weights;
 mod winograd;
+mod winograd_tiles;
 mod winograd_transforms;
 mod winograd_weights;
 #[cfg(test)]

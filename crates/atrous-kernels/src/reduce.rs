@@ -4,6 +4,8 @@
 //!
 //! Sums are pairwise over blocks (`BLOCK` floats accumulate in lanes, blocks add up as a binary tree), so
 //! the rounding error grows with log(len), not len: rows of 10^5 and more stay at f32 accuracy.
+//!
+//! Over 400 lines only with its unit tests (the kernels themselves are about 310), kept beside them.
 
 use crate::isa::{active as v, load_partial, store_upto, LANES};
 use crate::vmath;

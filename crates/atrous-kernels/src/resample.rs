@@ -4,6 +4,9 @@
 //! coordinate it samples. Here each coordinate becomes its taps (source indices and weights, ONNX's rules),
 //! and the resize is separable: each source row is interpolated to the output width once, then every output
 //! row sums a few of those rows, which vectorises (a load and a multiply-add per tap and output pixel).
+//!
+//! Over 400 lines only with its unit tests (the kernel itself is about 270): they check every tap rule
+//! against a float64 reference here, beside the code they pin down.
 
 use alloc::vec::Vec;
 

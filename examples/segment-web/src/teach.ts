@@ -3,6 +3,8 @@
 // (segment-core's TEACH_FEATURES says which, the README why); the loss curve is drawn as the steps come in;
 // the taught model (extractor + tuned head, one .onnx) then gives the mask and is offered as a download.
 // The page's controller (main.ts) lends the pool, the pipeline worker, the open image and its mask view.
+// Longer than 400 lines for a reason: the mode's controls (brushes, class names, train, cancel, download)
+// share one state (scribbles, trainer, curve) that every handler reads; split, each file would take it all.
 import * as Comlink from 'comlink';
 import { AtrousError, Tensor, type createWorkerPool } from 'atrous';
 import { chooseInputSize, FEATURES, labelsOnGrid, ScribbleMap, specForUnknownModel, TEACH_COLORS, TEACH_FEATURES, TEACH_RECIPE, UNPAINTED, type ModelSpec, type TeachFeatureSource } from 'segment-core';
