@@ -14,6 +14,7 @@ import { PNG } from 'pngjs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isnetModel } from '../models/fixtures.js';
+import { startFrameProbe, startMainThreadProfile, stopFrameProbe } from './page-probes.js';
 import { serveStatic } from './static-server.js';
 import { ASTRONAUT_STROKES } from './teach-strokes.mjs';
 
@@ -139,31 +140,6 @@ function agreement(a: Uint8Array, b: Uint8Array): number {
   return same / a.length;
 }
 
-/** Starts the longest-gap-between-animation-frames probe (as segment-web.node.test.ts measures it). */
-async function startFrameProbe(): Promise<void> {
-  await page.evaluate(() => {
-    const probe = { max: 0, frames: 0, last: performance.now(), running: true };
-    (window as unknown as { __frameProbe: typeof probe }).__frameProbe = probe;
-    const tick = (now: number) => {
-      if (!probe.running) return;
-      probe.max = Math.max(probe.max, now - probe.last);
-      probe.last = now;
-      probe.frames++;
-      requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  });
-}
-
-async function stopFrameProbe(): Promise<{ max: number; frames: number }> {
-  return page.evaluate(() => {
-    const probe = (window as unknown as { __frameProbe: { max: number; frames: number; last: number; running: boolean } }).__frameProbe;
-    probe.running = false;
-    // The time since the last frame counts too: a page frozen at the end would otherwise go unseen.
-    return { max: Math.max(probe.max, performance.now() - probe.last), frames: probe.frames };
-  });
-}
-
 async function losses(): Promise<number[]> {
   return JSON.parse((await page.getAttribute('#teach-loss', 'data-losses')) ?? '[]') as number[];
 }
@@ -172,7 +148,7 @@ async function losses(): Promise<number[]> {
  * Trains STEPS steps on the scribbles painted, with the features of `source`; checks the curve, the frame gaps,
  * the mask against the selfie mask (person IoU above `bar`) and the downloaded .onnx in onnxruntime-node.
  */
-async function trainAndCheck(source: 'isnet' | 'builtin', bar: { iou: number; agreement: number; frameGapMs: number }): Promise<void> {
+async function trainAndCheck(source: 'isnet' | 'builtin', bar: { iou: number; agreement: number }): Promise<void> {
   await page.selectOption('#teach-features', source);
   await page.fill('#teach-steps', String(STEPS));
   // Long tasks of the whole run, logged: the first run with a source loads its extractor into the pool,
@@ -188,25 +164,28 @@ async function trainAndCheck(source: 'isnet' | 'builtin', bar: { iou: number; ag
   await page.click('#teach-train');
   // The frame gaps are measured over the training steps: from the first step to the taught mask.
   await page.waitForFunction(() => document.body.dataset.teach === 'training', null, { timeout: 240_000, polling: 20 });
-  await startFrameProbe();
+  await startFrameProbe(page);
+  const profile = await startMainThreadProfile(page);
   await page.waitForFunction(() => document.body.dataset.teach === 'done', null, { timeout: 240_000, polling: 100 }).catch(async (error: unknown) => {
     throw new Error(`training did not finish: ${String(error)}; status ${await page.textContent('#status')}; page errors: ${errors.join('; ')}`);
   });
-  const frames = await stopFrameProbe();
+  const mainThread = await profile.stop();
+  const frames = await stopFrameProbe(page);
   console.log(`long tasks on the main thread during the ${source} run: ${await page.evaluate(() => (window as unknown as { __long: string[] }).__long.join('; ') || 'none')}`);
   const curve = await losses();
   const info = await page.textContent('#teach-info');
-  console.log(`teach on astronaut.png (${source} features): ${curve.length} steps, loss ${curve[0]!.toFixed(3)} -> ${curve.at(-1)!.toFixed(4)}; ${info}; longest frame gap ${frames.max.toFixed(1)} ms over ${frames.frames} frames`);
+  console.log(`teach on astronaut.png (${source} features): ${curve.length} steps, loss ${curve[0]!.toFixed(3)} -> ${curve.at(-1)!.toFixed(4)}; ${info}; longest frame gap ${frames.max.toFixed(1)} ms over ${frames.frames} frames, main thread ${mainThread.samples} samples (${mainThread.wasmSamples} in wasm)`);
   expect(curve.length).toBe(STEPS);
   expect(await page.getAttribute('#teach-loss', 'data-points')).toBe(String(STEPS));
   expect(curve.at(-1)!).toBeLessThan(curve[0]! * 0.2);
-  // The training ran in a worker: the page kept drawing frames. Generous bounds for a loaded 2-core machine
-  // (the camera test's is 50 ms); the steps themselves leave no long task (the log above), what remains is
-  // handing the features to the trainer's worker once per run and taking the mask back (ISNet's: 18 MB).
-  // How many frames depends on how fast the machine trains (the built-in head's 40 steps can take 0.3 s);
-  // that the gaps, including the one up to the end, stayed under the bar is what says the page kept drawing.
+  // The training ran in a worker: the page kept drawing frames, and its main thread's own CPU profile holds
+  // no wasm (the steps run in the trainer's worker). The frame gaps are logged above, not asserted (they follow
+  // the machine's speed of the moment), except against a frozen page. How many frames depends on how fast the
+  // machine trains (the built-in head's 40 steps can take 0.3 s).
   expect(frames.frames).toBeGreaterThanOrEqual(2);
-  expect(frames.max).toBeLessThan(bar.frameGapMs);
+  expect(mainThread.samples).toBeGreaterThan(0);
+  expect(mainThread.wasmSamples, `wasm on the main thread: ${mainThread.wasmFunctions.join(', ')}`).toBe(0);
+  expect(frames.max).toBeLessThan(2000);
 
   const mask = await pageMask(2);
   expect(mask.every((v) => v === 0 || v === 1)).toBe(true);
@@ -271,11 +250,11 @@ describe('segment-web: teach mode', () => {
     // Bars: measure-teach.mjs measured person IoU 0.945 (97 % of pixels) on ISNet's features and 0.76 (87 %)
     // on the built-in model's for these strokes. Calling every pixel person scores 0.55, and a head on the
     // image's colours alone 0.61: 0.90 and 0.70 are clearly above those, with room for the noise of training.
-    await trainAndCheck('isnet', { iou: 0.9, agreement: 0.94, frameGapMs: 500 });
+    await trainAndCheck('isnet', { iou: 0.9, agreement: 0.94 });
   }, 600_000);
 
   it(`teaches the same scribbles on the built-in model's features (fast, a coarser mask)`, async () => {
-    await trainAndCheck('builtin', { iou: 0.7, agreement: 0.82, frameGapMs: 250 });
+    await trainAndCheck('builtin', { iou: 0.7, agreement: 0.82 });
   }, 400_000);
 
   it('adds a third class, and Cancel stops the training early: the head keeps what it learned and its model scores three classes', async () => {
