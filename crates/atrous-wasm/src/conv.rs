@@ -5,7 +5,7 @@ use atrous_kernels::{Activation, ConvPlan, ConvShape, Padding, Status};
 use atrous_kernels::plan::Method;
 
 use crate::abi_table::{activation as act, conv_desc as desc, conv_method, pad_mode};
-use crate::memory::try_box;
+use crate::memory::{free_handle, hand_out, try_box};
 use crate::team::{runner, Team};
 
 pub(crate) fn decode_shape(d: &[u32]) -> Result<ConvShape, Status> {
@@ -89,22 +89,14 @@ pub unsafe extern "C" fn atrous_conv_plan_create(desc: *const u32, weights: *con
         };
         try_box(plan).ok_or(Status::OutOfMemory)
     })();
-    match made {
-        Ok(plan) => {
-            *plan_out = plan;
-            0
-        }
-        Err(e) => e as i32,
-    }
+    hand_out(made, plan_out)
 }
 
 /// # Safety
 /// `plan` must come from `atrous_conv_plan_create` and not be freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn atrous_conv_plan_free(plan: *mut ConvPlan) {
-    if !plan.is_null() {
-        drop(Box::from_raw(plan));
-    }
+    free_handle(plan);
 }
 
 /// Bytes the plan holds (packed weights and bias).

@@ -5,7 +5,7 @@ use atrous_kernels::Status;
 
 use crate::abi_table::conv_transpose_desc as desc;
 use crate::conv::decode_activation;
-use crate::memory::try_box;
+use crate::memory::{free_handle, hand_out, try_box};
 use crate::team::{runner, Team};
 
 /// Prepares a transposed convolution. `desc` points at `conv_transpose_desc::LEN` u32s; `weights` at
@@ -35,22 +35,14 @@ pub unsafe extern "C" fn atrous_conv_transpose_plan_create(desc: *const u32, wei
         let plan = ConvTransposePlan::new(shape, weights, bias, activation)?;
         try_box(plan).ok_or(Status::OutOfMemory)
     })();
-    match made {
-        Ok(plan) => {
-            *plan_out = plan;
-            0
-        }
-        Err(e) => e as i32,
-    }
+    hand_out(made, plan_out)
 }
 
 /// # Safety
 /// `plan` must come from `atrous_conv_transpose_plan_create` and not be freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn atrous_conv_transpose_plan_free(plan: *mut ConvTransposePlan) {
-    if !plan.is_null() {
-        drop(Box::from_raw(plan));
-    }
+    free_handle(plan);
 }
 
 /// Bytes the plan holds (packed phase weights and bias).

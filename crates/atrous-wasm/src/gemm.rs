@@ -15,7 +15,7 @@ use atrous_kernels::Status;
 
 use crate::abi_table::abi_table;
 use crate::conv::decode_activation;
-use crate::memory::try_box;
+use crate::memory::{free_handle, hand_out, try_box};
 use crate::team::{runner, Team};
 
 abi_table! {
@@ -108,22 +108,14 @@ pub unsafe extern "C" fn atrous_gemm_pack_b(b: *const f32, k: usize, n: usize, r
         let packed = PackedB::pack(&Operand::new(b, row_stride, col_stride), k, n)?;
         try_box(packed).ok_or(Status::OutOfMemory)
     })();
-    match made {
-        Ok(p) => {
-            *out = p;
-            0
-        }
-        Err(e) => e as i32,
-    }
+    hand_out(made, out)
 }
 
 /// # Safety
 /// `packed` from `atrous_gemm_pack_b`, not freed yet (or null).
 #[no_mangle]
 pub unsafe extern "C" fn atrous_gemm_packed_free(packed: *mut PackedB) {
-    if !packed.is_null() {
-        drop(Box::from_raw(packed));
-    }
+    free_handle(packed);
 }
 
 /// Bytes the packed B holds.

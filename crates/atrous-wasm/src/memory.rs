@@ -1,6 +1,9 @@
-//! Linear-memory allocation for buffers JavaScript fills and reads, and the build's identity.
+//! Linear-memory allocation for buffers JavaScript fills and reads, the boxed handles the exports make
+//! and free, and the build's identity.
 
 use std::alloc::{alloc, dealloc, Layout};
+
+use atrous_kernels::Status;
 
 /// Alignment of every buffer handed to JavaScript: one v128.
 const ALIGN: usize = 16;
@@ -40,4 +43,29 @@ pub fn try_box<T>(value: T) -> Option<*mut T> {
     boxed.push(value);
     // One-element Vec -> Box without a second allocation.
     Some(Box::into_raw(boxed.into_boxed_slice()) as *mut T)
+}
+
+/// The end of every `*_create` export: the made handle written to `*out` and 0, or the failure's status
+/// code with `*out` untouched.
+///
+/// # Safety
+/// `out` valid for one pointer.
+pub unsafe fn hand_out<T>(made: Result<*mut T, Status>, out: *mut *mut T) -> i32 {
+    match made {
+        Ok(handle) => {
+            *out = handle;
+            0
+        }
+        Err(e) => e as i32,
+    }
+}
+
+/// The body of every `*_free` export: drops a handle made by `try_box` (null is a no-op).
+///
+/// # Safety
+/// `handle` null or from `try_box`, not freed yet.
+pub unsafe fn free_handle<T>(handle: *mut T) {
+    if !handle.is_null() {
+        drop(Box::from_raw(handle));
+    }
 }

@@ -21,7 +21,7 @@ use std::sync::{Condvar, Mutex};
 use atrous_kernels::parallel::{Job, Parallel};
 use atrous_kernels::Status;
 
-use crate::memory::try_box;
+use crate::memory::{free_handle, try_box};
 
 /// Most helpers a team may have: `crashed` keeps one bit per helper.
 pub const MAX_HELPERS: usize = 31;
@@ -228,9 +228,7 @@ pub unsafe extern "C" fn atrous_team_create(helpers: usize, out: *mut *mut Team)
 /// `team` a live handle, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn atrous_team_free(team: *mut Team) {
-    if !team.is_null() {
-        drop(Box::from_raw(team));
-    }
+    free_handle(team);
 }
 
 /// Sets how many threads (the caller included, 1..=helpers + 1) the next calls with this team use.
