@@ -85,8 +85,11 @@ describe('the worker pool in chromium', () => {
       expect(pooled[i]!.dims).toEqual(local[i]!.dims);
       expect(pooled[i]!.data.every((v, j) => Object.is(v, local[i]!.data[j]))).toBe(true);
     }
-    expect(withPool.gap).toBeLessThan(100);
-    expect(onMain.gap).toBeGreaterThan(500);
+    // Off the main thread, the page keeps drawing: compared with the same work on the main thread in the same
+    // run (a ratio, not a bound in ms: absolute gaps follow this machine's speed of the moment; one CI run
+    // saw 106 ms with the pool against 990 ms on the main thread).
+    expect(onMain.gap).toBeGreaterThan(3 * withPool.gap);
+    expect(withPool.frames / withPool.ms).toBeGreaterThan((3 * onMain.frames) / onMain.ms);
     await plan.dispose();
   }, 180_000);
 
