@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use crate::geometry::Geometry;
 use crate::isa::active as v;
-use crate::micro_kernel::{steps, Tile, MR, NR, NV};
+use crate::micro_kernel::{load_tile, steps, store_tile, MR, NR};
 use crate::status::Status;
 
 /// Output pixels reduced per packed panel, at most: `KC x NR` floats (8 KiB) stay in L1 while every tile of
@@ -23,27 +23,6 @@ const STRIP_FLOATS: usize = 32 * 1024;
 /// Pixels per chunk for `row_tiles` tiles of output channels.
 fn chunk_pixels(row_tiles: usize) -> usize {
     (STRIP_FLOATS / (row_tiles * MR)).clamp(NR, KC)
-}
-
-/// Vector-wide loads and stores of one register tile kept in a buffer (`MR` rows of `NR` floats).
-#[inline(always)]
-unsafe fn load_tile(p: *const f32) -> Tile {
-    let mut t: Tile = [[v::zero(); NV]; MR];
-    for (i, row) in t.iter_mut().enumerate() {
-        for (j, x) in row.iter_mut().enumerate() {
-            *x = v::load(p.add(i * NR + v::LANES * j));
-        }
-    }
-    t
-}
-
-#[inline(always)]
-unsafe fn store_tile(p: *mut f32, t: &Tile) {
-    for (i, row) in t.iter().enumerate() {
-        for (j, x) in row.iter().enumerate() {
-            v::store(p.add(i * NR + v::LANES * j), *x);
-        }
-    }
 }
 
 /// Adds `count` steps of `a` (MR-wide) times `b` (NR-wide) to the tile stored at `at`.

@@ -10,7 +10,7 @@ use crate::conv_run::{ConvTensors, Epilogue, SharedTensors};
 use crate::geometry::Geometry;
 use crate::status::Status;
 use crate::isa::active as v;
-use crate::micro_kernel::{accumulate, steps, Tile, MR, NR, NV};
+use crate::micro_kernel::{self, accumulate, steps, Tile, MR, NR, NV};
 use crate::panel::PanelBlock;
 use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel};
 use crate::weights::PackedWeights;
@@ -113,10 +113,10 @@ unsafe fn run_units(
                 }
                 for i in first_panel..panels {
                     let saved = partial.as_mut_ptr().add((tile * block.capacity() + i) * MR * NR);
-                    let mut acc: Tile = if c == 0 { [[v::zero(); NV]; MR] } else { load_partial(saved) };
+                    let mut acc: Tile = if c == 0 { [[v::zero(); NV]; MR] } else { micro_kernel::load_tile(saved) };
                     accumulate(&mut acc, a, block.taps(i), cin, c0, count, block.panel(i));
                     if c + 1 < chunks {
-                        store_partial(saved, &acc);
+                        micro_kernel::store_tile(saved, &acc);
                         continue;
                     }
                     let p0 = start + i * NR;
@@ -192,26 +192,6 @@ impl FinishedTiles<'_> {
                     v::store(out.add(at), activate(x));
                 }
             }
-        }
-    }
-}
-
-#[inline(always)]
-unsafe fn load_partial(p: *const f32) -> Tile {
-    let mut t: Tile = [[v::zero(); NV]; MR];
-    for (i, row) in t.iter_mut().enumerate() {
-        for (j, x) in row.iter_mut().enumerate() {
-            *x = v::load(p.add(i * NR + v::LANES * j));
-        }
-    }
-    t
-}
-
-#[inline(always)]
-unsafe fn store_partial(p: *mut f32, t: &Tile) {
-    for (i, row) in t.iter().enumerate() {
-        for (j, x) in row.iter().enumerate() {
-            v::store(p.add(i * NR + v::LANES * j), *x);
         }
     }
 }

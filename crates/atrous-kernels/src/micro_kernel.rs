@@ -17,6 +17,35 @@ pub const NV: usize = NR / v::LANES;
 
 pub type Tile = [[v::V; NV]; MR];
 
+/// A register tile kept in a buffer of `MR` rows of `NR` floats (partial sums between chunks of a
+/// reduction), loaded and stored whole, a vector at a time.
+///
+/// # Safety
+/// `p` valid for `MR * NR` floats.
+#[inline(always)]
+pub unsafe fn load_tile(p: *const f32) -> Tile {
+    let mut t: Tile = [[v::zero(); NV]; MR];
+    for (i, row) in t.iter_mut().enumerate() {
+        for (j, x) in row.iter_mut().enumerate() {
+            *x = v::load(p.add(i * NR + v::LANES * j));
+        }
+    }
+    t
+}
+
+/// Stores `t` as `load_tile` reads it.
+///
+/// # Safety
+/// `p` valid for `MR * NR` floats.
+#[inline(always)]
+pub unsafe fn store_tile(p: *mut f32, t: &Tile) {
+    for (i, row) in t.iter().enumerate() {
+        for (j, x) in row.iter().enumerate() {
+            v::store(p.add(i * NR + v::LANES * j), *x);
+        }
+    }
+}
+
 /// Adds to `acc`, for each tap index `t` in `taps` (in order), `count` rows of weights (`MR` wide,
 /// starting at row `t * channels + first` of the block at `weights`) times `count` consecutive rows of
 /// `panel` (`NR` wide). `channels` is the block's channels per tap; `first..first + count` the chunk.

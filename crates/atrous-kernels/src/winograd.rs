@@ -22,7 +22,7 @@ use core::ops::Range;
 use crate::conv_run::{ConvTensors, Epilogue, SharedTensors};
 use crate::geometry::Geometry;
 use crate::isa::active as v;
-use crate::micro_kernel::{steps, Tile, MR, NR, NV};
+use crate::micro_kernel::{load_tile, steps, store_tile, Tile, MR, NR, NV};
 use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel};
 use crate::selection::WinogradTile;
 use crate::status::Status;
@@ -228,20 +228,9 @@ unsafe fn multiply(
         let a = weights.block(tile, f).add(c0 * MR);
         for i in 0..panels {
             let at = sums.add((i * frequencies + f) * MR * NR);
-            let mut acc: Tile = [[v::zero(); NV]; MR];
-            if carry {
-                for (r, row) in acc.iter_mut().enumerate() {
-                    for (j, x) in row.iter_mut().enumerate() {
-                        *x = v::load(at.add(r * NR + v::LANES * j));
-                    }
-                }
-            }
+            let mut acc: Tile = if carry { load_tile(at) } else { [[v::zero(); NV]; MR] };
             steps(&mut acc, a, transformed.add(i * panel_len + f * count * NR), count);
-            for (r, row) in acc.iter().enumerate() {
-                for (j, x) in row.iter().enumerate() {
-                    v::store(at.add(r * NR + v::LANES * j), *x);
-                }
-            }
+            store_tile(at, &acc);
         }
     }
 }
