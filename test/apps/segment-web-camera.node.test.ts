@@ -132,11 +132,19 @@ function agreement(a: PNG, b: PNG): number {
 
 describe('segment-web: the person models', () => {
   for (const model of ['selfie', 'selfie-landscape']) it(`${model}: segments the astronaut photo like segment-node: the person is person, the corner is background, and the cut-out has alpha`, async () => {
+    // Changing the model re-segments a photo already shown, and the click below opens it again: wait for
+    // the mask of the image the click opened, not the model change's (which finishes first and whose
+    // download links the click's run then replaces while they are read).
+    const openedBefore = Number(await page.evaluate(() => document.body.dataset.openedImage ?? 0));
     await page.selectOption('#model', model);
     await page.click('button.sample[data-sample="astronaut"]');
     await page.waitForFunction(
-      () => document.body.dataset.state === 'done' && (document.getElementById('status')?.textContent ?? '').startsWith('astronaut.png'),
-      null,
+      (before) => {
+        const { state, openedImage, shownImage } = document.body.dataset;
+        return state === 'done' && Number(openedImage ?? 0) > before && shownImage === openedImage
+          && (document.getElementById('status')?.textContent ?? '').startsWith('astronaut.png');
+      },
+      openedBefore,
       { timeout: 60_000, polling: 50 },
     );
     const [maskB64, cutoutB64] = await page.evaluate(async () => {

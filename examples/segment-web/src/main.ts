@@ -346,6 +346,7 @@ async function segment(): Promise<void> {
     ui.inference.textContent = ms(inferenceMs);
     ui.inputSize.textContent = `${size[1]} × ${size[0]}`;
     ui.build.textContent = state.build || '…';
+    document.body.dataset.shownImage = String(current.id);
     setStatus(`${current.name}: ${current.width} × ${current.height}${current.note}, segmented in ${ms(totalMs)}.`, 'done');
   } catch (error) {
     if (stale()) return;
@@ -364,6 +365,8 @@ async function openImage(blob: Blob, name: string): Promise<void> {
   stopCamera();
   try {
     const id = ++state.imageId;
+    // For tests: which image is the latest opened, and (below, data-shown-image) whose mask is shown.
+    document.body.dataset.openedImage = String(id);
     const opened = await pipeline.open(id, blob);
     if (id !== state.imageId) return;
     const { width, height, pixels, scaled, original } = opened;
