@@ -341,26 +341,42 @@ impl<E: VectorActivation> Channel<'_, E> {
                 next.fill_for_row(geom, oy);
             }
         }
+        // A row's last, partial vector is computed as the whole vector ending at the row's end instead: its
+        // first lanes recompute outputs already stored, with the same arithmetic, so they are stored again
+        // with the same bits, and no lane is stored one at a time. Not when the output is narrower than a
+        // vector, nor when the residual may be the output itself (a lane stored again would then have read
+        // a residual already overwritten).
+        let overlap = ow >= v::LANES && self.residual.is_none_or(|r| self.apart(r, oh * ow));
         let mut ox = runs_end;
         while ox < ow {
-            // A vector at the end of a row reads past the row's end (the scratch's slack covers the last
-            // row); the lanes past `ow` are dropped.
-            let count = (ow - ox).min(v::LANES);
+            let (at, count) = match (ow - ox).min(v::LANES) {
+                count if count < v::LANES && overlap => (ow - v::LANES, v::LANES),
+                // A vector at the end of a row reads past the row's end (the scratch's slack covers the
+                // last row); the lanes past `ow` are dropped.
+                count => (ox, count),
+            };
             let mut oy = 0;
             while oy + RUN <= oh {
-                let acc = self.vectors::<RUN>(self.plane.add(oy * self.row_step + ox), self.row_step, taps);
+                let acc = self.vectors::<RUN>(self.plane.add(oy * self.row_step + at), self.row_step, taps);
                 for (r, a) in acc.iter().enumerate() {
-                    self.finish_upto((oy + r) * ow + ox, *a, count);
+                    self.finish_upto((oy + r) * ow + at, *a, count);
                 }
                 oy += RUN;
             }
             while oy < oh {
-                let [a] = self.vectors::<1>(self.plane.add(oy * self.row_step + ox), 0, taps);
-                self.finish_upto(oy * ow + ox, a, count);
+                let [a] = self.vectors::<1>(self.plane.add(oy * self.row_step + at), 0, taps);
+                self.finish_upto(oy * ow + at, a, count);
                 oy += 1;
             }
             ox += v::LANES;
         }
+    }
+
+    /// Whether `len` floats from `residual` and from this channel's output share no float.
+    fn apart(&self, residual: *const f32, len: usize) -> bool {
+        let (r, o) = (residual as usize, self.out as usize);
+        let bytes = len * core::mem::size_of::<f32>();
+        r + bytes <= o || o + bytes <= r
     }
 
     #[inline(always)]
