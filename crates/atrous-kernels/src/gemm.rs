@@ -91,6 +91,8 @@ impl PackedB {
         data.try_reserve_exact(len).map_err(|_| Status::OutOfMemory)?;
         data.resize(len, 0.0);
         pack_panels(data.as_mut_ptr(), k * NR, b, 0, n, 0, k);
+        // Constant operands (a model's weights) are packed once: flush their subnormals (see `subnormal`).
+        crate::subnormal::flush_subnormals_in_place(&mut data);
         Ok(PackedB { data, k, n })
     }
 

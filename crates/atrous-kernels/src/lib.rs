@@ -45,6 +45,7 @@ pub mod resample_backward;
 pub mod selection;
 pub mod select;
 pub mod status;
+mod subnormal;
 pub mod vmath;
 #[cfg(test)]
 mod reference;
