@@ -291,3 +291,23 @@ fn bad_arguments_are_errors_not_panics() {
     assert_eq!(plan.run(&[0.0; 16], 1, 2, 2, &mut out, None, &SERIAL).err(), Some(Status::OutputBelowOne));
     assert_eq!(plan.run(&[0.0; 15], 1, 3, 3, &mut out, None, &SERIAL).err(), Some(Status::InputLengthMismatch));
 }
+
+/// Subnormal weights are zero in every method's packed form: with an input of 1e30 a weight of 1e-39 would
+/// otherwise add 1e-9, far above the rounding of the other outputs (exactly zero here).
+#[test]
+fn subnormal_weights_are_flushed_in_every_method() {
+    for (groups, methods) in [(1, &[Method::Gemm, Method::Winograd][..]), (4, &[Method::Depthwise][..])] {
+        let s = shape(4, 4, [3, 3], [1, 1], [1, 1], Padding::Valid, groups);
+        let mut w = std::vec![0.0f32; s.weight_len()];
+        for (i, x) in w.iter_mut().enumerate() {
+            *x = if i % 2 == 0 { 1e-39 } else { -3e-40 };
+        }
+        let input = std::vec![1e30f32; 4 * 6 * 6];
+        for &method in methods {
+            let plan = ConvPlan::with_method(s, &w, None, Activation::None, method).unwrap();
+            let mut out = std::vec![1.0f32; 4 * 4 * 4];
+            plan.run(&input, 1, 6, 6, &mut out, None, &SERIAL).unwrap();
+            assert!(out.iter().all(|&y| y == 0.0), "{method:?}: {:?}", &out[..4]);
+        }
+    }
+}
