@@ -10,7 +10,7 @@ use crate::parallel::Parallel;
 use crate::status::Status;
 use crate::weights::PackedWeights;
 use crate::winograd_weights::WinogradWeights;
-use crate::subnormal::flush_subnormals;
+use crate::subnormal::without_subnormals;
 use crate::{depthwise, gemm_conv, selection, winograd};
 
 pub use crate::selection::{Method, WinogradTile};
@@ -70,7 +70,7 @@ impl ConvPlan {
         if weights.len() != shape.weight_len() {
             return Err(Status::WeightLengthMismatch);
         }
-        let weights = &flush_subnormals(weights)?[..];
+        let weights = &*without_subnormals(weights)?;
         let mut bias_vec = Vec::new();
         bias_vec.try_reserve_exact(shape.out_channels).map_err(|_| Status::OutOfMemory)?;
         match bias {

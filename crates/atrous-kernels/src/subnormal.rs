@@ -6,6 +6,7 @@
 //! 2^-126 times an input, far below the rounding of a sum of normal products, so flushing it moves no result
 //! a model can tell apart (native runtimes flush too where the CPU lets them).
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 use crate::status::Status;
@@ -14,6 +15,16 @@ use crate::status::Status;
 #[inline(always)]
 fn is_subnormal(x: f32) -> bool {
     x != 0.0 && x.abs() < f32::MIN_POSITIVE
+}
+
+/// `weights` with every subnormal replaced by a zero of the same sign: borrowed as they are when they have
+/// none (the usual case), so that packing a plan makes no transient copy of its weights.
+pub fn without_subnormals(weights: &[f32]) -> Result<Cow<'_, [f32]>, Status> {
+    if weights.iter().any(|&w| is_subnormal(w)) {
+        Ok(Cow::Owned(flush_subnormals(weights)?))
+    } else {
+        Ok(Cow::Borrowed(weights))
+    }
 }
 
 /// `weights` with every subnormal replaced by a zero of the same sign.
