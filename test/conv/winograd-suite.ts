@@ -227,5 +227,33 @@ export function defineWinogradSuite({ build, oracle }: WinogradSuiteOptions): vo
       expect(() => prepareConv2d(weights, { strides: 2, method: 'winograd' })).toThrow(/prepareConv2d/);
       expect(() => prepareConv2d(weights, { method: 'fast' as never })).toThrow(/options\.method must be one of 'auto', 'direct', 'winograd', got "fast"/);
     });
+
+    it("an 'auto' plan packed for the direct method runs Winograd from its first run on a map where that pays, with the forced method's bits at every size", () => {
+      // A rate-24 branch: on 33x33 each sub-lattice is one or two pixels (direct); on 129x129 five (Winograd).
+      const [m, ch] = [64, 64];
+      const weights = new Tensor('float32', fill(11, m * ch * 9, 0.05), [m, ch, 3, 3]);
+      const options = { bias: fill(12, m, 0.1), dilations: 24, pads: [24, 24, 24, 24] as [number, number, number, number], activation: 'relu' as const };
+      const auto = prepareConv2d(weights, options);
+      const direct = prepareConv2d(weights, { ...options, method: 'direct' });
+      const winograd = prepareConv2d(weights, { ...options, method: 'winograd' });
+      try {
+        const small = [1, ch, 33, 33];
+        const large = [1, ch, 129, 129];
+        expect(auto.method(small)).toBe('gemm');
+        expect(auto.method(large)).toBe('winograd');
+        expect(direct.method(large)).toBe('gemm');
+        const packed = auto.preparedBytes;
+        for (const dims of [large, small, large]) {
+          const x = new Tensor('float32', fill(dims[2]!, dims.reduce((a, b) => a * b, 1), 1), dims);
+          const want = (dims === large ? winograd : direct).run(x).data;
+          const got = auto.run(x).data;
+          expect(new Uint32Array(got.buffer), `auto on ${dims.join('x')}`).toEqual(new Uint32Array(want.buffer));
+        }
+        // Winograd's weights were added once, beside the direct packing (the bias is counted once).
+        expect(auto.preparedBytes).toBe(packed + winograd.preparedBytes - m * 4);
+      } finally {
+        for (const p of [auto, direct, winograd]) p.dispose();
+      }
+    });
   });
 }

@@ -311,3 +311,35 @@ fn subnormal_weights_are_flushed_in_every_method() {
         }
     }
 }
+
+#[test]
+fn adaptive_plans_run_winograd_only_where_it_pays() {
+    // A rate-24 3x3 conv: the direct method at the typical 32x32 and 64x64 maps, Winograd on a 129x129 map
+    // (each sub-lattice five pixels across instead of one or two).
+    let s = shape(64, 64, [3, 3], [1, 1], [24, 24], Padding::Explicit([24; 4]), 1);
+    let mut rng = Rng(24);
+    let (w, b) = (rng.vec(s.weight_len()), rng.vec(64));
+    let mut plan = ConvPlan::new(s, &w, Some(&b), Activation::Relu).unwrap();
+    let direct = ConvPlan::with_method(s, &w, Some(&b), Activation::Relu, Method::Gemm).unwrap();
+    let winograd = ConvPlan::with_method(s, &w, Some(&b), Activation::Relu, Method::Winograd).unwrap();
+    assert_eq!(plan.method(1, 33, 33).unwrap(), Method::Gemm);
+    assert_eq!(plan.method(1, 129, 129).unwrap(), Method::Winograd);
+    let bytes = plan.prepared_bytes();
+    for side in [129, 33, 129] {
+        let input = rng.vec(64 * side * side);
+        let geom = s.geometry(1, side, side).unwrap();
+        plan.fit(&geom).unwrap();
+        let expected = if side == 129 { &winograd } else { &direct };
+        let mut want = std::vec![0.0f32; geom.output_len()];
+        expected.run(&input, 1, side, side, &mut want, None, &SERIAL).unwrap();
+        let mut got = std::vec![0.0f32; geom.output_len()];
+        plan.run(&input, 1, side, side, &mut got, None, &SERIAL).unwrap();
+        assert!(got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()), "{side}x{side}: not the bits of the method it names");
+    }
+    // Winograd's weights were added once, beside the direct packing.
+    assert_eq!(plan.prepared_bytes(), bytes + winograd.prepared_bytes() - 64 * 4);
+    // A forced method never adapts.
+    let mut forced = ConvPlan::with_method(s, &w, Some(&b), Activation::Relu, Method::Gemm).unwrap();
+    forced.fit(&s.geometry(1, 129, 129).unwrap()).unwrap();
+    assert_eq!(forced.method(1, 129, 129).unwrap(), Method::Gemm);
+}

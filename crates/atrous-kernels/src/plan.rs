@@ -36,25 +36,34 @@ pub struct ConvPlan {
     activation: Activation,
     bias: Vec<f32>,
     weights: Weights,
-    /// Winograd's transformed weights, when the plan runs Winograd (then `weights` is `Weights::None`).
+    /// Winograd's transformed weights: the only weights of a plan made for Winograd (then `weights` is
+    /// `Weights::None`), or derived by `fit` beside the direct packing of an adaptive plan.
     winograd: Option<WinogradWeights>,
+    /// Whether a run where the cost model prefers Winograd may add its weights (`fit`): plans `new` packed
+    /// for the direct method on a shape Winograd can run; never a plan whose method was forced.
+    adapts: bool,
 }
 
 impl ConvPlan {
     /// Prepares `weights` (`[M, C / groups, kH, kW]`, OIHW) and an optional `bias` (`[M]`), choosing
-    /// the best method for the shape. A plan holds one method's weights: keeping the direct packing and
-    /// Winograd's transformed weights (4x the weights at F(4x4)) side by side, to choose per run, measured
-    /// 5x the weight memory (the backward's memory bound failed). So where Winograd applies, the cost
-    /// model decides once, at the `TYPICAL_MAPS` sizes, and every run uses that method (both are exact at
-    /// any size; only speed differs).
+    /// the best method for the shape. Keeping the direct packing and Winograd's transformed weights (2.8x to
+    /// 4x the weights) side by side from the start measured 5x the weight memory (the backward's memory
+    /// bound failed), so where Winograd applies the cost model decides at the `TYPICAL_MAPS` sizes which
+    /// weights to pack now. A plan packed for the direct method stays adaptive: the first run on a map where
+    /// the cost model prefers Winograd (a rate-24 ASPP branch on 65x65 rather than 33x33) derives Winograd's
+    /// weights from the packed ones (`fit`) and keeps both, so that runs at every size use the method that
+    /// pays there. Both methods are exact at any size; only speed differs.
     pub fn new(shape: ConvShape, weights: &[f32], bias: Option<&[f32]>, activation: Activation) -> Result<Self, Status> {
-        let method = match selection::winograd_tile(&shape) {
+        let tile = selection::winograd_tile(&shape);
+        let method = match tile {
             Some(tile) if TYPICAL_MAPS.iter().all(|&side| shape.geometry(1, side, side).is_ok_and(|g| selection::prefers_winograd(&g, tile))) => {
                 Method::Winograd
             }
             _ => selection::conv_method(&shape),
         };
-        Self::with_method(shape, weights, bias, activation, method)
+        let mut plan = Self::with_method(shape, weights, bias, activation, method)?;
+        plan.adapts = tile.is_some() && method == Method::Gemm;
+        Ok(plan)
     }
 
     /// As `new`, with the method forced for every input size (tests run every method on the same shapes).
@@ -94,21 +103,47 @@ impl ConvPlan {
             }
             _ => Weights::Packed(PackedWeights::pack(&shape, weights)?),
         };
-        Ok(ConvPlan { shape, activation, bias: bias_vec, weights, winograd })
+        Ok(ConvPlan { shape, activation, bias: bias_vec, weights, winograd, adapts: false })
     }
 
     pub fn shape(&self) -> &ConvShape {
         &self.shape
     }
 
-    /// The method a run on `geom` uses.
+    /// The method a run on `geom` uses (after `fit`, for an adaptive plan).
     pub fn method_for(&self, geom: &Geometry) -> Method {
         match (&self.weights, &self.winograd) {
             (Weights::None, _) => Method::Winograd,
             (Weights::Packed(_), Some(w)) if selection::prefers_winograd(geom, w.tile()) => Method::Winograd,
+            (Weights::Packed(_), None) if self.adaptive_tile().is_some_and(|t| selection::prefers_winograd(geom, t)) => Method::Winograd,
             (Weights::Packed(_), _) => Method::Gemm,
             (Weights::Direct(_), _) => Method::Depthwise,
         }
+    }
+
+    /// The tile an adaptive plan would derive Winograd's weights for.
+    fn adaptive_tile(&self) -> Option<WinogradTile> {
+        if self.adapts {
+            selection::winograd_tile(&self.shape)
+        } else {
+            None
+        }
+    }
+
+    /// Makes the plan ready to run on `geom` with the method `method_for` names: an adaptive plan without
+    /// Winograd's weights, on a map where they pay, derives them from its direct packing (the same bits as
+    /// transforming the original weights: the packing is a permutation of them). Once per plan; a no-op
+    /// otherwise. Runs call it themselves when given `&mut`; `run` (on `&self`) uses what is there.
+    pub fn fit(&mut self, geom: &Geometry) -> Result<(), Status> {
+        if self.winograd.is_some() || self.method_for(geom) != Method::Winograd {
+            return Ok(());
+        }
+        let (Weights::Packed(packed), Some(tile)) = (&self.weights, self.adaptive_tile()) else {
+            return Ok(());
+        };
+        let weights = packed.unpack(&self.shape)?;
+        self.winograd = Some(WinogradWeights::pack(&self.shape, &weights, tile)?);
+        Ok(())
     }
 
     /// The method a run on an input of `[batch, C, height, width]` uses.

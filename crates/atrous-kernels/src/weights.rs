@@ -46,6 +46,30 @@ impl PackedWeights {
         Ok(PackedWeights { data, channel_tiles, block_len })
     }
 
+    /// The OIHW weights back (`pack`'s inverse: a permutation, so the same bits), for a plan that later
+    /// derives another method's weights from its packed ones instead of keeping a second copy all along.
+    pub fn unpack(&self, shape: &ConvShape) -> Result<Vec<f32>, Status> {
+        let cin = shape.channels_per_group();
+        let mg = shape.outputs_per_group();
+        let taps = shape.kernel[0] * shape.kernel[1];
+        let mut weights = Vec::new();
+        weights.try_reserve_exact(shape.weight_len()).map_err(|_| Status::OutOfMemory)?;
+        weights.resize(shape.weight_len(), 0.0);
+        for g in 0..shape.groups {
+            for m in 0..mg {
+                let (tile, lane) = (m / MR, m % MR);
+                let block = (g * self.channel_tiles + tile) * self.block_len;
+                let dst = (g * mg + m) * cin * taps;
+                for c in 0..cin {
+                    for t in 0..taps {
+                        weights[dst + c * taps + t] = self.data[block + (t * cin + c) * MR + lane];
+                    }
+                }
+            }
+        }
+        Ok(weights)
+    }
+
     pub fn channel_tiles(&self) -> usize {
         self.channel_tiles
     }

@@ -120,10 +120,6 @@ pub unsafe extern "C" fn atrous_conv_plan_output_dims(plan: *const ConvPlan, bat
     }))
 }
 
-/// Runs the plan: `input` `[batch, C, height, width]` -> `output` `[batch, M, OH, OW]`, plus `residual`
-/// (output-shaped, or null) before the activation; the output split over `team` (0 for this thread alone).
-///
-/// # Safety
 /// Writes to `*method` the `conv_method` code a run on `[batch, C, height, width]` would use (Winograd or
 /// the direct GEMM is chosen per input size); returns a status.
 ///
@@ -140,11 +136,16 @@ pub unsafe extern "C" fn atrous_conv_plan_method(plan: *const ConvPlan, batch: u
     }))
 }
 
+/// Runs the plan: `input` `[batch, C, height, width]` -> `output` `[batch, M, OH, OW]`, plus `residual`
+/// (output-shaped, or null) before the activation; the output split over `team` (0 for this thread alone).
+/// The first run at a size where an adaptive plan's Winograd pays derives those weights (`ConvPlan::fit`).
+///
+/// # Safety
 /// As `atrous_conv_plan_free`; buffers valid for the sizes `atrous_conv_plan_output_dims` gives; `team`
 /// null or a live team.
 #[no_mangle]
 pub unsafe extern "C" fn atrous_conv_plan_run(
-    plan: *const ConvPlan,
+    plan: *mut ConvPlan,
     input: *const f32,
     batch: usize,
     height: usize,
@@ -153,9 +154,12 @@ pub unsafe extern "C" fn atrous_conv_plan_run(
     residual: *const f32,
     team: *const Team,
 ) -> i32 {
-    let plan = &*plan;
+    // Only the thread that owns the engine calls exports (helpers run pieces of a call), so the plan is
+    // not shared while `fit` adds weights for this size.
+    let plan = &mut *plan;
     Status::code((|| {
         let geom = plan.shape().geometry(batch, height, width)?;
+        plan.fit(&geom)?;
         let input = std::slice::from_raw_parts(input, geom.input_len());
         let output = std::slice::from_raw_parts_mut(output, geom.output_len());
         let residual = (!residual.is_null()).then(|| std::slice::from_raw_parts(residual, geom.output_len()));

@@ -59,7 +59,9 @@ function backward2d(
       // The pre-activation (conv + bias) is recomputed into a buffer of its own, the uploaded gradOutput
       // becomes the gradient at it, in place, and the buffer is freed before the gradients are allocated.
       ptrs.z = e.alloc(dy.data.byteLength, `${op}: pre-activation ${show(g.dims)}`);
-      const plan = e.kernels.conv.createPlan(encodeConvSpec(linear), w.data, spec.bias, op, context);
+      // The direct method: this plan runs once, and where Winograd pays on this map (a rate-24 branch on
+      // 65x65) its transformed weights, 2.8x the weights, would raise the backward's peak memory for one run.
+      const plan = e.kernels.conv.createPlan(encodeConvSpec({ ...linear, method: 'direct' }), w.data, spec.bias, op, context);
       try {
         e.kernels.conv.run(plan, ptrs.x, n, h, wd, ptrs.z, 0, op, context);
       } finally {
