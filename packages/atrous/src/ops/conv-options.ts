@@ -18,7 +18,9 @@ export interface Conv2dOptions {
   groups?: number;
   activation?: Activation;
   /**
-   * The kernel family: `'auto'` (default: the cost model picks Winograd or the direct method from the shape),
+   * The kernel family: `'auto'` (default: the cost model picks Winograd or the direct method from the shape,
+   * and again per input size: a plan packed for the direct method adds Winograd's weights on its first run
+   * at a map where Winograd pays, so `preparedBytes` may grow then),
    * `'direct'` (the direct GEMM, or depthwise), or `'winograd'` (3x3, stride 1, one group only). Both give
    * the same answer within float rounding; only speed and the prepared weights' size differ.
    */
