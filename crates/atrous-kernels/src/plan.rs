@@ -39,9 +39,9 @@ pub struct ConvPlan {
     /// Winograd's transformed weights: the only weights of a plan made for Winograd (then `weights` is
     /// `Weights::None`), or derived by `fit` beside the direct packing of an adaptive plan.
     winograd: Option<WinogradWeights>,
-    /// Whether a run where the cost model prefers Winograd may add its weights (`fit`): plans `new` packed
-    /// for the direct method on a shape Winograd can run; never a plan whose method was forced.
-    adapts: bool,
+    /// The Winograd tile a run where the cost model prefers it may add weights for (`fit`): set on plans
+    /// `new` packed for the direct method on a shape Winograd can run; never on a plan whose method was forced.
+    adapts_to: Option<WinogradTile>,
 }
 
 impl ConvPlan {
@@ -62,7 +62,7 @@ impl ConvPlan {
             _ => selection::conv_method(&shape),
         };
         let mut plan = Self::with_method(shape, weights, bias, activation, method)?;
-        plan.adapts = tile.is_some() && method == Method::Gemm;
+        plan.adapts_to = tile.filter(|_| method == Method::Gemm);
         Ok(plan)
     }
 
@@ -103,7 +103,7 @@ impl ConvPlan {
             }
             _ => Weights::Packed(PackedWeights::pack(&shape, weights)?),
         };
-        Ok(ConvPlan { shape, activation, bias: bias_vec, weights, winograd, adapts: false })
+        Ok(ConvPlan { shape, activation, bias: bias_vec, weights, winograd, adapts_to: None })
     }
 
     pub fn shape(&self) -> &ConvShape {
@@ -115,18 +115,9 @@ impl ConvPlan {
         match (&self.weights, &self.winograd) {
             (Weights::None, _) => Method::Winograd,
             (Weights::Packed(_), Some(w)) if selection::prefers_winograd(geom, w.tile()) => Method::Winograd,
-            (Weights::Packed(_), None) if self.adaptive_tile().is_some_and(|t| selection::prefers_winograd(geom, t)) => Method::Winograd,
+            (Weights::Packed(_), None) if self.adapts_to.is_some_and(|t| selection::prefers_winograd(geom, t)) => Method::Winograd,
             (Weights::Packed(_), _) => Method::Gemm,
             (Weights::Direct(_), _) => Method::Depthwise,
-        }
-    }
-
-    /// The tile an adaptive plan would derive Winograd's weights for.
-    fn adaptive_tile(&self) -> Option<WinogradTile> {
-        if self.adapts {
-            selection::winograd_tile(&self.shape)
-        } else {
-            None
         }
     }
 
@@ -135,12 +126,12 @@ impl ConvPlan {
     /// transforming the original weights: the packing is a permutation of them). Once per plan; a no-op
     /// otherwise. Runs call it themselves when given `&mut`; `run` (on `&self`) uses what is there.
     pub fn fit(&mut self, geom: &Geometry) -> Result<(), Status> {
-        if self.winograd.is_some() || self.method_for(geom) != Method::Winograd {
-            return Ok(());
-        }
-        let (Weights::Packed(packed), Some(tile)) = (&self.weights, self.adaptive_tile()) else {
+        let (Weights::Packed(packed), Some(tile), None) = (&self.weights, self.adapts_to, &self.winograd) else {
             return Ok(());
         };
+        if !selection::prefers_winograd(geom, tile) {
+            return Ok(());
+        }
         let weights = packed.unpack(&self.shape)?;
         self.winograd = Some(WinogradWeights::pack(&self.shape, &weights, tile)?);
         Ok(())

@@ -31,43 +31,38 @@ impl PackedWeights {
         let mut data = Vec::new();
         data.try_reserve_exact(total).map_err(|_| Status::OutOfMemory)?;
         data.resize(total, 0.0);
-        for g in 0..shape.groups {
-            for m in 0..mg {
-                let (tile, lane) = (m / MR, m % MR);
-                let block = (g * channel_tiles + tile) * block_len;
-                let src = (g * mg + m) * cin * taps;
-                for c in 0..cin {
-                    for t in 0..taps {
-                        data[block + (t * cin + c) * MR + lane] = weights[src + c * taps + t];
-                    }
-                }
-            }
-        }
+        Self::for_each_place(shape, |at, oihw| data[at] = weights[oihw]);
         Ok(PackedWeights { data, channel_tiles, block_len })
     }
 
     /// The OIHW weights back (`pack`'s inverse: a permutation, so the same bits), for a plan that later
     /// derives another method's weights from its packed ones instead of keeping a second copy all along.
     pub fn unpack(&self, shape: &ConvShape) -> Result<Vec<f32>, Status> {
-        let cin = shape.channels_per_group();
-        let mg = shape.outputs_per_group();
-        let taps = shape.kernel[0] * shape.kernel[1];
         let mut weights = Vec::new();
         weights.try_reserve_exact(shape.weight_len()).map_err(|_| Status::OutOfMemory)?;
         weights.resize(shape.weight_len(), 0.0);
+        Self::for_each_place(shape, |at, oihw| weights[oihw] = self.data[at]);
+        Ok(weights)
+    }
+
+    /// Calls `f(packed index, OIHW index)` for every weight: the one mapping `pack` and `unpack` share.
+    fn for_each_place(shape: &ConvShape, mut f: impl FnMut(usize, usize)) {
+        let cin = shape.channels_per_group();
+        let mg = shape.outputs_per_group();
+        let taps = shape.kernel[0] * shape.kernel[1];
+        let (channel_tiles, block_len) = (mg.div_ceil(MR), taps * cin * MR);
         for g in 0..shape.groups {
             for m in 0..mg {
                 let (tile, lane) = (m / MR, m % MR);
-                let block = (g * self.channel_tiles + tile) * self.block_len;
-                let dst = (g * mg + m) * cin * taps;
+                let block = (g * channel_tiles + tile) * block_len;
+                let oihw = (g * mg + m) * cin * taps;
                 for c in 0..cin {
                     for t in 0..taps {
-                        weights[dst + c * taps + t] = self.data[block + (t * cin + c) * MR + lane];
+                        f(block + (t * cin + c) * MR + lane, oihw + c * taps + t);
                     }
                 }
             }
         }
-        Ok(weights)
     }
 
     pub fn channel_tiles(&self) -> usize {
