@@ -137,8 +137,18 @@ describe('segment-web in chromium', () => {
 
   it('cancels a run in flight and keeps working afterwards', async () => {
     // A 1024-pixel input makes the run long enough (16x the default 256) to press Cancel while it works.
+    // The wait is for this click's mask: the state is still 'done' from the test before while the click's image
+    // decodes, and a run it started later would have met the Cancel below (seen in one CI run: 'running' at the end).
+    const openedBefore = Number(await page.evaluate(() => document.body.dataset.openedImage ?? 0));
     await page.click('button.sample[data-sample="astronaut"]');
-    await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 60_000 });
+    await page.waitForFunction(
+      (before) => {
+        const { state, openedImage, shownImage } = document.body.dataset;
+        return state === 'done' && Number(openedImage ?? 0) > before && shownImage === openedImage;
+      },
+      openedBefore,
+      { timeout: 60_000, polling: 50 },
+    );
     // Cancel is pressed by the page itself 20 ms after the run starts: pressed from here, the round trips of
     // polling and clicking once let a run finish first (state 'done', seen in one CI run).
     await page.evaluate(() => {
