@@ -30,8 +30,19 @@ use crate::winograd_tiles::{transform_inputs, transform_outputs};
 use crate::winograd_transforms::{Transform, F2, F3, F4};
 use crate::winograd_weights::WinogradWeights;
 
-/// Bytes of transformed input per block: small enough to stay in L2 while every channel tile streams it.
+/// Bytes of transformed input per block when the transformed weights stay in cache: small enough to stay in
+/// L2 while every channel tile streams it.
 const BLOCK_BYTES: usize = 192 * 1024;
+/// Past `CACHED_WEIGHT_BYTES` of transformed weights, every block streams them all from memory once, so
+/// the block must hold enough tiles to pay for that: a block in L3 (with the partial sums, as large) is
+/// cheaper than weights re-read every `NR` tiles. Measured (relaxed build, one thread, Zen 2, L2 512 KiB,
+/// L3 16 MiB), forced Winograd at 192 KiB -> 2400 KiB: DeepLab-ResNet50's ASPP (2048 -> 256 channels on
+/// 65x65) rate 12 1190 -> 610 ms, rate 24 1100 -> 600 ms (now ahead of the direct method's 1180 and 890);
+/// 512 -> 512 d4 65x65 448 -> 235 ms; 1024 -> 256 d2 65x65 396 -> 271 ms; 256 -> 256 d1 65x65 68 -> 57 ms,
+/// d12 33x33 21.1 -> 19.2 ms. 4800 KiB was slower again (rate 12: 830 ms). Weights that fit in cache
+/// (128 channels: 2.4 MB) kept the small block: 64 -> 64 on 128x128 ran 17.5 ms with it, 19.2 with the large.
+const STREAMED_BLOCK_BYTES: usize = 2400 * 1024;
+const CACHED_WEIGHT_BYTES: usize = 4 * 1024 * 1024;
 const MAX_PANELS_PER_BLOCK: usize = 16;
 /// Input channels transformed per chunk of the reduction (more go in several chunks, with partial sums).
 /// Measured (relaxed build, aspp16: 256 channels, 33x33, rate 12): chunks of 64 channels ran 1.6x slower
@@ -80,7 +91,9 @@ fn layout(geom: &Geometry, a: usize, panels: usize) -> (usize, usize) {
     let c = geom.in_channels;
     let chunk = c.div_ceil(c.div_ceil(MAX_CHUNK_CHANNELS));
     let panel_bytes = a * a * chunk * NR * 4;
-    ((BLOCK_BYTES / panel_bytes).clamp(1, MAX_PANELS_PER_BLOCK).min(panels), chunk)
+    let weight_bytes = (a * a * c).saturating_mul(geom.out_channels).saturating_mul(4);
+    let budget = if weight_bytes > CACHED_WEIGHT_BYTES { STREAMED_BLOCK_BYTES } else { BLOCK_BYTES };
+    ((budget / panel_bytes).clamp(1, MAX_PANELS_PER_BLOCK).min(panels), chunk)
 }
 
 /// # Safety

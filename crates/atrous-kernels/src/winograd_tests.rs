@@ -153,9 +153,10 @@ fn every_epilogue_and_batches() {
 #[test]
 fn the_same_bits_on_any_team() {
     let mut rng = Rng(0x3a3a_0005);
-    // Many blocks (split by tiles), few blocks with many channel tiles (split by channels too), and a
-    // reduction in several chunks.
-    for (c, m, h, w, rate) in [(8, 12, 40, 37, 1), (16, 64, 9, 9, 4), (150, 20, 11, 13, 2)] {
+    // Many blocks (split by tiles), few blocks with many channel tiles (split by channels too), a
+    // reduction in several chunks, and weights past the cache (over 4 MB transformed: the large blocks)
+    // in three chunks, in blocks of 12 panels and a short last one (F4).
+    for (c, m, h, w, rate) in [(8, 12, 40, 37, 1), (16, 64, 9, 9, 4), (150, 20, 11, 13, 2), (520, 64, 30, 29, 3)] {
         let s = shape(c, m, [rate, rate], Padding::SameUpper);
         let d = data(&s, 2, h, w, 1.0, true, &mut rng);
         for tile in TILES {
