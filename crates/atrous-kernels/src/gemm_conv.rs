@@ -12,7 +12,7 @@ use crate::status::Status;
 use crate::isa::active as v;
 use crate::micro_kernel::{self, accumulate, steps, Tile, MR, NR, NV};
 use crate::panel::PanelBlock;
-use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel};
+use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel, PIECES_PER_THREAD};
 use crate::weights::PackedWeights;
 
 /// # Safety
@@ -29,9 +29,17 @@ pub unsafe fn run(
     par: &dyn Parallel,
 ) -> Result<(), Status> {
     let pixels = geom.out_height * geom.out_width;
-    let block_pixels = PanelBlock::block_pixels(geom);
-    let blocks = pixels.div_ceil(block_pixels);
     let work = [geom.batch, geom.out_channels, pixels, geom.channels_per_group(), geom.taps()].iter().fold(1usize, |a, &b| a.saturating_mul(b));
+    let mut capacity = PanelBlock::capacity_for(geom);
+    if par.width() > 1 && work >= par.min_work() {
+        // As in winograd.rs: threads get a block each before a block is cut into runs of channel tiles, each
+        // of which packs the block again. The block does not change the bits (each output's sum runs over
+        // the chunks in the same order).
+        let units_wanted = par.width() * PIECES_PER_THREAD;
+        let per_image = units_wanted.div_ceil(geom.batch * geom.groups);
+        capacity = capacity.min(pixels.div_ceil(NR).div_ceil(per_image)).max(1);
+    }
+    let blocks = pixels.div_ceil(capacity * NR);
     // Few pixel blocks (small feature maps, as in ASPP) also split the output channels: a unit then packs
     // its panels for its share of the channel tiles only, a small cost beside the tiles' multiply-adds.
     let spatial = geom.batch * geom.groups * blocks;
@@ -40,7 +48,7 @@ pub unsafe fn run(
     let units = spatial * tile_groups;
     let count = pieces(par, units, work);
     let shared = tensors.share();
-    let split = Split { blocks, tile_groups, tiles };
+    let split = Split { blocks, capacity, tile_groups, tiles };
     try_run(par, count, &|piece| {
         let range = piece_range(units, count, piece);
         // SAFETY: the caller's contract; units write disjoint output tiles.
@@ -52,6 +60,8 @@ pub unsafe fn run(
 /// `tiles` channel tiles.
 struct Split {
     blocks: usize,
+    /// Panels per block.
+    capacity: usize,
     tile_groups: usize,
     tiles: usize,
 }
@@ -66,7 +76,7 @@ unsafe fn run_units(
     range: Range<usize>,
 ) -> Result<(), Status> {
     let SharedTensors { input, out, residual } = tensors;
-    let mut block = PanelBlock::new(geom)?;
+    let mut block = PanelBlock::new(geom, split.capacity)?;
     let pixels = geom.out_height * geom.out_width;
     let plane = geom.height * geom.width;
     let (cin, mg) = (geom.channels_per_group(), geom.outputs_per_group());

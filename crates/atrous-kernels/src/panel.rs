@@ -46,14 +46,16 @@ impl PanelBlock {
         (panel_len, capacity, chunk_channels)
     }
 
-    /// Output pixels one block covers for `geom` (what `new(geom).capacity() * NR` would be).
-    pub fn block_pixels(geom: &Geometry) -> usize {
-        Self::layout(geom).1 * NR
+    /// Panels per block for `geom` on one thread.
+    pub fn capacity_for(geom: &Geometry) -> usize {
+        Self::layout(geom).1
     }
 
-    pub fn new(geom: &Geometry) -> Result<Self, Status> {
+    /// A block of `capacity` panels (at most `capacity_for(geom)`; fewer when threads want more blocks).
+    pub fn new(geom: &Geometry, capacity: usize) -> Result<Self, Status> {
         let taps = geom.taps();
-        let (panel_len, capacity, chunk_channels) = Self::layout(geom);
+        let (panel_len, most, chunk_channels) = Self::layout(geom);
+        let capacity = capacity.clamp(1, most);
         let mut data = Vec::new();
         data.try_reserve_exact(capacity * panel_len).map_err(|_| Status::OutOfMemory)?;
         data.resize(capacity * panel_len, 0.0);
