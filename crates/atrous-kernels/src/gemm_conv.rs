@@ -12,7 +12,7 @@ use crate::status::Status;
 use crate::isa::active as v;
 use crate::micro_kernel::{self, accumulate, steps, Tile, MR, NR, NV};
 use crate::panel::PanelBlock;
-use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel, PIECES_PER_THREAD};
+use crate::parallel::{channel_tile_groups, panels_per_block, piece_range, pieces, try_run, Parallel};
 use crate::weights::PackedWeights;
 
 /// # Safety
@@ -30,15 +30,8 @@ pub unsafe fn run(
 ) -> Result<(), Status> {
     let pixels = geom.out_height * geom.out_width;
     let work = [geom.batch, geom.out_channels, pixels, geom.channels_per_group(), geom.taps()].iter().fold(1usize, |a, &b| a.saturating_mul(b));
-    let mut capacity = PanelBlock::capacity_for(geom);
-    if par.width() > 1 && work >= par.min_work() {
-        // As in winograd.rs: threads get a block each before a block is cut into runs of channel tiles, each
-        // of which packs the block again. The block does not change the bits (each output's sum runs over
-        // the chunks in the same order).
-        let units_wanted = par.width() * PIECES_PER_THREAD;
-        let per_image = units_wanted.div_ceil(geom.batch * geom.groups);
-        capacity = capacity.min(pixels.div_ceil(NR).div_ceil(per_image)).max(1);
-    }
+    // A block cut into runs of channel tiles has every run pack the block again.
+    let capacity = panels_per_block(par, work, PanelBlock::capacity_for(geom), pixels.div_ceil(NR), geom.batch * geom.groups);
     let blocks = pixels.div_ceil(capacity * NR);
     // Few pixel blocks (small feature maps, as in ASPP) also split the output channels: a unit then packs
     // its panels for its share of the channel tiles only, a small cost beside the tiles' multiply-adds.

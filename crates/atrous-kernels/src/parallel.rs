@@ -133,6 +133,21 @@ pub mod testing {
     }
 }
 
+/// Panels per block for a driver whose `images` images (or groups) each hold `panels` panels: `most` (what
+/// the caches allow) on one thread; with threads at most each piece's share, so that every thread gets blocks
+/// of its own before `channel_tile_groups` cuts blocks into runs of channel tiles (each of which must pack or
+/// transform its block's inputs again). Shared by the GEMM conv and Winograd drivers. A block groups panels
+/// only: each output's sum runs over the channels in the same order whatever the block, so the bits do not
+/// depend on it.
+pub fn panels_per_block(par: &dyn Parallel, work: usize, most: usize, panels: usize, images: usize) -> usize {
+    if par.width() > 1 && work >= par.min_work() {
+        let per_image = (par.width() * PIECES_PER_THREAD).div_ceil(images.max(1));
+        most.min(panels.div_ceil(per_image)).max(1)
+    } else {
+        most
+    }
+}
+
 /// Runs of channel tiles to cut each spatial unit into, so that an output with few spatial units (small
 /// feature maps, as in ASPP) still gives every thread `PIECES_PER_THREAD` pieces; 1 when serial or small.
 /// Shared by the GEMM conv and Winograd drivers; depends only on the shape and the width, so the cut (and

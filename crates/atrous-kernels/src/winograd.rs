@@ -23,7 +23,7 @@ use crate::conv_run::{ConvTensors, Epilogue, SharedTensors};
 use crate::geometry::Geometry;
 use crate::isa::active as v;
 use crate::micro_kernel::{load_tile, steps, store_tile, Tile, MR, NR, NV};
-use crate::parallel::{channel_tile_groups, piece_range, pieces, try_run, Parallel, PIECES_PER_THREAD};
+use crate::parallel::{channel_tile_groups, panels_per_block, piece_range, pieces, try_run, Parallel};
 use crate::selection::WinogradTile;
 use crate::status::Status;
 use crate::winograd_tiles::{transform_inputs, transform_outputs};
@@ -139,15 +139,12 @@ unsafe fn run_tiles<const A: usize, const M: usize, T: Transform<A, M>>(
 ) -> Result<(), Status> {
     let tiles = tile_origins(geom, M)?;
     let panels = tiles.len().div_ceil(NR);
-    let (mut panels_per_block, chunk) = layout(geom, A, panels);
+    let (most_panels, chunk) = layout(geom, A, panels);
     let work = [tiles.len(), A * A, geom.out_channels, geom.in_channels].iter().fold(1usize, |a, &b| a.saturating_mul(b));
-    if par.width() > 1 && work >= par.min_work() {
-        // Threads want a block each before they share one: a block cut into runs of channel tiles has every
-        // run transform the block's inputs again. With 2.4 MB blocks, aspp16 (256 channels, 33x33) was 3
-        // blocks, each transformed 6 times, and 2 threads ran it only 1.10x faster than 1 (Zen 2). The
-        // block does not change the bits (each output's sum runs over the channels in the same order).
-        panels_per_block = panels_per_block.min(panels.div_ceil(par.width() * PIECES_PER_THREAD)).max(1);
-    }
+    // A block cut into runs of channel tiles has every run transform the block's inputs again: with 2.4 MB
+    // blocks aspp16 (256 channels, 33x33) was 3 blocks, each transformed 6 times, and ran only 1.10x faster
+    // on 2 threads than on 1 (Zen 2) until threads got a block each.
+    let panels_per_block = panels_per_block(par, work, most_panels, panels, 1);
     let blocks = panels.div_ceil(panels_per_block);
     let channel_tiles = weights.channel_tiles();
     // As in gemm_conv: few blocks (small maps) also split the output channels.
