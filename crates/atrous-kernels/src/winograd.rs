@@ -23,7 +23,7 @@ use crate::conv_run::{ConvTensors, Epilogue, SharedTensors};
 use crate::geometry::Geometry;
 use crate::isa::active as v;
 use crate::micro_kernel::{load_tile, steps, store_tile, Tile, MR, NR, NV};
-use crate::parallel::{channel_tile_groups, panels_per_block, piece_range, pieces, try_run, Parallel};
+use crate::parallel::{channel_tile_groups, panels_per_block, piece_range, pieces, try_run, Parallel, SharedMut};
 use crate::selection::WinogradTile;
 use crate::status::Status;
 use crate::winograd_tiles::{transform_inputs, transform_outputs};
@@ -44,6 +44,9 @@ const BLOCK_BYTES: usize = 192 * 1024;
 const STREAMED_BLOCK_BYTES: usize = 2400 * 1024;
 const CACHED_WEIGHT_BYTES: usize = 4 * 1024 * 1024;
 const MAX_PANELS_PER_BLOCK: usize = 16;
+/// The most transformed input (one chunk, every panel) `run_transformed_once` keeps: every channel tile
+/// reads all of it, so it must stay in L3 (aspp16 and DeepLab-MobileNet's rate-12 ASPP on 33x33: 5 MB).
+const SHARED_TRANSFORM_BYTES: usize = 6 * 1024 * 1024;
 /// Input channels transformed per chunk of the reduction (more go in several chunks, with partial sums).
 /// Measured (relaxed build, aspp16: 256 channels, 33x33, rate 12): chunks of 64 channels ran 1.6x slower
 /// than one chunk of 256, since every channel tile of the unit then keeps its partial sums (600 KB) between
@@ -149,15 +152,82 @@ unsafe fn run_tiles<const A: usize, const M: usize, T: Transform<A, M>>(
     let channel_tiles = weights.channel_tiles();
     // As in gemm_conv: few blocks (small maps) also split the output channels.
     let tile_groups = channel_tile_groups(par, work, blocks, channel_tiles);
+    let shared = tensors.share();
+    if tile_groups > 1 && panels * A * A * chunk * NR * 4 <= SHARED_TRANSFORM_BYTES {
+        return run_transformed_once::<A, M, T>(geom, weights, epilogue, shared, &tiles, chunk, par, work);
+    }
     let units = blocks * tile_groups;
     let count = pieces(par, units, work);
-    let shared = tensors.share();
     let split = Split { tiles: &tiles, panels_per_block, chunk, tile_groups, channel_tiles };
     try_run(par, count, &|piece| {
         let range = piece_range(units, count, piece);
         // SAFETY: the caller's contract; units write disjoint output tiles.
         unsafe { run_units::<A, M, T>(geom, weights, epilogue, shared, &split, range) }
     })
+}
+
+/// Threads on a map too small for a block each (ASPP on 33x33): every chunk's inputs are transformed once,
+/// all panels split over the threads, into one shared buffer; then the threads split the channel tiles, each
+/// multiplying its tiles over every panel, so each streams only its share of the weights. Cut into blocks
+/// instead, each block was transformed once per run of channel tiles. Same bits as `run_units`: each sum
+/// runs over the same channels in the same order.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_transformed_once<const A: usize, const M: usize, T: Transform<A, M>>(
+    geom: &Geometry,
+    weights: &WinogradWeights,
+    epilogue: &Epilogue,
+    tensors: SharedTensors,
+    tiles: &[Origin],
+    chunk: usize,
+    par: &dyn Parallel,
+    work: usize,
+) -> Result<(), Status> {
+    let SharedTensors { input, out, residual } = tensors;
+    let c_all = geom.in_channels;
+    let chunks = c_all.div_ceil(chunk);
+    let panels = tiles.len().div_ceil(NR);
+    let panel_len = A * A * chunk * NR;
+    let channel_tiles = weights.channel_tiles();
+    let mut transformed = zeroed(panels * panel_len)?;
+    let transformed_at = SharedMut(transformed.as_mut_ptr());
+    // With several chunks, every channel tile keeps its sums over all panels until the last chunk.
+    let sums_len = panels * A * A * MR * NR;
+    let mut carried = if chunks > 1 { zeroed(channel_tiles * sums_len)? } else { Vec::new() };
+    let carried_at = SharedMut(carried.as_mut_ptr());
+    let panel_tiles = |i: usize| &tiles[i * NR..((i + 1) * NR).min(tiles.len())];
+    let panel_pieces = pieces(par, panels, work);
+    let tile_pieces = pieces(par, channel_tiles, work);
+    for c in 0..chunks {
+        let c0 = c * chunk;
+        let count = chunk.min(c_all - c0);
+        try_run(par, panel_pieces, &|piece| {
+            for i in piece_range(panels, panel_pieces, piece) {
+                // SAFETY: pieces write disjoint panels of `transformed`, sized for all of them.
+                unsafe { transform_inputs::<A, M, T>(geom, input, panel_tiles(i), c0, count, transformed_at.get().add(i * panel_len)) };
+            }
+            Ok(())
+        })?;
+        try_run(par, tile_pieces, &|piece| {
+            let mut own = if chunks > 1 { Vec::new() } else { zeroed(sums_len)? };
+            for tile in piece_range(channel_tiles, tile_pieces, piece) {
+                // SAFETY: pieces own disjoint channel tiles: their sums and their output channels.
+                unsafe {
+                    let tile_sums = if chunks > 1 { carried_at.get().add(tile * sums_len) } else { own.as_mut_ptr() };
+                    multiply(tile_sums, c > 0, weights, tile, c0, count, transformed_at.get(), panel_len, panels, A * A);
+                    if c + 1 == chunks {
+                        let m0 = tile * MR;
+                        let rows = MR.min(geom.out_channels - m0);
+                        for i in 0..panels {
+                            let s = tile_sums.add(i * A * A * MR * NR);
+                            transform_outputs::<A, M, T>(geom, s, panel_tiles(i), epilogue, m0, rows, out.get(), residual);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
 
 fn zeroed(len: usize) -> Result<Vec<f32>, Status> {
