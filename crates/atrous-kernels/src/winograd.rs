@@ -194,7 +194,6 @@ unsafe fn run_transformed_once<const A: usize, const M: usize, T: Transform<A, M
     let sums_len = panels * A * A * MR * NR;
     let mut carried = if chunks > 1 { zeroed(channel_tiles * sums_len)? } else { Vec::new() };
     let carried_at = SharedMut(carried.as_mut_ptr());
-    let panel_tiles = |i: usize| &tiles[i * NR..((i + 1) * NR).min(tiles.len())];
     let panel_pieces = pieces(par, panels, work);
     let tile_pieces = pieces(par, channel_tiles, work);
     for c in 0..chunks {
@@ -203,7 +202,7 @@ unsafe fn run_transformed_once<const A: usize, const M: usize, T: Transform<A, M
         try_run(par, panel_pieces, &|piece| {
             for i in piece_range(panels, panel_pieces, piece) {
                 // SAFETY: pieces write disjoint panels of `transformed`, sized for all of them.
-                unsafe { transform_inputs::<A, M, T>(geom, input, panel_tiles(i), c0, count, transformed_at.get().add(i * panel_len)) };
+                unsafe { transform_inputs::<A, M, T>(geom, input, panel_tiles(tiles, i), c0, count, transformed_at.get().add(i * panel_len)) };
             }
             Ok(())
         })?;
@@ -215,12 +214,7 @@ unsafe fn run_transformed_once<const A: usize, const M: usize, T: Transform<A, M
                     let tile_sums = if chunks > 1 { carried_at.get().add(tile * sums_len) } else { own.as_mut_ptr() };
                     multiply(tile_sums, c > 0, weights, tile, c0, count, transformed_at.get(), panel_len, panels, A * A);
                     if c + 1 == chunks {
-                        let m0 = tile * MR;
-                        let rows = MR.min(geom.out_channels - m0);
-                        for i in 0..panels {
-                            let s = tile_sums.add(i * A * A * MR * NR);
-                            transform_outputs::<A, M, T>(geom, s, panel_tiles(i), epilogue, m0, rows, out.get(), residual);
-                        }
+                        finish_tile::<A, M, T>(geom, tile_sums, tiles, 0, panels, tile, epilogue, out.get(), residual);
                     }
                 }
             }
@@ -228,6 +222,33 @@ unsafe fn run_transformed_once<const A: usize, const M: usize, T: Transform<A, M
         })?;
     }
     Ok(())
+}
+
+/// The tiles of panel `panel` (the last panel may hold fewer than `NR`).
+fn panel_tiles(tiles: &[Origin], panel: usize) -> &[Origin] {
+    &tiles[panel * NR..((panel + 1) * NR).min(tiles.len())]
+}
+
+/// Output transforms and epilogue of channel tile `tile` for `panels` panels from `first_panel`, from their
+/// finished sums `[panel][frequency][MR][NR]`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn finish_tile<const A: usize, const M: usize, T: Transform<A, M>>(
+    geom: &Geometry,
+    sums: *const f32,
+    tiles: &[Origin],
+    first_panel: usize,
+    panels: usize,
+    tile: usize,
+    epilogue: &Epilogue,
+    out: *mut f32,
+    residual: Option<&[f32]>,
+) {
+    let m0 = tile * MR;
+    let rows = MR.min(geom.out_channels - m0);
+    for i in 0..panels {
+        let s = sums.add(i * A * A * MR * NR);
+        transform_outputs::<A, M, T>(geom, s, panel_tiles(tiles, first_panel + i), epilogue, m0, rows, out, residual);
+    }
 }
 
 fn zeroed(len: usize) -> Result<Vec<f32>, Status> {
@@ -265,27 +286,17 @@ unsafe fn run_units<const A: usize, const M: usize, T: Transform<A, M>>(
         let tile_range = piece_range(split.channel_tiles, split.tile_groups, tile_group);
         let first_panel = block * ppb;
         let block_panels = ppb.min(panels - first_panel);
-        let panel_tiles = |i: usize| {
-            let start = (first_panel + i) * NR;
-            &split.tiles[start..(start + NR).min(split.tiles.len())]
-        };
         for c in 0..chunks {
             let c0 = c * chunk;
             let count = chunk.min(c_all - c0);
             for i in 0..block_panels {
-                transform_inputs::<A, M, T>(geom, input, panel_tiles(i), c0, count, transformed.as_mut_ptr().add(i * panel_len));
+                transform_inputs::<A, M, T>(geom, input, panel_tiles(split.tiles, first_panel + i), c0, count, transformed.as_mut_ptr().add(i * panel_len));
             }
             for (k, tile) in tile_range.clone().enumerate() {
                 let tile_sums = sums.as_mut_ptr().add(if chunks > 1 { k * sums_len } else { 0 });
                 multiply(tile_sums, c > 0, weights, tile, c0, count, transformed.as_ptr(), panel_len, block_panels, A * A);
-                if c + 1 < chunks {
-                    continue;
-                }
-                let m0 = tile * MR;
-                let rows = MR.min(geom.out_channels - m0);
-                for i in 0..block_panels {
-                    let s = tile_sums.add(i * A * A * MR * NR);
-                    transform_outputs::<A, M, T>(geom, s, panel_tiles(i), epilogue, m0, rows, out, residual);
+                if c + 1 == chunks {
+                    finish_tile::<A, M, T>(geom, tile_sums, split.tiles, first_panel, block_panels, tile, epilogue, out, residual);
                 }
             }
         }
